@@ -1,0 +1,145 @@
+// Package config reads and validates the stack configuration (namespace
+// "karpenter-gpu") before any resource is registered.
+package config
+
+// Namespace is the Pulumi config namespace of every key, the project name.
+const Namespace = "karpenter-gpu"
+
+// Stack is the whole validated configuration of one stack.
+type Stack struct {
+	ClusterName  string            `json:"clusterName"`
+	Cluster      Cluster           `json:"cluster"`
+	Karpenter    Karpenter         `json:"karpenter"`
+	NodeAccess   NodeAccessMode    `json:"nodeAccess"`
+	Discovery    Discovery         `json:"discovery"`
+	NodeRole     NodeRole          `json:"nodeRole"`
+	Tags         map[string]string `json:"tags"`
+	NodeClass    NodeClass         `json:"nodeClass"`
+	GPUPools     []GPUPool         `json:"gpuPools"`
+	DevicePlugin DevicePlugin      `json:"devicePlugin"`
+	GPUSharing   GPUSharing        `json:"gpuSharing"`
+	SmokeTest    bool              `json:"smokeTest"`
+}
+
+// Cluster selects greenfield mode: the stack creates a small EKS cluster
+// instead of looking up an existing one.
+type Cluster struct {
+	Create          bool     `json:"create"`
+	Version         string   `json:"version"`
+	VpcID           string   `json:"vpcId"`
+	SubnetIDs       []string `json:"subnetIds"`
+	SystemNodeType  string   `json:"systemNodeType"`
+	SystemNodeCount int      `json:"systemNodeCount"`
+}
+
+// Identity is how the Karpenter controller obtains AWS credentials.
+type Identity string
+
+const (
+	IdentityIRSA        Identity = "irsa"
+	IdentityPodIdentity Identity = "podIdentity"
+)
+
+// Karpenter configures the controller installation.
+type Karpenter struct {
+	Version            string         `json:"version"`
+	Namespace          string         `json:"namespace"`
+	Identity           Identity       `json:"identity"`
+	CreateOIDCProvider bool           `json:"createOidcProvider"`
+	Replicas           int            `json:"replicas"`
+	LogLevel           string         `json:"logLevel"`
+	CPU                string         `json:"cpu"`
+	Memory             string         `json:"memory"`
+	Values             map[string]any `json:"values"`
+}
+
+// NodeAccessMode is how nodes launched with the node role join the cluster.
+type NodeAccessMode string
+
+const (
+	NodeAccessAuto        NodeAccessMode = "auto"
+	NodeAccessAccessEntry NodeAccessMode = "accessEntry"
+	NodeAccessAwsAuth     NodeAccessMode = "awsAuth"
+)
+
+// Discovery overrides which subnets and security groups get the discovery tag.
+type Discovery struct {
+	SubnetIDs        []string `json:"subnetIds"`
+	SecurityGroupIDs []string `json:"securityGroupIds"`
+}
+
+// NodeRole adds to the node IAM role.
+type NodeRole struct {
+	ExtraPolicyARNs     []string `json:"extraPolicyArns"`
+	PermissionsBoundary string   `json:"permissionsBoundary"`
+}
+
+// NodeClass configures the EC2NodeClass every GPU pool launches from.
+type NodeClass struct {
+	Name                string            `json:"name"`
+	AMI                 string            `json:"ami"`
+	AllowLatestAMI      bool              `json:"allowLatestAmi"`
+	RootVolume          RootVolume        `json:"rootVolume"`
+	InstanceStorePolicy string            `json:"instanceStorePolicy"`
+	Tags                map[string]string `json:"tags"`
+}
+
+// RootVolume sizes the gp3 volume that holds images and containers.
+type RootVolume struct {
+	SizeGiB         int `json:"sizeGiB"`
+	IOPS            int `json:"iops"`
+	ThroughputMiBps int `json:"throughputMiBps"`
+}
+
+// GPUPool describes the GPUs one Karpenter NodePool may launch.
+type GPUPool struct {
+	Name                   string            `json:"name"`
+	GPUs                   []string          `json:"gpus"`
+	MinGPUMemoryGiB        int               `json:"minGPUMemoryGiB"`
+	GPUCount               GPUCount          `json:"gpuCount"`
+	InstanceFamilies       []string          `json:"instanceFamilies"`
+	InstanceTypes          []string          `json:"instanceTypes"`
+	CapacityTypes          []string          `json:"capacityTypes"`
+	Architectures          []string          `json:"architectures"`
+	MaxGPUs                int               `json:"maxGPUs"`
+	Consolidation          string            `json:"consolidation"`
+	ConsolidateAfter       string            `json:"consolidateAfter"`
+	Budgets                []Budget          `json:"budgets"`
+	ExpireAfter            string            `json:"expireAfter"`
+	TerminationGracePeriod string            `json:"terminationGracePeriod"`
+	Weight                 int               `json:"weight"`
+	Labels                 map[string]string `json:"labels"`
+	Taints                 []Taint           `json:"taints"`
+}
+
+// GPUCount bounds the number of GPUs per instance.
+type GPUCount struct {
+	Min int `json:"min"`
+	Max int `json:"max"`
+}
+
+// Budget is a Karpenter disruption budget.
+type Budget struct {
+	Nodes    string   `json:"nodes"`
+	Reasons  []string `json:"reasons"`
+	Schedule string   `json:"schedule"`
+	Duration string   `json:"duration"`
+}
+
+// Taint is an extra node taint of a pool.
+type Taint struct {
+	Key    string `json:"key"`
+	Value  string `json:"value"`
+	Effect string `json:"effect"`
+}
+
+// DevicePlugin configures the NVIDIA device plugin release.
+type DevicePlugin struct {
+	Version   string `json:"version"`
+	Namespace string `json:"namespace"`
+}
+
+// GPUSharing turns on time-slicing: each physical GPU is advertised Replicas times.
+type GPUSharing struct {
+	Replicas int `json:"replicas"`
+}

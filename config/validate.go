@@ -1,0 +1,346 @@
+package config
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+
+	"karpenter-gpu/wellknown"
+)
+
+var (
+	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	semverPattern       = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	k8sVersionPattern   = regexp.MustCompile(`^1\.[0-9]{2}$`)
+	subnetIDPattern     = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	sgIDPattern         = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	vpcIDPattern        = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	policyARNPattern    = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$`)
+	quantityPattern     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ki)?$`)
+	durationPattern     = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
+	budgetNodesPattern  = regexp.MustCompile(`^((100|[0-9]{1,2})%|[0-9]+)$`)
+	budgetDurPattern    = regexp.MustCompile(`^([0-9]+h)?([0-9]+m)?$`)
+	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
+	familyPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	labelKeyPattern     = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValuePattern   = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+)
+
+// AMI families the EC2NodeClass may boot (both pick their NVIDIA variant by
+// themselves), with the form of their release versions and an example.
+var (
+	amiFamilies       = []string{"al2023", "bottlerocket"}
+	amiVersionPattern = map[string]*regexp.Regexp{
+		"al2023":       regexp.MustCompile(`^(v[0-9]{8}|latest)$`),
+		"bottlerocket": regexp.MustCompile(`^(v[0-9]+\.[0-9]+\.[0-9]+|latest)$`),
+	}
+	amiVersionExample = map[string]string{"al2023": "al2023@v20251120", "bottlerocket": "bottlerocket@v1.50.0"}
+)
+
+func (c *Stack) validate(p *problems) {
+	switch {
+	case c.ClusterName == "":
+		p.add("clusterName", nil, "set the name of the EKS cluster, e.g. `pulumi config set clusterName my-cluster`")
+	case !clusterNamePattern.MatchString(c.ClusterName):
+		p.add("clusterName", c.ClusterName, "want 1-100 letters, digits, '-' or '_', starting with a letter or digit")
+	}
+	c.Cluster.validate(p)
+	c.Karpenter.validate(p)
+	oneOf(p, "nodeAccess", string(c.NodeAccess), NodeAccessAuto, NodeAccessAccessEntry, NodeAccessAwsAuth)
+	if c.Cluster.Create && c.NodeAccess == NodeAccessAwsAuth {
+		p.add("nodeAccess", string(c.NodeAccess), "a cluster created by this stack uses API authentication only; use auto or accessEntry")
+	}
+	eachMatches(p, "discovery.subnetIds", c.Discovery.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
+	eachMatches(p, "discovery.securityGroupIds", c.Discovery.SecurityGroupIDs, sgIDPattern, "want security group IDs such as sg-0123456789abcdef0")
+	eachMatches(p, "nodeRole.extraPolicyArns", c.NodeRole.ExtraPolicyARNs, policyARNPattern, "want IAM policy ARNs such as arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy")
+	if b := c.NodeRole.PermissionsBoundary; b != "" && !policyARNPattern.MatchString(b) {
+		p.add("nodeRole.permissionsBoundary", b, "want an IAM policy ARN")
+	}
+	validateAWSTags(p, "tags", c.Tags)
+	c.NodeClass.validate(p)
+	c.validatePools(p)
+	if !semverPattern.MatchString(c.DevicePlugin.Version) {
+		p.add("devicePlugin.version", c.DevicePlugin.Version, "want a chart version such as 0.20.0")
+	}
+	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
+		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
+	}
+	if r := c.GPUSharing.Replicas; r != 0 && (r < 2 || r > 48) {
+		p.add("gpuSharing.replicas", r, "want 0 (no sharing) or 2-48 pods per GPU")
+	}
+	if c.GPUSharing.Replicas != 0 && c.NodeClass.Family() == "bottlerocket" {
+		p.add("gpuSharing.replicas", c.GPUSharing.Replicas, "time-slicing is configured through the NVIDIA device plugin DaemonSet, which Bottlerocket nodes do not run; use ami: al2023@... or leave gpuSharing out")
+	}
+}
+
+func (c *Cluster) validate(p *problems) {
+	if !c.Create {
+		if c.VpcID != "" || len(c.SubnetIDs) > 0 {
+			p.add("cluster", map[string]any{"vpcId": c.VpcID, "subnetIds": c.SubnetIDs}, "vpcId and subnetIds are only used with cluster.create: true; an existing cluster's network is discovered")
+		}
+		return
+	}
+	if !k8sVersionPattern.MatchString(c.Version) {
+		p.add("cluster.version", c.Version, "want a Kubernetes minor version such as 1.34")
+	}
+	if !vpcIDPattern.MatchString(c.VpcID) {
+		p.add("cluster.vpcId", nilIfEmpty(c.VpcID), "cluster.create needs the VPC to create the cluster in, e.g. vpc-0123456789abcdef0")
+	}
+	if len(c.SubnetIDs) < 2 {
+		p.add("cluster.subnetIds", c.SubnetIDs, "cluster.create needs at least two private subnets in different availability zones")
+	}
+	eachMatches(p, "cluster.subnetIds", c.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
+	if !instanceTypePattern.MatchString(c.SystemNodeType) {
+		p.add("cluster.systemNodeType", c.SystemNodeType, "want an EC2 instance type such as m7i.large")
+	}
+	intRange(p, "cluster.systemNodeCount", c.SystemNodeCount, 1, 10)
+}
+
+func (k *Karpenter) validate(p *problems) {
+	if !semverPattern.MatchString(k.Version) {
+		p.add("karpenter.version", k.Version, "want a Karpenter release such as 1.15.1")
+	} else if major, minor := versionPair(k.Version); major < 1 || (major == 1 && minor < 1) {
+		p.add("karpenter.version", k.Version, "want 1.1.0 or newer: older charts still serve the removed v1beta1 API")
+	}
+	if !dnsLabelPattern.MatchString(k.Namespace) {
+		p.add("karpenter.namespace", k.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
+	}
+	oneOf(p, "karpenter.identity", string(k.Identity), IdentityIRSA, IdentityPodIdentity)
+	if k.CreateOIDCProvider && k.Identity == IdentityPodIdentity {
+		p.add("karpenter.createOidcProvider", true, "only IRSA uses the OIDC provider; remove it or use identity: irsa")
+	}
+	intRange(p, "karpenter.replicas", k.Replicas, 1, 5)
+	oneOf(p, "karpenter.logLevel", k.LogLevel, "debug", "info", "error")
+	if !quantityPattern.MatchString(k.CPU) {
+		p.add("karpenter.cpu", k.CPU, "want a CPU quantity such as 1 or 500m")
+	}
+	if !quantityPattern.MatchString(k.Memory) {
+		p.add("karpenter.memory", k.Memory, "want a memory quantity such as 1Gi")
+	}
+}
+
+// Family is the AMI family of the node class's alias, e.g. "al2023".
+func (n NodeClass) Family() string {
+	family, _, _ := strings.Cut(n.AMI, "@")
+	return family
+}
+
+func (n *NodeClass) validate(p *problems) {
+	if !dnsLabelPattern.MatchString(n.Name) {
+		p.add("nodeClass.name", n.Name, "want a Kubernetes object name (lowercase letters, digits, '-')")
+	}
+	family, version, hasVersion := strings.Cut(n.AMI, "@")
+	switch {
+	case !slices.Contains(amiFamilies, family):
+		p.add("nodeClass.ami", n.AMI, "want an AMI alias family@version with family one of "+strings.Join(amiFamilies, ", ")+" (Amazon Linux 2 AMIs ended with Kubernetes 1.32)")
+	case !hasVersion:
+		p.add("nodeClass.ami", n.AMI, "pin the AMI release, e.g. "+amiVersionExample[family]+"; "+family+"@latest also works with allowLatestAmi: true, but rolls every GPU node on each AMI release")
+	case !amiVersionPattern[family].MatchString(version):
+		p.add("nodeClass.ami", n.AMI, "want a release such as "+amiVersionExample[family])
+	case version == "latest" && !n.AllowLatestAMI:
+		p.add("nodeClass.ami", n.AMI, "@latest replaces every GPU node whenever AWS publishes an AMI; pin a release such as "+amiVersionExample[family]+", or set nodeClass.allowLatestAmi: true to accept that")
+	}
+	intRange(p, "nodeClass.rootVolume.sizeGiB", n.RootVolume.SizeGiB, 50, 16384)
+	intRange(p, "nodeClass.rootVolume.iops", n.RootVolume.IOPS, 3000, 16000)
+	intRange(p, "nodeClass.rootVolume.throughputMiBps", n.RootVolume.ThroughputMiBps, 125, 1000)
+	oneOf(p, "nodeClass.instanceStorePolicy", n.InstanceStorePolicy, "", "RAID0")
+	validateAWSTags(p, "nodeClass.tags", n.Tags)
+	for _, k := range sortedKeys(n.Tags) {
+		if slices.Contains(wellknown.ReservedNodeClassTagKeys, k) || strings.HasPrefix(k, wellknown.ReservedNodeClassTagPrefix) {
+			p.add("nodeClass.tags."+k, n.Tags[k], "Karpenter sets this tag itself and rejects it in an EC2NodeClass; reserved: "+strings.Join(wellknown.ReservedNodeClassTagKeys, ", ")+", "+wellknown.ReservedNodeClassTagPrefix+"*")
+		}
+	}
+}
+
+var (
+	capacityTypes  = []string{"spot", "on-demand", "reserved"}
+	architectures  = []string{"amd64", "arm64"}
+	consolidations = []string{"WhenEmpty", "WhenEmptyOrUnderutilized"}
+	budgetReasons  = []string{"Underutilized", "Empty", "Drifted"}
+	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
+)
+
+func (c *Stack) validatePools(p *problems) {
+	seen := map[string]bool{}
+	for i, pool := range c.GPUPools {
+		key := fmt.Sprintf("gpuPools[%d]", i)
+		if pool.Name != "" {
+			key = fmt.Sprintf("gpuPools[%s]", pool.Name)
+		}
+		switch {
+		case pool.Name == "":
+			p.add(key+".name", nil, "every pool needs a name (lowercase letters, digits, '-')")
+		case !dnsLabelPattern.MatchString(pool.Name):
+			p.add(key+".name", pool.Name, "want lowercase letters, digits and '-', at most 63")
+		case seen[pool.Name]:
+			p.add(key+".name", pool.Name, "pool names must be unique")
+		}
+		seen[pool.Name] = true
+		pool.validate(p, key)
+	}
+}
+
+func (g *GPUPool) validate(p *problems, key string) {
+	known := sortedKeys(wellknown.GPUMemoryGiB)
+	for _, name := range g.GPUs {
+		if _, ok := wellknown.GPUMemoryGiB[name]; !ok {
+			p.add(key+".gpus", name, "unknown GPU; known: "+strings.Join(known, ", "))
+		}
+	}
+	if len(g.GPUs) == 0 && g.MinGPUMemoryGiB == 0 && len(g.InstanceFamilies) == 0 && len(g.InstanceTypes) == 0 {
+		p.add(key, "no GPU selection", "a pool must say which GPUs it launches: set gpus, minGPUMemoryGiB, instanceFamilies or instanceTypes")
+	}
+	if g.MinGPUMemoryGiB != 0 {
+		intRange(p, key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, 1, 1024)
+		if len(g.GPUNames()) == 0 {
+			p.add(key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, "no known GPU (of those in gpus, if set) has that much memory")
+		}
+	}
+	intRange(p, key+".gpuCount.min", g.GPUCount.Min, 1, 16)
+	intRange(p, key+".gpuCount.max", g.GPUCount.Max, 1, 16)
+	if g.GPUCount.Max < g.GPUCount.Min {
+		p.add(key+".gpuCount", map[string]int{"min": g.GPUCount.Min, "max": g.GPUCount.Max}, "max must be at least min")
+	}
+	eachMatches(p, key+".instanceFamilies", g.InstanceFamilies, familyPattern, "want instance families such as g5 or g6e")
+	eachMatches(p, key+".instanceTypes", g.InstanceTypes, instanceTypePattern, "want instance types such as g5.xlarge")
+	nonEmptySubset(p, key+".capacityTypes", g.CapacityTypes, capacityTypes)
+	nonEmptySubset(p, key+".architectures", g.Architectures, architectures)
+	const maxGPUsWant = "want the most GPUs this pool may run at once (a positive whole number): it caps what the pool can cost"
+	if g.MaxGPUs == 0 {
+		p.add(key+".maxGPUs", nil, maxGPUsWant)
+	} else if g.MaxGPUs < 1 {
+		p.add(key+".maxGPUs", g.MaxGPUs, maxGPUsWant)
+	} else if g.MaxGPUs < g.GPUCount.Min {
+		p.add(key+".maxGPUs", g.MaxGPUs, fmt.Sprintf("below gpuCount.min (%d): the pool could never launch a node", g.GPUCount.Min))
+	}
+	oneOf(p, key+".consolidation", g.Consolidation, consolidations...)
+	if g.ConsolidateAfter != "Never" && !durationPattern.MatchString(g.ConsolidateAfter) {
+		p.add(key+".consolidateAfter", g.ConsolidateAfter, "want a duration such as 30s, 1m or 1h30m, or Never")
+	}
+	if g.ExpireAfter != "Never" && !durationPattern.MatchString(g.ExpireAfter) {
+		p.add(key+".expireAfter", g.ExpireAfter, "want a duration such as 720h, or Never")
+	}
+	if g.TerminationGracePeriod != "" && !durationPattern.MatchString(g.TerminationGracePeriod) {
+		p.add(key+".terminationGracePeriod", g.TerminationGracePeriod, "want a duration such as 24h")
+	}
+	for i, b := range g.Budgets {
+		bk := fmt.Sprintf("%s.budgets[%d]", key, i)
+		if !budgetNodesPattern.MatchString(b.Nodes) {
+			p.add(bk+".nodes", b.Nodes, "want a node count or a percentage such as 10%")
+		}
+		for _, r := range b.Reasons {
+			oneOf(p, bk+".reasons", r, budgetReasons...)
+		}
+		if (b.Schedule == "") != (b.Duration == "") {
+			p.add(bk, map[string]string{"schedule": b.Schedule, "duration": b.Duration}, "schedule and duration go together")
+		}
+		if b.Duration != "" && !budgetDurPattern.MatchString(b.Duration) {
+			p.add(bk+".duration", b.Duration, "want hours and minutes such as 8h or 1h30m")
+		}
+	}
+	if g.Weight != 0 {
+		intRange(p, key+".weight", g.Weight, 1, 100)
+	}
+	for _, k := range sortedKeys(g.Labels) {
+		if !labelKeyPattern.MatchString(k) || !labelValuePattern.MatchString(g.Labels[k]) {
+			p.add(key+".labels."+k, g.Labels[k], "want a Kubernetes label key and value")
+		}
+		if k == wellknown.GPUPresentLabel || k == wellknown.GPUPoolLabel {
+			p.add(key+".labels."+k, g.Labels[k], "the stack sets this label itself")
+		}
+	}
+	for i, t := range g.Taints {
+		tk := fmt.Sprintf("%s.taints[%d]", key, i)
+		if !labelKeyPattern.MatchString(t.Key) {
+			p.add(tk+".key", t.Key, "want a Kubernetes taint key")
+		}
+		if t.Key == wellknown.GPUTaintKey {
+			p.add(tk+".key", t.Key, "the stack sets the GPU taint itself")
+		}
+		oneOf(p, tk+".effect", t.Effect, taintEffects...)
+	}
+}
+
+// GPUNames is the GPU names the pool may launch: its gpus, narrowed by
+// minGPUMemoryGiB; all known GPUs with enough memory when gpus is empty.
+// Empty when the pool selects by instance family or type alone.
+func (g GPUPool) GPUNames() []string {
+	names := g.GPUs
+	if len(names) == 0 && g.MinGPUMemoryGiB > 0 {
+		names = sortedKeys(wellknown.GPUMemoryGiB)
+	}
+	var out []string
+	for _, n := range names {
+		if mem, ok := wellknown.GPUMemoryGiB[n]; ok && mem >= g.MinGPUMemoryGiB {
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return slices.Compact(out)
+}
+
+func validateAWSTags(p *problems, key string, tags map[string]string) {
+	for _, k := range sortedKeys(tags) {
+		v := tags[k]
+		switch {
+		case len(k) == 0 || len(k) > 128:
+			p.add(key, k, "tag keys have 1-128 characters")
+		case strings.HasPrefix(strings.ToLower(k), "aws:"):
+			p.add(key+"."+k, v, "the aws: prefix is reserved by AWS")
+		case len(v) > 256:
+			p.add(key+"."+k, v, "tag values have at most 256 characters")
+		}
+	}
+}
+
+func oneOf[S ~string](p *problems, key string, value string, allowed ...S) {
+	names := make([]string, len(allowed))
+	for i, a := range allowed {
+		if string(a) == value {
+			return
+		}
+		names[i] = string(a)
+		if names[i] == "" {
+			names[i] = `"" (off)`
+		}
+	}
+	p.add(key, value, "want one of "+strings.Join(names, ", "))
+}
+
+func intRange(p *problems, key string, v, lo, hi int) {
+	if v < lo || v > hi {
+		p.add(key, v, fmt.Sprintf("want a whole number from %d to %d", lo, hi))
+	}
+}
+
+func eachMatches(p *problems, key string, values []string, re *regexp.Regexp, want string) {
+	for _, v := range values {
+		if !re.MatchString(v) {
+			p.add(key, v, want)
+		}
+	}
+}
+
+func nonEmptySubset(p *problems, key string, values, allowed []string) {
+	if len(values) == 0 {
+		p.add(key, []string{}, "want at least one of "+strings.Join(allowed, ", "))
+	}
+	for _, v := range values {
+		oneOf(p, key, v, allowed...)
+	}
+}
+
+func nilIfEmpty(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func versionPair(v string) (major, minor int) {
+	_, _ = fmt.Sscanf(v, "%d.%d", &major, &minor)
+	return major, minor
+}

@@ -1,0 +1,68 @@
+// Package wellknown names the labels, taints, resources and tags that the
+// stack, Karpenter, the NVIDIA device plugin and GPU workloads must agree on.
+package wellknown
+
+const (
+	// DiscoveryTagKey marks the subnets and security groups Karpenter may use.
+	DiscoveryTagKey = "karpenter.sh/discovery"
+
+	// GPUResource is the extended resource the NVIDIA device plugin registers.
+	GPUResource = "nvidia.com/gpu"
+	// GPUTaintKey keeps non-GPU pods off GPU nodes.
+	GPUTaintKey = "nvidia.com/gpu"
+	// GPUTaintEffect is the effect of the GPU taint.
+	GPUTaintEffect = "NoSchedule"
+	// GPUPresentLabel is one of the labels the device plugin chart's affinity
+	// selects on; GPU NodePools set it so the plugin starts on a fresh node.
+	GPUPresentLabel = "nvidia.com/gpu.present"
+	// GPUPoolLabel names the GPU pool a node was launched for.
+	GPUPoolLabel = "karpenter-gpu/pool"
+
+	// Karpenter's well-known node labels.
+	LabelNodePool          = "karpenter.sh/nodepool"
+	LabelCapacityType      = "karpenter.sh/capacity-type"
+	LabelEC2NodeClass      = "karpenter.k8s.aws/ec2nodeclass"
+	LabelInstanceFamily    = "karpenter.k8s.aws/instance-family"
+	LabelGPUName           = "karpenter.k8s.aws/instance-gpu-name"
+	LabelGPUManufacturer   = "karpenter.k8s.aws/instance-gpu-manufacturer"
+	LabelGPUCount          = "karpenter.k8s.aws/instance-gpu-count"
+	LabelGPUMemory         = "karpenter.k8s.aws/instance-gpu-memory"
+	LabelInstanceType      = "node.kubernetes.io/instance-type"
+	LabelArch              = "kubernetes.io/arch"
+	AnnotationDoNotDisrupt = "karpenter.sh/do-not-disrupt"
+
+	// ServiceAccountRoleAnnotation binds a service account to an IAM role (IRSA).
+	ServiceAccountRoleAnnotation = "eks.amazonaws.com/role-arn"
+	// KarpenterServiceAccount is the service account the Karpenter chart creates.
+	KarpenterServiceAccount = "karpenter"
+)
+
+// ReservedNodeClassTagKeys are tag keys Karpenter manages itself and rejects
+// in EC2NodeClass tags (kubernetes.io/cluster/* is matched by prefix).
+var ReservedNodeClassTagKeys = []string{
+	"eks:eks-cluster-name",
+	LabelNodePool,
+	"karpenter.sh/nodeclaim",
+	LabelEC2NodeClass,
+}
+
+// ReservedNodeClassTagPrefix is the prefix of cluster ownership tags.
+const ReservedNodeClassTagPrefix = "kubernetes.io/cluster/"
+
+// GPUMemoryGiB lists the NVIDIA GPUs EC2 offers, by the value Karpenter gives
+// them in LabelGPUName, with the smallest memory (GiB) any instance type
+// carrying that GPU has. It decides which names satisfy minGPUMemoryGiB.
+var GPUMemoryGiB = map[string]int{
+	"m60":  8,
+	"k80":  12,
+	"v100": 16,
+	"t4":   16,
+	"t4g":  16,
+	"a10g": 24,
+	"l4":   24,
+	"l40s": 48,
+	"a100": 40,
+	"h100": 80,
+	"h200": 141,
+	"b200": 180,
+}
