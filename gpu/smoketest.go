@@ -1,0 +1,55 @@
+package gpu
+
+import (
+	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
+)
+
+// SmokeTestArgs says where the smoke test runs.
+type SmokeTestArgs struct {
+	Namespace string
+	// Pool is the GPU pool whose node the Job asks for.
+	Pool string
+}
+
+// NewSmokeTest runs nvidia-smi on one GPU. With no GPU node around, the pod
+// is pending until Karpenter launches one; `pulumi up` waits for the Job to
+// complete, and the node goes again once the pool's consolidateAfter passes.
+func NewSmokeTest(ctx *pulumi.Context, name string, args *SmokeTestArgs, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
+	return batchv1.NewJob(ctx, name, &batchv1.JobArgs{
+		Metadata: &metav1.ObjectMetaArgs{
+			Name:      pulumi.String(name),
+			Namespace: pulumi.String(args.Namespace),
+		},
+		Spec: &batchv1.JobSpecArgs{
+			BackoffLimit: pulumi.Int(2),
+			Template: &corev1.PodTemplateSpecArgs{
+				Spec: &corev1.PodSpecArgs{
+					RestartPolicy: pulumi.String("Never"),
+					NodeSelector:  pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(args.Pool)},
+					Tolerations: corev1.TolerationArray{corev1.TolerationArgs{
+						Key:      pulumi.String(wellknown.GPUTaintKey),
+						Operator: pulumi.String("Exists"),
+						Effect:   pulumi.String(wellknown.GPUTaintEffect),
+					}},
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:    pulumi.String("nvidia-smi"),
+						Image:   pulumi.String(versions.CUDASmokeTestImage),
+						Command: pulumi.ToStringArray([]string{"nvidia-smi"}),
+						Resources: &corev1.ResourceRequirementsArgs{
+							Limits: pulumi.StringMap{wellknown.GPUResource: pulumi.String("1")},
+						},
+						SecurityContext: &corev1.SecurityContextArgs{
+							AllowPrivilegeEscalation: pulumi.Bool(false),
+						},
+					}},
+				},
+			},
+		},
+	}, opts...)
+}

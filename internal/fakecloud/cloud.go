@@ -1,0 +1,277 @@
+package fakecloud
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Resource is one resource the program registered (or read).
+type Resource struct {
+	URN          string
+	Type         string
+	Name         string
+	Custom       bool
+	Parent       string
+	Dependencies []string
+	// Inputs are the resource's inputs with secrets unwrapped.
+	Inputs map[string]any
+	// ReadID is set for resources the program read instead of creating.
+	ReadID         string
+	RetainOnDelete bool
+}
+
+// Cloud implements pulumi.MockResourceMonitor.
+type Cloud struct {
+	Cluster Cluster
+	project string
+	stack   string
+
+	mu        sync.Mutex
+	resources []Resource
+	calls     []string
+}
+
+// New serves the given cluster to a program in project/stack.
+func New(c Cluster, project, stack string) *Cloud {
+	return &Cloud{Cluster: c, project: project, stack: stack}
+}
+
+// Run runs program against the fake cloud with the given stack configuration
+// (fully qualified keys). Configuration reaches a Pulumi program through the
+// PULUMI_CONFIG environment variable, as under the real engine, so runs must
+// not overlap.
+func (c *Cloud) Run(config map[string]string, program pulumi.RunFunc) error {
+	raw, err := json.Marshal(config)
+	if err != nil {
+		return err
+	}
+	previous, had := os.LookupEnv(pulumi.EnvConfig)
+	if err := os.Setenv(pulumi.EnvConfig, string(raw)); err != nil {
+		return err
+	}
+	defer func() {
+		if had {
+			_ = os.Setenv(pulumi.EnvConfig, previous)
+		} else {
+			_ = os.Unsetenv(pulumi.EnvConfig)
+		}
+	}()
+	return pulumi.RunErr(program, pulumi.WithMocks(c.project, c.stack, c))
+}
+
+// Resources returns what was registered, sorted by URN.
+func (c *Cloud) Resources() []Resource {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := append([]Resource(nil), c.resources...)
+	sort.Slice(out, func(i, j int) bool { return out[i].URN < out[j].URN })
+	return out
+}
+
+// Calls returns the invoke tokens the program called, in order.
+func (c *Cloud) Calls() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]string(nil), c.calls...)
+}
+
+// URN is the URN the mock engine gives a resource, as pulumi's own mocks compute it.
+func (c *Cloud) URN(parent, typ, name string) string {
+	parentType := ""
+	if p := resource.URN(parent); p != "" && p.QualifiedType() != resource.RootStackType {
+		parentType = string(p.QualifiedType())
+	}
+	qualified := typ
+	if parentType != "" {
+		qualified = parentType + "$" + typ
+	}
+	return fmt.Sprintf("urn:pulumi:%s::%s::%s::%s", c.stack, c.project, qualified, name)
+}
+
+// NewResource records the resource and returns the state a real provider
+// would: its inputs plus the outputs AWS or Kubernetes would assign.
+func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
+	inputs, _ := Plain(resource.NewProperty(args.Inputs)).(map[string]any)
+	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: inputs, ReadID: args.ID}
+	if rpc := args.RegisterRPC; rpc != nil {
+		r.Parent, r.Dependencies, r.RetainOnDelete = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), rpc.GetRetainOnDelete()
+	}
+	if rpc := args.ReadRPC; rpc != nil {
+		r.Parent, r.Dependencies = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...)
+	}
+	sort.Strings(r.Dependencies)
+	r.URN = c.URN(r.Parent, r.Type, r.Name)
+
+	state, id := c.state(args.TypeToken, args.Name, args.ID, inputs)
+	c.mu.Lock()
+	c.resources = append(c.resources, r)
+	c.mu.Unlock()
+	return id, resource.NewPropertyMapFromMap(state), nil
+}
+
+// physicalName is the name Pulumi's auto-naming would pick: the logical name
+// and a suffix, here derived from the name so that runs are reproducible.
+func physicalName(name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return name + "-" + hex.EncodeToString(sum[:])[:7]
+}
+
+func (c *Cloud) state(typ, name, readID string, inputs map[string]any) (map[string]any, string) {
+	state := map[string]any{}
+	for k, v := range inputs {
+		state[k] = v
+	}
+	cl := c.Cluster
+	id := physicalName(name)
+	str := func(k string) string { s, _ := inputs[k].(string); return s }
+	switch typ {
+	case "aws:iam/role:Role":
+		roleName := physicalName(name)
+		state["name"] = roleName
+		state["arn"] = fmt.Sprintf("arn:%s:iam::%s:role/%s", cl.Partition, cl.AccountID, roleName)
+		id = roleName
+	case "aws:iam/policy:Policy":
+		policyName := physicalName(name)
+		state["name"] = policyName
+		state["arn"] = fmt.Sprintf("arn:%s:iam::%s:policy/%s", cl.Partition, cl.AccountID, policyName)
+		id = state["arn"].(string)
+	case "aws:iam/openIdConnectProvider:OpenIdConnectProvider":
+		state["arn"] = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", cl.Partition, cl.AccountID, strings.TrimPrefix(str("url"), "https://"))
+		id = state["arn"].(string)
+	case "aws:sqs/queue:Queue":
+		queueName := physicalName(name)
+		state["name"] = queueName
+		state["arn"] = fmt.Sprintf("arn:%s:sqs:%s:%s:%s", cl.Partition, cl.Region, cl.AccountID, queueName)
+		state["url"] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", cl.Region, cl.AccountID, queueName)
+		id = state["url"].(string)
+	case "aws:cloudwatch/eventRule:EventRule":
+		state["name"] = physicalName(name)
+		state["arn"] = fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cl.Partition, cl.Region, cl.AccountID, state["name"])
+	case "kubernetes:core/v1:ConfigMap":
+		if readID != "" {
+			state["metadata"] = map[string]any{"name": "aws-auth", "namespace": "kube-system"}
+			state["data"] = map[string]any{"mapRoles": cl.AwsAuthMapRoles}
+			id = readID
+		}
+	case "eks:index:Cluster":
+		state["kubeconfigJson"] = `{"apiVersion":"v1","kind":"Config"}`
+		state["oidcProviderArn"] = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", cl.Partition, cl.AccountID, strings.TrimPrefix(cl.OIDCIssuer, "https://"))
+		state["oidcProviderUrl"] = cl.OIDCIssuer
+		state["oidcIssuer"] = strings.TrimPrefix(cl.OIDCIssuer, "https://")
+		state["clusterSecurityGroupId"] = cl.SecurityGroupID
+		state["core"] = map[string]any{"endpoint": cl.Endpoint}
+	}
+	return state, id
+}
+
+// Call answers the invokes the program makes to learn about the cloud.
+func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
+	c.mu.Lock()
+	c.calls = append(c.calls, args.Token)
+	c.mu.Unlock()
+	cl := c.Cluster
+	in, _ := Plain(resource.NewProperty(args.Args)).(map[string]any)
+	var out map[string]any
+	switch args.Token {
+	case "aws:index/getCallerIdentity:getCallerIdentity":
+		out = map[string]any{"accountId": cl.AccountID, "arn": fmt.Sprintf("arn:%s:iam::%s:user/deployer", cl.Partition, cl.AccountID), "userId": "AIDAEXAMPLE", "id": cl.AccountID}
+	case "aws:index/getRegion:getRegion":
+		out = map[string]any{"name": cl.Region, "id": cl.Region, "endpoint": "ec2." + cl.Region + ".amazonaws.com"}
+	case "aws:index/getPartition:getPartition":
+		out = map[string]any{"partition": cl.Partition, "dnsSuffix": "amazonaws.com", "id": cl.Partition}
+	case "aws:eks/getCluster:getCluster":
+		if in["name"] != cl.Name {
+			return nil, fmt.Errorf("ResourceNotFoundException: No cluster found for name: %v", in["name"])
+		}
+		out = c.describeCluster()
+	case "aws:ec2/getSubnet:getSubnet":
+		for _, s := range cl.Subnets {
+			if s.ID == in["id"] {
+				tags := map[string]any{"Name": s.ID}
+				if s.Public {
+					tags["kubernetes.io/role/elb"] = "1"
+				} else {
+					tags["kubernetes.io/role/internal-elb"] = "1"
+				}
+				out = map[string]any{"id": s.ID, "availabilityZone": s.Zone, "vpcId": cl.VpcID, "mapPublicIpOnLaunch": s.Public, "tags": tags}
+			}
+		}
+		if out == nil {
+			return nil, fmt.Errorf("InvalidSubnetID.NotFound: %v", in["id"])
+		}
+	default:
+		return nil, fmt.Errorf("fakecloud: no answer for invoke %s", args.Token)
+	}
+	return resource.NewPropertyMapFromMap(out), nil
+}
+
+func (c *Cloud) describeCluster() map[string]any {
+	cl := c.Cluster
+	subnets := make([]any, len(cl.Subnets))
+	for i, s := range cl.Subnets {
+		subnets[i] = s.ID
+	}
+	var identities []any
+	if cl.OIDCIssuer != "" {
+		identities = []any{map[string]any{"oidcs": []any{map[string]any{"issuer": cl.OIDCIssuer}}}}
+	}
+	return map[string]any{
+		"name":                   cl.Name,
+		"id":                     cl.Name,
+		"arn":                    fmt.Sprintf("arn:%s:eks:%s:%s:cluster/%s", cl.Partition, cl.Region, cl.AccountID, cl.Name),
+		"endpoint":               cl.Endpoint,
+		"version":                cl.Version,
+		"status":                 "ACTIVE",
+		"certificateAuthorities": []any{map[string]any{"data": cl.CertificateAuthority}},
+		"identities":             identities,
+		"accessConfigs":          []any{map[string]any{"authenticationMode": cl.AuthenticationMode}},
+		"vpcConfig": map[string]any{
+			"subnetIds":              subnets,
+			"clusterSecurityGroupId": cl.SecurityGroupID,
+			"vpcId":                  cl.VpcID,
+			"securityGroupIds":       []any{},
+			"endpointPrivateAccess":  true,
+			"endpointPublicAccess":   true,
+		},
+	}
+}
+
+// Plain turns a property value into plain Go values, unwrapping secrets.
+func Plain(v resource.PropertyValue) any {
+	switch {
+	case v.IsSecret():
+		return Plain(v.SecretValue().Element)
+	case v.IsOutput():
+		if o := v.OutputValue(); o.Known {
+			return Plain(o.Element)
+		}
+		return nil
+	case v.IsComputed():
+		return nil
+	case v.IsObject():
+		out := map[string]any{}
+		for k, e := range v.ObjectValue() {
+			out[string(k)] = Plain(e)
+		}
+		return out
+	case v.IsArray():
+		arr := v.ArrayValue()
+		out := make([]any, len(arr))
+		for i, e := range arr {
+			out[i] = Plain(e)
+		}
+		return out
+	case v.IsResourceReference():
+		return string(v.ResourceReferenceValue().URN)
+	}
+	return v.V
+}

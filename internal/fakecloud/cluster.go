@@ -1,0 +1,136 @@
+// Package fakecloud answers the Pulumi engine's mock calls with the facts of
+// a realistic EKS cluster and records every resource the program registers,
+// so that tests and the offline render run the real program without AWS.
+package fakecloud
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// Subnet is one subnet of the cluster's VPC configuration.
+type Subnet struct {
+	ID     string
+	Zone   string
+	Public bool
+}
+
+// Cluster is the account, region and EKS cluster the fake cloud serves.
+type Cluster struct {
+	AccountID string
+	Region    string
+	Partition string
+
+	Name                 string
+	Endpoint             string
+	CertificateAuthority string // base64, as EKS returns it
+	Version              string
+	OIDCIssuer           string
+	VpcID                string
+	SecurityGroupID      string
+	AuthenticationMode   string
+	Subnets              []Subnet
+	// AwsAuthMapRoles is the mapRoles of the cluster's aws-auth ConfigMap.
+	AwsAuthMapRoles string
+}
+
+// exampleCA is a base64-encoded placeholder certificate authority.
+const exampleCA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQURBS0JnZ3Foa2pPUFFRREFqQWpNU0V3SHdZRFZRUUREQmhyTTNNdGMyVnkKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
+
+// Example is a typical production cluster: three private and three public
+// subnets over three zones, API_AND_CONFIG_MAP authentication, and an
+// aws-auth ConfigMap that already maps a managed node group and an admin role.
+func Example(name string) Cluster {
+	return Cluster{
+		AccountID:            "123456789012",
+		Region:               "us-west-2",
+		Partition:            "aws",
+		Name:                 name,
+		Endpoint:             "https://0123456789ABCDEF0123456789ABCDEF.gr7.us-west-2.eks.amazonaws.com",
+		CertificateAuthority: exampleCA,
+		Version:              "1.34",
+		OIDCIssuer:           "https://oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF",
+		VpcID:                "vpc-0a1b2c3d4e5f60718",
+		SecurityGroupID:      "sg-0c1d2e3f405162738",
+		AuthenticationMode:   "API_AND_CONFIG_MAP",
+		Subnets: []Subnet{
+			{ID: "subnet-0aa11bb22cc33dd44", Zone: "us-west-2a"},
+			{ID: "subnet-0bb22cc33dd44ee55", Zone: "us-west-2b"},
+			{ID: "subnet-0cc33dd44ee55ff66", Zone: "us-west-2c"},
+			{ID: "subnet-0dd44ee55ff660077", Zone: "us-west-2a", Public: true},
+			{ID: "subnet-0ee55ff6600778899", Zone: "us-west-2b", Public: true},
+			{ID: "subnet-0ff6600778899aabb", Zone: "us-west-2c", Public: true},
+		},
+		AwsAuthMapRoles: `- rolearn: arn:aws:iam::123456789012:role/system-nodes-NodeInstanceRole
+  username: system:node:{{EC2PrivateDNSName}}
+  groups:
+    - system:bootstrappers
+    - system:nodes
+- rolearn: arn:aws:iam::123456789012:role/platform-admins
+  username: platform-admin
+  groups:
+    - system:masters
+`,
+	}
+}
+
+// describeCluster is the part of `aws eks describe-cluster` output used here.
+type describeCluster struct {
+	Cluster struct {
+		Name                 string `json:"name"`
+		Arn                  string `json:"arn"`
+		Endpoint             string `json:"endpoint"`
+		Version              string `json:"version"`
+		CertificateAuthority struct {
+			Data string `json:"data"`
+		} `json:"certificateAuthority"`
+		Identity struct {
+			OIDC struct {
+				Issuer string `json:"issuer"`
+			} `json:"oidc"`
+		} `json:"identity"`
+		ResourcesVpcConfig struct {
+			SubnetIDs              []string `json:"subnetIds"`
+			ClusterSecurityGroupID string   `json:"clusterSecurityGroupId"`
+			VpcID                  string   `json:"vpcId"`
+		} `json:"resourcesVpcConfig"`
+		AccessConfig struct {
+			AuthenticationMode string `json:"authenticationMode"`
+		} `json:"accessConfig"`
+	} `json:"cluster"`
+}
+
+// FromDescribeCluster reads the JSON `aws eks describe-cluster` prints. The
+// account and region come from the cluster ARN. describe-cluster does not say
+// which subnets are public, so all are taken as private: name the right ones
+// in discovery.subnetIds if the cluster also spans public subnets.
+func FromDescribeCluster(data []byte) (Cluster, error) {
+	var d describeCluster
+	if err := json.Unmarshal(data, &d); err != nil {
+		return Cluster{}, fmt.Errorf("not the JSON of `aws eks describe-cluster`: %w", err)
+	}
+	c := d.Cluster
+	// arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME
+	arn := strings.Split(c.Arn, ":")
+	if len(arn) != 6 || c.Name == "" || c.Endpoint == "" {
+		return Cluster{}, fmt.Errorf("describe-cluster output lacks cluster.name, cluster.arn or cluster.endpoint")
+	}
+	out := Cluster{
+		Partition:            arn[1],
+		Region:               arn[3],
+		AccountID:            arn[4],
+		Name:                 c.Name,
+		Endpoint:             c.Endpoint,
+		CertificateAuthority: c.CertificateAuthority.Data,
+		Version:              c.Version,
+		OIDCIssuer:           c.Identity.OIDC.Issuer,
+		VpcID:                c.ResourcesVpcConfig.VpcID,
+		SecurityGroupID:      c.ResourcesVpcConfig.ClusterSecurityGroupID,
+		AuthenticationMode:   c.AccessConfig.AuthenticationMode,
+	}
+	for _, id := range c.ResourcesVpcConfig.SubnetIDs {
+		out.Subnets = append(out.Subnets, Subnet{ID: id})
+	}
+	return out, nil
+}

@@ -1,0 +1,149 @@
+package karpenter
+
+import (
+	"maps"
+
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
+)
+
+// ReleaseName names the controller release, and through the chart its
+// service account, which the IRSA trust and pod identity association name.
+const ReleaseName = wellknown.KarpenterServiceAccount
+
+// ControllerSettings is everything the chart values are made from, as
+// plain values so that they can be rendered and tested as they are.
+type ControllerSettings struct {
+	ClusterName     string
+	ClusterEndpoint string
+	QueueName       string
+	Identity        config.Identity
+	RoleARN         string
+	Karpenter       config.Karpenter
+}
+
+// ControllerValues are the Helm values of the karpenter chart: the stack's
+// defaults with karpenter.values merged over them.
+func ControllerValues(s ControllerSettings) map[string]any {
+	resources := map[string]any{"cpu": s.Karpenter.CPU, "memory": s.Karpenter.Memory}
+	podLabels := map[string]any{"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": ReleaseName}
+	serviceAccount := map[string]any{"name": wellknown.KarpenterServiceAccount}
+	if s.Identity == config.IdentityIRSA {
+		serviceAccount["annotations"] = map[string]any{wellknown.ServiceAccountRoleAnnotation: s.RoleARN}
+	}
+	values := map[string]any{
+		"settings": map[string]any{
+			"clusterName":       s.ClusterName,
+			"clusterEndpoint":   s.ClusterEndpoint,
+			"interruptionQueue": s.QueueName,
+		},
+		"serviceAccount":    serviceAccount,
+		"replicas":          s.Karpenter.Replicas,
+		"logLevel":          s.Karpenter.LogLevel,
+		"priorityClassName": "system-cluster-critical",
+		// Requests equal limits: the controller is never throttled or evicted first.
+		"controller": map[string]any{
+			"resources": map[string]any{"requests": resources, "limits": maps.Clone(resources)},
+		},
+		"affinity": map[string]any{
+			// Never on a node Karpenter launched: it could consolidate away
+			// the node it runs on.
+			"nodeAffinity": map[string]any{
+				"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
+					"nodeSelectorTerms": []any{map[string]any{
+						"matchExpressions": []any{map[string]any{"key": wellknown.LabelNodePool, "operator": "DoesNotExist"}},
+					}},
+				},
+			},
+			"podAntiAffinity": map[string]any{
+				"requiredDuringSchedulingIgnoredDuringExecution": []any{map[string]any{
+					"topologyKey":   "kubernetes.io/hostname",
+					"labelSelector": map[string]any{"matchLabels": podLabels},
+				}},
+			},
+		},
+		"topologySpreadConstraints": []any{map[string]any{
+			"maxSkew":           1,
+			"topologyKey":       "topology.kubernetes.io/zone",
+			"whenUnsatisfiable": "ScheduleAnyway",
+			"labelSelector":     map[string]any{"matchLabels": podLabels},
+		}},
+	}
+	return MergeValues(values, s.Karpenter.Values)
+}
+
+// MergeValues merges over into base the way Helm merges values files:
+// objects key by key, anything else replaced.
+func MergeValues(base, over map[string]any) map[string]any {
+	out := maps.Clone(base)
+	for k, v := range over {
+		if vm, ok := v.(map[string]any); ok {
+			if bm, ok := out[k].(map[string]any); ok {
+				out[k] = MergeValues(bm, vm)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// ControllerArgs configures the two Karpenter releases.
+type ControllerArgs struct {
+	Settings ControllerSettings // endpoint, queue and role come from the inputs below
+	Endpoint pulumi.StringInput
+	Queue    pulumi.StringInput
+	RoleARN  pulumi.StringInput
+}
+
+// Controller is Karpenter's CRD release and its controller release.
+type Controller struct {
+	pulumi.ResourceState
+	CRDs    *helmv3.Release
+	Release *helmv3.Release
+}
+
+// NewController installs the karpenter-crd chart, then the karpenter chart
+// with its own CRDs skipped: Helm never upgrades CRDs in a chart's crds/
+// folder, the karpenter-crd chart templates them so they follow the version.
+func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts ...pulumi.ResourceOption) (*Controller, error) {
+	c := &Controller{}
+	if err := ctx.RegisterComponentResource("karpenter-gpu:karpenter:Controller", name, c, opts...); err != nil {
+		return nil, err
+	}
+	k := args.Settings.Karpenter
+	var err error
+	c.CRDs, err = helmv3.NewRelease(ctx, name+"-crd", &helmv3.ReleaseArgs{
+		Name:            pulumi.String(ReleaseName + "-crd"),
+		Chart:           pulumi.String(versions.KarpenterChartRepository + "/karpenter-crd"),
+		Version:         pulumi.String(k.Version),
+		Namespace:       pulumi.String(k.Namespace),
+		CreateNamespace: pulumi.Bool(true),
+	}, pulumi.Parent(c))
+	if err != nil {
+		return nil, err
+	}
+	values := pulumi.All(args.Endpoint, args.Queue, args.RoleARN).ApplyT(func(v []any) map[string]any {
+		s := args.Settings
+		s.ClusterEndpoint, s.QueueName, s.RoleARN = v[0].(string), v[1].(string), v[2].(string)
+		return ControllerValues(s)
+	}).(pulumi.MapOutput)
+	c.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
+		Name:      pulumi.String(ReleaseName),
+		Chart:     pulumi.String(versions.KarpenterChartRepository + "/karpenter"),
+		Version:   pulumi.String(k.Version),
+		Namespace: pulumi.String(k.Namespace),
+		SkipCrds:  pulumi.Bool(true),
+		Values:    values,
+	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.CRDs}))
+	if err != nil {
+		return nil, err
+	}
+	return c, ctx.RegisterResourceOutputs(c, pulumi.Map{
+		"crdRelease": c.CRDs.Name, "release": c.Release.Name,
+	})
+}

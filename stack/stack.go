@@ -1,0 +1,237 @@
+// Package stack is the whole program, step by step: read the configuration,
+// learn the cluster, then declare identities, tags, node access, Karpenter,
+// the GPU pools and the device plugin, and export what other stacks need.
+package stack
+
+import (
+	"slices"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/cluster"
+	"karpenter-gpu/config"
+	"karpenter-gpu/gpu"
+	"karpenter-gpu/iam"
+	"karpenter-gpu/karpenter"
+	"karpenter-gpu/network"
+	"karpenter-gpu/wellknown"
+)
+
+// Run is the Pulumi program.
+func Run(ctx *pulumi.Context) error {
+	cfg, err := config.Load(ctx)
+	if err != nil {
+		return err
+	}
+	return Deploy(ctx, cfg)
+}
+
+// Deploy declares every resource of the stack from a validated configuration.
+func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
+	// Everything that can still fail on bad input happens before the first resource.
+	facts, err := learnCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	accessMode, err := cluster.ResolveNodeAccess(cfg.NodeAccess, facts.AuthenticationMode)
+	if err != nil {
+		return err
+	}
+	subnets, err := discoverySubnets(ctx, cfg, facts)
+	if err != nil {
+		return err
+	}
+	afterCluster := dependsOnCluster(facts)
+
+	// AWS: identities, interruption queue, discovery tags.
+	if cfg.Karpenter.CreateOIDCProvider {
+		provider, err := iam.NewOIDCProvider(ctx, "cluster-oidc", &iam.OIDCProviderArgs{
+			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
+		}, afterCluster...)
+		if err != nil {
+			return err
+		}
+		facts.OIDCProviderARN = provider.Arn
+	}
+	nodeRole, err := iam.NewNodeRole(ctx, "karpenter-node", &iam.NodeRoleArgs{
+		Partition:           facts.Partition,
+		ExtraPolicyARNs:     cfg.NodeRole.ExtraPolicyARNs,
+		PermissionsBoundary: cfg.NodeRole.PermissionsBoundary,
+		Tags:                cfg.Tags,
+	})
+	if err != nil {
+		return err
+	}
+	queue, err := karpenter.NewInterruptionQueue(ctx, "karpenter-interruption", &karpenter.InterruptionQueueArgs{Tags: cfg.Tags})
+	if err != nil {
+		return err
+	}
+	controllerRole, err := iam.NewControllerRole(ctx, "karpenter-controller", &iam.ControllerRoleArgs{
+		Identity: cfg.Karpenter.Identity,
+		Scope: iam.ControllerScope{
+			Partition: facts.Partition, Region: facts.Region, AccountID: facts.AccountID,
+			ClusterName: facts.Name, ClusterARN: facts.ARN,
+		},
+		OIDCIssuerURL:   facts.OIDCIssuerURL,
+		OIDCProviderARN: facts.OIDCProviderARN,
+		Namespace:       cfg.Karpenter.Namespace,
+		NodeRoleARN:     nodeRole.ARN,
+		QueueARN:        queue.ARN,
+		Tags:            cfg.Tags,
+	}, afterCluster...)
+	if err != nil {
+		return err
+	}
+	discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
+		ClusterName:    facts.Name,
+		Subnets:        network.IDs(subnets),
+		SecurityGroups: discoverySecurityGroups(cfg, facts),
+	})
+	if err != nil {
+		return err
+	}
+
+	// Kubernetes: node access, Karpenter, its node class.
+	k8s, err := cluster.NewKubernetesProvider(ctx, "cluster", facts)
+	if err != nil {
+		return err
+	}
+	nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
+		Mode: accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
+	}, afterCluster...)
+	if err != nil {
+		return err
+	}
+	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
+		Settings: karpenter.ControllerSettings{
+			ClusterName: facts.Name, Identity: cfg.Karpenter.Identity, Karpenter: cfg.Karpenter,
+		},
+		Endpoint: facts.Endpoint,
+		Queue:    queue.Name,
+		RoleARN:  controllerRole.ARN,
+	}, pulumi.Providers(k8s), pulumi.DependsOn(controllerRole.Grants))
+	if err != nil {
+		return err
+	}
+	// Custom resources come after both releases and go before them, and
+	// after everything a node needs to launch and join.
+	nodePrerequisites := slices.Concat(
+		[]pulumi.Resource{controller.CRDs, controller.Release, nodeAccess, discovery},
+		nodeRole.Attachments,
+	)
+	nodeClass, err := karpenter.NewNodeClass(ctx, cfg.NodeClass.Name, &karpenter.NodeClassArgs{
+		Settings: karpenter.NodeClassSettings{NodeClass: cfg.NodeClass, DiscoveryValue: discovery.Value, Tags: cfg.Tags},
+		Role:     nodeRole.Name,
+	}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
+	if err != nil {
+		return err
+	}
+
+	// GPUs: pools, device plugin, optional smoke test.
+	pools := make([]pulumi.Resource, 0, len(cfg.GPUPools))
+	poolNames := make([]string, 0, len(cfg.GPUPools))
+	for _, pool := range cfg.GPUPools {
+		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{
+			Pool: pool, NodeClassName: cfg.NodeClass.Name,
+		}, pulumi.Provider(k8s), pulumi.DependsOn([]pulumi.Resource{nodeClass, controller.CRDs, controller.Release}))
+		if err != nil {
+			return err
+		}
+		pools = append(pools, np)
+		poolNames = append(poolNames, pool.Name)
+	}
+	var skipNodeClasses []string
+	if cfg.NodeClass.Family() == "bottlerocket" {
+		skipNodeClasses = []string{cfg.NodeClass.Name}
+	}
+	devicePlugin, err := gpu.NewDevicePlugin(ctx, "nvidia-device-plugin", &gpu.DevicePluginArgs{
+		Version:   cfg.DevicePlugin.Version,
+		Namespace: cfg.DevicePlugin.Namespace,
+		Settings:  gpu.DevicePluginSettings{SkipNodeClasses: skipNodeClasses, SharingReplicas: cfg.GPUSharing.Replicas},
+	}, pulumi.Providers(k8s))
+	if err != nil {
+		return err
+	}
+	if cfg.SmokeTest {
+		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
+			Namespace: "default", Pool: cfg.GPUPools[0].Name,
+		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin))); err != nil {
+			return err
+		}
+	}
+
+	exportOutputs(ctx, cfg, facts, outputs{
+		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery, poolNames: poolNames,
+	})
+	return nil
+}
+
+func learnCluster(ctx *pulumi.Context, cfg *config.Stack) (*cluster.Facts, error) {
+	if cfg.Cluster.Create {
+		return cluster.Create(ctx, cfg.ClusterName, cfg)
+	}
+	return cluster.Lookup(ctx, cfg.ClusterName)
+}
+
+func dependsOnCluster(facts *cluster.Facts) []pulumi.ResourceOption {
+	if facts.Created == nil {
+		return nil
+	}
+	return []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{facts.Created})}
+}
+
+// discoverySubnets are the subnets to tag: configured, the created cluster's
+// (all private), or the private ones of an existing cluster.
+func discoverySubnets(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts) ([]string, error) {
+	switch {
+	case len(cfg.Discovery.SubnetIDs) > 0:
+		return cfg.Discovery.SubnetIDs, nil
+	case cfg.Cluster.Create:
+		return facts.SubnetIDs, nil
+	}
+	return cluster.PrivateSubnets(ctx, facts.SubnetIDs)
+}
+
+func discoverySecurityGroups(cfg *config.Stack, facts *cluster.Facts) map[string]pulumi.StringInput {
+	if len(cfg.Discovery.SecurityGroupIDs) > 0 {
+		return network.IDs(cfg.Discovery.SecurityGroupIDs)
+	}
+	return facts.SecurityGroups
+}
+
+type outputs struct {
+	nodeRole       *iam.NodeRole
+	controllerRole *iam.ControllerRole
+	queue          *karpenter.InterruptionQueue
+	discovery      *network.DiscoveryTags
+	poolNames      []string
+}
+
+// exportOutputs publishes what other stacks read through a StackReference.
+func exportOutputs(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, o outputs) {
+	ctx.Export("clusterName", pulumi.String(facts.Name))
+	ctx.Export("clusterEndpoint", facts.Endpoint)
+	ctx.Export("oidcProviderArn", facts.OIDCProviderARN)
+	ctx.Export("nodeRoleName", o.nodeRole.Name)
+	ctx.Export("nodeRoleArn", o.nodeRole.ARN)
+	ctx.Export("controllerRoleArn", o.controllerRole.ARN)
+	ctx.Export("interruptionQueueName", o.queue.Name)
+	ctx.Export("interruptionQueueArn", o.queue.ARN)
+	ctx.Export("interruptionQueueUrl", o.queue.URL)
+	ctx.Export("discoveryTag", pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)})
+	ctx.Export("karpenterNamespace", pulumi.String(cfg.Karpenter.Namespace))
+	ctx.Export("karpenterVersion", pulumi.String(cfg.Karpenter.Version))
+	ctx.Export("nodeClassName", pulumi.String(cfg.NodeClass.Name))
+	ctx.Export("gpuPoolNames", pulumi.ToStringArray(o.poolNames))
+	ctx.Export("gpuResourceName", pulumi.String(wellknown.GPUResource))
+	ctx.Export("gpuTaint", pulumi.StringMap{
+		"key": pulumi.String(wellknown.GPUTaintKey), "effect": pulumi.String(wellknown.GPUTaintEffect),
+	})
+	ctx.Export("gpuNodeSelector", pulumi.StringMap{wellknown.GPUPresentLabel: pulumi.String("true")})
+	poolSelectors := pulumi.Map{}
+	for _, name := range o.poolNames {
+		poolSelectors[name] = pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(name)}
+	}
+	ctx.Export("gpuPoolNodeSelectors", poolSelectors)
+	ctx.Export("devicePluginNamespace", pulumi.String(cfg.DevicePlugin.Namespace))
+}

@@ -1,0 +1,63 @@
+package tests
+
+import (
+	"encoding/json"
+	"testing"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/stack"
+)
+
+const clusterName = "ml-prod"
+
+// run runs the real program against the example cluster with the given
+// keys of the karpenter-gpu namespace; clusterName is set unless overridden.
+func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakecloud.Cloud, error) {
+	t.Helper()
+	cfg := map[string]string{config.Namespace + ":clusterName": clusterName}
+	for k, v := range values {
+		if s, ok := v.(string); ok {
+			cfg[config.Namespace+":"+k] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg[config.Namespace+":"+k] = string(b)
+	}
+	cloud := fakecloud.New(cluster, config.Namespace, "test")
+	return cloud, cloud.Run(cfg, stack.Run)
+}
+
+func mustRun(t *testing.T, values map[string]any) *fakecloud.Cloud {
+	t.Helper()
+	cloud, err := run(t, fakecloud.Example(clusterName), values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud
+}
+
+// byType returns the resources of one type token.
+func byType(cloud *fakecloud.Cloud, typ string) []fakecloud.Resource {
+	var out []fakecloud.Resource
+	for _, r := range cloud.Resources() {
+		if r.Type == typ {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func one(t *testing.T, cloud *fakecloud.Cloud, typ, name string) fakecloud.Resource {
+	t.Helper()
+	for _, r := range byType(cloud, typ) {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no %s named %s", typ, name)
+	return fakecloud.Resource{}
+}
