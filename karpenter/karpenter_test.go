@@ -1,0 +1,290 @@
+package karpenter_test
+
+import (
+	"encoding/json"
+	"maps"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/internal/crdschema"
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/karpenter"
+	"karpenter-gpu/wellknown"
+)
+
+func schema(t *testing.T) *crdschema.Validator {
+	t.Helper()
+	v, err := crdschema.Karpenter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func nodeClassSettings(mutate func(*config.NodeClass)) karpenter.NodeClassSettings {
+	nc := config.Defaults().NodeClass
+	if mutate != nil {
+		mutate(&nc)
+	}
+	return karpenter.NodeClassSettings{
+		NodeClass: nc, DiscoveryValue: "ml-prod", RoleName: "karpenter-node-1a2b3c4", Tags: map[string]string{"team": "ml"},
+	}
+}
+
+func TestNodeClassPassesKarpenterSchema(t *testing.T) {
+	v := schema(t)
+	cases := map[string]func(*config.NodeClass){
+		"default":      nil,
+		"bottlerocket": func(nc *config.NodeClass) { nc.AMI = "bottlerocket@v1.50.0" },
+		"raid0":        func(nc *config.NodeClass) { nc.InstanceStorePolicy = "RAID0" },
+		"latest":       func(nc *config.NodeClass) { nc.AMI, nc.AllowLatestAMI = "al2023@latest", true },
+		"tags":         func(nc *config.NodeClass) { nc.Tags = map[string]string{"cost-center": "42"} },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			if err := v.Validate(karpenter.NodeClassObject(nodeClassSettings(mutate))); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestNodeClassIsSafeByDefault(t *testing.T) {
+	obj := karpenter.NodeClassObject(nodeClassSettings(nil))
+	spec := obj["spec"].(map[string]any)
+	if spec["role"] != "karpenter-node-1a2b3c4" {
+		t.Errorf("role = %v", spec["role"])
+	}
+	wantMeta := map[string]any{"httpEndpoint": "enabled", "httpProtocolIPv6": "disabled", "httpPutResponseHopLimit": 1, "httpTokens": "required"}
+	if !reflect.DeepEqual(spec["metadataOptions"], wantMeta) {
+		t.Errorf("metadataOptions = %v", spec["metadataOptions"])
+	}
+	if got := spec["amiSelectorTerms"]; !reflect.DeepEqual(got, []any{map[string]any{"alias": "al2023@v20251120"}}) {
+		t.Errorf("amiSelectorTerms = %v", got)
+	}
+	discovery := []any{map[string]any{"tags": map[string]any{wellknown.DiscoveryTagKey: "ml-prod"}}}
+	if !reflect.DeepEqual(spec["subnetSelectorTerms"], discovery) || !reflect.DeepEqual(spec["securityGroupSelectorTerms"], discovery) {
+		t.Errorf("selector terms = %v / %v", spec["subnetSelectorTerms"], spec["securityGroupSelectorTerms"])
+	}
+	disks := spec["blockDeviceMappings"].([]any)
+	if len(disks) != 1 {
+		t.Fatalf("blockDeviceMappings = %v", disks)
+	}
+	root := disks[0].(map[string]any)
+	ebs := root["ebs"].(map[string]any)
+	if root["deviceName"] != "/dev/xvda" || root["rootVolume"] != true || ebs["encrypted"] != true || ebs["volumeType"] != "gp3" ||
+		ebs["volumeSize"] != "200Gi" || ebs["iops"] != 3000 || ebs["throughput"] != 250 {
+		t.Errorf("root volume = %v", root)
+	}
+	if _, ok := spec["instanceStorePolicy"]; ok {
+		t.Error("instanceStorePolicy set without being asked for")
+	}
+	if !reflect.DeepEqual(spec["tags"], map[string]any{"team": "ml"}) {
+		t.Errorf("tags = %v", spec["tags"])
+	}
+}
+
+func TestBottlerocketSizesTheDataVolume(t *testing.T) {
+	obj := karpenter.NodeClassObject(nodeClassSettings(func(nc *config.NodeClass) { nc.AMI = "bottlerocket@v1.50.0" }))
+	disks := obj["spec"].(map[string]any)["blockDeviceMappings"].([]any)
+	data := disks[1].(map[string]any)
+	if len(disks) != 2 || data["deviceName"] != "/dev/xvdb" || data["ebs"].(map[string]any)["volumeSize"] != "200Gi" {
+		t.Fatalf("blockDeviceMappings = %v", disks)
+	}
+}
+
+// The schema check must reject what Karpenter rejects, in Karpenter's words.
+func TestKarpenterSchemaRejectsBadNodeClasses(t *testing.T) {
+	v := schema(t)
+	cases := []struct {
+		name   string
+		mutate func(spec map[string]any)
+		want   string
+	}{
+		{"alias beside id", func(s map[string]any) {
+			s["amiSelectorTerms"] = []any{map[string]any{"alias": "al2023@v20251120"}, map[string]any{"id": "ami-0123456789abcdef0"}}
+		}, "'alias' is mutually exclusive, cannot be set with a combination of other amiSelectorTerms"},
+		{"role and instance profile", func(s map[string]any) { s["instanceProfile"] = "KarpenterNodeInstanceProfile" },
+			"must specify exactly one of ['role', 'instanceProfile']"},
+		{"reserved tag", func(s map[string]any) { s["tags"] = map[string]any{"karpenter.sh/nodepool": "x"} },
+			"tag contains a restricted tag matching karpenter.sh/nodepool"},
+		{"hop limit out of range", func(s map[string]any) {
+			s["metadataOptions"].(map[string]any)["httpPutResponseHopLimit"] = 99
+		}, "spec.metadataOptions.httpPutResponseHopLimit"},
+		{"unknown field", func(s map[string]any) { s["amiFamily2"] = "AL2023" }, "field not declared in schema"},
+		{"no subnets", func(s map[string]any) { s["subnetSelectorTerms"] = []any{} }, "subnetSelectorTerms cannot be empty"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := karpenter.NodeClassObject(nodeClassSettings(nil))
+			tc.mutate(obj["spec"].(map[string]any))
+			err := v.Validate(obj)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want an error containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func controllerSettings(identity config.Identity, extra map[string]any) karpenter.ControllerSettings {
+	k := config.Defaults().Karpenter
+	k.Identity, k.Values = identity, extra
+	return karpenter.ControllerSettings{
+		ClusterName: "ml-prod", ClusterEndpoint: "https://EXAMPLE.gr7.us-west-2.eks.amazonaws.com",
+		QueueName: "karpenter-interruption-1a2b3c4", Identity: identity,
+		RoleARN: "arn:aws:iam::123456789012:role/karpenter-controller-1a2b3c4", Karpenter: k,
+	}
+}
+
+// get walks a values tree by dotted path.
+func get(t *testing.T, values map[string]any, path string) any {
+	t.Helper()
+	var cur any = values
+	for _, key := range strings.Split(path, "/") {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			t.Fatalf("%s: %v is not an object", path, cur)
+		}
+		cur = m[key]
+	}
+	return cur
+}
+
+func TestControllerValues(t *testing.T) {
+	values := karpenter.ControllerValues(controllerSettings(config.IdentityIRSA, nil))
+	want := map[string]any{
+		"settings/clusterName":                                  "ml-prod",
+		"settings/clusterEndpoint":                              "https://EXAMPLE.gr7.us-west-2.eks.amazonaws.com",
+		"settings/interruptionQueue":                            "karpenter-interruption-1a2b3c4",
+		"serviceAccount/name":                                   "karpenter",
+		"serviceAccount/annotations/eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/karpenter-controller-1a2b3c4",
+		"replicas":                             2,
+		"logLevel":                             "info",
+		"priorityClassName":                    "system-cluster-critical",
+		"controller/resources/requests/cpu":    "1",
+		"controller/resources/requests/memory": "1Gi",
+		"controller/resources/limits/cpu":      "1",
+		"controller/resources/limits/memory":   "1Gi",
+	}
+	for path, w := range want {
+		// Keys with '/' in them (the role annotation) are looked up whole.
+		var got any
+		if strings.Contains(path, "eks.amazonaws.com") {
+			got = values["serviceAccount"].(map[string]any)["annotations"].(map[string]any)[wellknown.ServiceAccountRoleAnnotation]
+		} else {
+			got = get(t, values, path)
+		}
+		if !reflect.DeepEqual(got, w) {
+			t.Errorf("%s = %v, want %v", path, got, w)
+		}
+	}
+	terms := get(t, values, "affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms").([]any)
+	expr := terms[0].(map[string]any)["matchExpressions"].([]any)[0]
+	if !reflect.DeepEqual(expr, map[string]any{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}) {
+		t.Errorf("node affinity = %v", expr)
+	}
+	anti := get(t, values, "affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution").([]any)[0].(map[string]any)
+	if anti["topologyKey"] != "kubernetes.io/hostname" {
+		t.Errorf("anti-affinity = %v", anti)
+	}
+	spread := values["topologySpreadConstraints"].([]any)[0].(map[string]any)
+	if spread["topologyKey"] != "topology.kubernetes.io/zone" {
+		t.Errorf("spread = %v", spread)
+	}
+}
+
+func TestPodIdentityHasNoRoleAnnotation(t *testing.T) {
+	values := karpenter.ControllerValues(controllerSettings(config.IdentityPodIdentity, nil))
+	if _, ok := values["serviceAccount"].(map[string]any)["annotations"]; ok {
+		t.Fatalf("service account annotated under Pod Identity: %v", values["serviceAccount"])
+	}
+}
+
+func TestExtraValuesMergeOverDefaults(t *testing.T) {
+	extra := map[string]any{
+		"settings":   map[string]any{"featureGates": map[string]any{"spotToSpotConsolidation": true}},
+		"logLevel":   "debug",
+		"controller": map[string]any{"resources": map[string]any{"limits": map[string]any{"memory": "2Gi"}}},
+	}
+	values := karpenter.ControllerValues(controllerSettings(config.IdentityIRSA, extra))
+	if get(t, values, "settings/clusterName") != "ml-prod" || get(t, values, "settings/featureGates/spotToSpotConsolidation") != true {
+		t.Errorf("settings = %v", values["settings"])
+	}
+	if values["logLevel"] != "debug" || get(t, values, "controller/resources/limits/memory") != "2Gi" || get(t, values, "controller/resources/limits/cpu") != "1" {
+		t.Errorf("merge lost or ignored values: %v", values)
+	}
+}
+
+func TestInterruptionQueue(t *testing.T) {
+	cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
+	err := cloud.Run(nil, func(ctx *pulumi.Context) error {
+		_, err := karpenter.NewInterruptionQueue(ctx, "interruption", &karpenter.InterruptionQueueArgs{Tags: map[string]string{"team": "ml"}})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rules, targets int
+	patterns := map[string]bool{}
+	for _, r := range cloud.Resources() {
+		switch r.Type {
+		case "aws:sqs/queue:Queue":
+			if r.Inputs["messageRetentionSeconds"] != float64(300) || r.Inputs["sqsManagedSseEnabled"] != true {
+				t.Errorf("queue = %v", r.Inputs)
+			}
+			if !maps.Equal(r.Inputs["tags"].(map[string]any), map[string]any{"team": "ml"}) {
+				t.Errorf("queue tags = %v", r.Inputs["tags"])
+			}
+		case "aws:sqs/queuePolicy:QueuePolicy":
+			var doc struct {
+				Statement []struct {
+					Effect    string
+					Principal any
+					Action    []string
+					Resource  []string
+					Condition map[string]map[string]any
+				}
+			}
+			if err := json.Unmarshal([]byte(r.Inputs["policy"].(string)), &doc); err != nil {
+				t.Fatal(err)
+			}
+			allow, deny := doc.Statement[0], doc.Statement[1]
+			if allow.Effect != "Allow" || !reflect.DeepEqual(allow.Action, []string{"sqs:SendMessage"}) ||
+				!reflect.DeepEqual(allow.Principal, map[string]any{"Service": []any{"events.amazonaws.com", "sqs.amazonaws.com"}}) ||
+				!strings.HasPrefix(allow.Resource[0], "arn:aws:sqs:us-west-2:123456789012:interruption-") {
+				t.Errorf("allow statement = %+v", allow)
+			}
+			if deny.Effect != "Deny" || deny.Principal != "*" || !reflect.DeepEqual(deny.Action, []string{"sqs:*"}) ||
+				deny.Condition["Bool"]["aws:SecureTransport"] != false {
+				t.Errorf("deny statement = %+v", deny)
+			}
+		case "aws:cloudwatch/eventRule:EventRule":
+			rules++
+			patterns[r.Inputs["eventPattern"].(string)] = true
+		case "aws:cloudwatch/eventTarget:EventTarget":
+			targets++
+			if !strings.HasPrefix(r.Inputs["arn"].(string), "arn:aws:sqs:") {
+				t.Errorf("target %s does not point at the queue: %v", r.Name, r.Inputs["arn"])
+			}
+		}
+	}
+	want := []string{
+		`{"detail-type":["AWS Health Event"],"source":["aws.health"]}`,
+		`{"detail-type":["EC2 Spot Instance Interruption Warning"],"source":["aws.ec2"]}`,
+		`{"detail-type":["EC2 Instance Rebalance Recommendation"],"source":["aws.ec2"]}`,
+		`{"detail-type":["EC2 Instance State-change Notification"],"source":["aws.ec2"]}`,
+		`{"detail-type":["EC2 Capacity Reservation Instance Interruption Warning"],"source":["aws.ec2"]}`,
+	}
+	for _, p := range want {
+		if !patterns[p] {
+			t.Errorf("no rule with pattern %s (have %v)", p, patterns)
+		}
+	}
+	if rules != 5 || targets != 5 {
+		t.Errorf("%d rules, %d targets; want 5 each", rules, targets)
+	}
+}
