@@ -41,6 +41,8 @@ type NodeAccessArgs struct {
 	Tags        map[string]string
 	// Kubernetes reaches the aws-auth ConfigMap; used only in awsAuth mode.
 	Kubernetes *kubernetes.Provider
+	// After are resources that must exist first, such as a created cluster.
+	After []pulumi.Resource
 }
 
 // NodeAccess lets nodes launched with the node role register as nodes.
@@ -65,7 +67,7 @@ func NewNodeAccess(ctx *pulumi.Context, name string, args *NodeAccessArgs, opts 
 	if err := ctx.RegisterComponentResource("karpenter-gpu:cluster:NodeAccess", name, a, opts...); err != nil {
 		return nil, err
 	}
-	child := pulumi.Parent(a)
+	child := pulumi.Composite(pulumi.Parent(a), pulumi.DependsOn(args.After))
 	switch args.Mode {
 	case config.NodeAccessAccessEntry:
 		// EC2_LINUX: EKS itself puts the node into system:nodes; a STANDARD

@@ -48,9 +48,17 @@ type Facts struct {
 	// SecurityGroups maps a stable logical name to the cluster security group ID.
 	SecurityGroups map[string]pulumi.StringInput
 
-	// Created is the cluster component in greenfield mode, nil otherwise;
-	// resources that need the cluster to exist depend on it.
+	// Created is the cluster component in greenfield mode, nil otherwise.
 	Created pulumi.Resource
+}
+
+// Ready lists what resources that act on the cluster must wait for: the
+// created cluster, or nothing for an existing one.
+func (f *Facts) Ready() []pulumi.Resource {
+	if f.Created == nil {
+		return nil
+	}
+	return []pulumi.Resource{f.Created}
 }
 
 type account struct{ id, region, partition string }

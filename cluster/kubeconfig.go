@@ -45,9 +45,7 @@ func Kubeconfig(clusterName, endpoint, caData, region string) (string, error) {
 
 // NewKubernetesProvider connects Kubernetes resources to the cluster.
 func NewKubernetesProvider(ctx *pulumi.Context, name string, facts *Facts, opts ...pulumi.ResourceOption) (*kubernetes.Provider, error) {
-	if facts.Created != nil {
-		opts = append(opts, pulumi.DependsOn([]pulumi.Resource{facts.Created}))
-	}
+	opts = append(opts, pulumi.DependsOn(facts.Ready()))
 	return kubernetes.NewProvider(ctx, name, &kubernetes.ProviderArgs{
 		Kubeconfig: facts.Kubeconfig,
 	}, opts...)

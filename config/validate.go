@@ -49,6 +49,9 @@ func (c *Stack) validate(p *problems) {
 	}
 	c.Cluster.validate(p)
 	c.Karpenter.validate(p)
+	if c.Cluster.Create && c.Karpenter.CreateOIDCProvider {
+		p.add("karpenter.createOidcProvider", true, "a cluster created by this stack gets its OIDC provider with it; remove the key")
+	}
 	oneOf(p, "nodeAccess", string(c.NodeAccess), NodeAccessAuto, NodeAccessAccessEntry, NodeAccessAwsAuth)
 	if c.Cluster.Create && c.NodeAccess == NodeAccessAwsAuth {
 		p.add("nodeAccess", string(c.NodeAccess), "a cluster created by this stack uses API authentication only; use auto or accessEntry")

@@ -95,6 +95,8 @@ type ControllerRoleArgs struct {
 	NodeRoleARN     pulumi.StringInput
 	QueueARN        pulumi.StringInput
 	Tags            map[string]string
+	// After are resources that must exist first, such as a created cluster.
+	After []pulumi.Resource
 }
 
 // ControllerRole is the IAM role of the Karpenter controller.
@@ -164,7 +166,7 @@ func NewControllerRole(ctx *pulumi.Context, name string, args *ControllerRoleArg
 			ServiceAccount: pulumi.String(wellknown.KarpenterServiceAccount),
 			RoleArn:        role.Arn,
 			Tags:           pulumi.ToStringMap(args.Tags),
-		}, pulumi.Parent(r))
+		}, pulumi.Parent(r), pulumi.DependsOn(args.After))
 		if err != nil {
 			return nil, err
 		}

@@ -41,13 +41,12 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	if err != nil {
 		return err
 	}
-	afterCluster := dependsOnCluster(facts)
 
 	// AWS: identities, interruption queue, discovery tags.
 	if cfg.Karpenter.CreateOIDCProvider {
 		provider, err := iam.NewOIDCProvider(ctx, "cluster-oidc", &iam.OIDCProviderArgs{
 			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
-		}, afterCluster...)
+		})
 		if err != nil {
 			return err
 		}
@@ -78,7 +77,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		NodeRoleARN:     nodeRole.ARN,
 		QueueARN:        queue.ARN,
 		Tags:            cfg.Tags,
-	}, afterCluster...)
+		After:           facts.Ready(),
+	})
 	if err != nil {
 		return err
 	}
@@ -98,7 +98,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	}
 	nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
 		Mode: accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
-	}, afterCluster...)
+		After: facts.Ready(),
+	})
 	if err != nil {
 		return err
 	}
@@ -171,13 +172,6 @@ func learnCluster(ctx *pulumi.Context, cfg *config.Stack) (*cluster.Facts, error
 		return cluster.Create(ctx, cfg.ClusterName, cfg)
 	}
 	return cluster.Lookup(ctx, cfg.ClusterName)
-}
-
-func dependsOnCluster(facts *cluster.Facts) []pulumi.ResourceOption {
-	if facts.Created == nil {
-		return nil
-	}
-	return []pulumi.ResourceOption{pulumi.DependsOn([]pulumi.Resource{facts.Created})}
 }
 
 // discoverySubnets are the subnets to tag: configured, the created cluster's

@@ -61,3 +61,14 @@ func one(t *testing.T, cloud *fakecloud.Cloud, typ, name string) fakecloud.Resou
 	t.Fatalf("no %s named %s", typ, name)
 	return fakecloud.Resource{}
 }
+
+// children are the resources a component registered directly.
+func children(cloud *fakecloud.Cloud, parent fakecloud.Resource) []fakecloud.Resource {
+	var out []fakecloud.Resource
+	for _, r := range cloud.Resources() {
+		if r.Parent == parent.URN {
+			out = append(out, r)
+		}
+	}
+	return out
+}

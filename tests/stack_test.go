@@ -1,12 +1,417 @@
 package tests
 
 import (
+	"encoding/json"
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
+
+	"karpenter-gpu/internal/crdschema"
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/wellknown"
 )
 
-func TestDefaultStackRegistersEveryPart(t *testing.T) {
+const (
+	typeRelease    = "kubernetes:helm.sh/v3:Release"
+	typeNodePool   = "kubernetes:karpenter.sh/v1:NodePool"
+	typeNodeClass  = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+	typeTag        = "aws:ec2/tag:Tag"
+	typeRole       = "aws:iam/role:Role"
+	typePolicy     = "aws:iam/policy:Policy"
+	typeAttachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+)
+
+func TestBadConfigurationRegistersNothing(t *testing.T) {
+	cases := []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"missing clusterName", map[string]any{"clusterName": ""}, "karpenter-gpu:clusterName is missing"},
+		{"misspelled clusterName", map[string]any{"clustrName": "ml-prod"}, `karpenter-gpu:clustrName: "clustrName": is not a known key`},
+		{"identity magic", map[string]any{"karpenter": map[string]any{"identity": "magic"}}, `karpenter-gpu:karpenter.identity: "magic": want one of irsa, podIdentity`},
+		{"nodeAccess maybe", map[string]any{"nodeAccess": "maybe"}, `karpenter-gpu:nodeAccess: "maybe": want one of auto, accessEntry, awsAuth`},
+		{"cheap pool", map[string]any{"gpuPools": []any{map[string]any{"name": "a", "gpus": []string{"t4"}, "maxGPUs": 2, "capacityTypes": []string{"cheap"}}}}, `gpuPools[a].capacityTypes: "cheap"`},
+		{"unpinned AMI", map[string]any{"nodeClass": map[string]any{"ami": "al2023"}}, `nodeClass.ami: "al2023": pin the AMI release`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			values := tc.values
+			cloud, err := run(t, fakecloud.Example(clusterName), values)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Fatalf("%d resources registered before the error", n)
+			}
+			if calls := cloud.Calls(); len(calls) != 0 {
+				t.Fatalf("the cloud was asked %v before the configuration was checked", calls)
+			}
+		})
+	}
+}
+
+func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
+	configMapOnly := fakecloud.Example(clusterName)
+	configMapOnly.AuthenticationMode = "CONFIG_MAP"
+	allPublic := fakecloud.Example(clusterName)
+	for i := range allPublic.Subnets {
+		allPublic.Subnets[i].Public = true
+	}
+	cases := []struct {
+		name    string
+		cluster fakecloud.Cluster
+		values  map[string]any
+		want    string
+	}{
+		{"access entry on a CONFIG_MAP cluster", configMapOnly, map[string]any{"nodeAccess": "accessEntry"}, "karpenter-gpu:nodeAccess"},
+		{"no such cluster", fakecloud.Example("other"), nil, `looking up EKS cluster "ml-prod"`},
+		{"no private subnet", allPublic, nil, "discovery.subnetIds"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud, err := run(t, tc.cluster, tc.values)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v, want %q", err, tc.want)
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Fatalf("%d resources registered before the error", n)
+			}
+		})
+	}
+}
+
+func dependsOn(r fakecloud.Resource, urn string) bool { return slices.Contains(r.Dependencies, urn) }
+
+func TestCustomResourcesComeAfterAndGoBeforeKarpenter(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"gpuPools": []any{
+		map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4},
+		map[string]any{"name": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16},
+	}})
+	crds := one(t, cloud, typeRelease, "karpenter-crd")
+	controller := one(t, cloud, typeRelease, "karpenter")
+	nodeClass := one(t, cloud, typeNodeClass, "gpu")
+	if !dependsOn(controller, crds.URN) {
+		t.Error("the controller release does not wait for the CRD release")
+	}
+	for _, r := range append(byType(cloud, typeNodePool), nodeClass) {
+		for _, release := range []fakecloud.Resource{crds, controller} {
+			if !dependsOn(r, release.URN) {
+				t.Errorf("%s %s does not depend on release %s: it could be created before its CRD, or deleted after the controller", r.Type, r.Name, release.Name)
+			}
+		}
+	}
+	for _, pool := range byType(cloud, typeNodePool) {
+		if !dependsOn(pool, nodeClass.URN) {
+			t.Errorf("NodePool %s does not depend on the EC2NodeClass", pool.Name)
+		}
+	}
+	// Nodes need their role, cluster access and discovery tags for as long as any exists.
+	for _, component := range []string{"karpenter-gpu:cluster:NodeAccess", "karpenter-gpu:network:DiscoveryTags"} {
+		parts := children(cloud, byType(cloud, component)[0])
+		if len(parts) == 0 {
+			t.Fatalf("%s has no resources", component)
+		}
+		for _, r := range parts {
+			if !dependsOn(nodeClass, r.URN) {
+				t.Errorf("the EC2NodeClass does not depend on %s %s", r.Type, r.Name)
+			}
+		}
+	}
+	for _, a := range byType(cloud, typeAttachment) {
+		if strings.HasPrefix(a.Name, "karpenter-node-") && !dependsOn(nodeClass, a.URN) {
+			t.Errorf("the EC2NodeClass does not depend on node policy %s", a.Name)
+		}
+	}
+	// The controller needs its permissions while it runs, so they go after it.
+	controllerComponent := one(t, cloud, "karpenter-gpu:karpenter:Controller", "karpenter")
+	for _, a := range byType(cloud, typeAttachment) {
+		if strings.HasPrefix(a.Name, "karpenter-controller-") && !dependsOn(controllerComponent, a.URN) {
+			t.Errorf("the controller does not depend on its policy %s", a.Name)
+		}
+	}
+}
+
+func TestEveryKarpenterObjectPassesTheCRDSchema(t *testing.T) {
+	v, err := crdschema.Karpenter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud := mustRun(t, map[string]any{
+		"nodeClass": map[string]any{"instanceStorePolicy": "RAID0", "tags": map[string]string{"cost-center": "42"}},
+		"gpuPools": []any{
+			map[string]any{"name": "inference", "gpus": []string{"l4", "a10g"}, "maxGPUs": 8, "capacityTypes": []string{"spot"}},
+			map[string]any{"name": "training", "minGPUMemoryGiB": 80, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16,
+				"consolidation": "WhenEmptyOrUnderutilized", "budgets": []any{map[string]any{"nodes": "0", "schedule": "0 9 * * 1-5", "duration": "8h"}}},
+		},
+	})
+	objects := append(byType(cloud, typeNodeClass), byType(cloud, typeNodePool)...)
+	if len(objects) != 3 {
+		t.Fatalf("%d Karpenter objects, want 3", len(objects))
+	}
+	for _, r := range objects {
+		obj := map[string]any{"apiVersion": r.Inputs["apiVersion"], "kind": r.Inputs["kind"], "metadata": r.Inputs["metadata"], "spec": r.Inputs["spec"]}
+		if err := v.Validate(obj); err != nil {
+			t.Errorf("%s: %v", r.Name, err)
+		}
+	}
+	spec := one(t, cloud, typeNodeClass, "gpu").Inputs["spec"].(map[string]any)
+	if !strings.HasPrefix(spec["role"].(string), "karpenter-node-") {
+		t.Errorf("EC2NodeClass role = %v, want the node role's name", spec["role"])
+	}
+}
+
+func TestDiscoveryTagsOnPrivateSubnetsAndClusterSecurityGroup(t *testing.T) {
 	cloud := mustRun(t, nil)
+	got := map[string]string{}
+	for _, tag := range byType(cloud, typeTag) {
+		if tag.Inputs["key"] != wellknown.DiscoveryTagKey {
+			t.Errorf("tag %s key = %v", tag.Name, tag.Inputs["key"])
+		}
+		got[tag.Inputs["resourceId"].(string)] = tag.Inputs["value"].(string)
+	}
+	want := map[string]string{
+		"subnet-0aa11bb22cc33dd44": clusterName, "subnet-0bb22cc33dd44ee55": clusterName, "subnet-0cc33dd44ee55ff66": clusterName,
+		"sg-0c1d2e3f405162738": clusterName,
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("tags = %v, want %v", got, want)
+	}
+
+	cloud = mustRun(t, map[string]any{"discovery": map[string]any{
+		"subnetIds": []string{"subnet-0123456789abcdef0"}, "securityGroupIds": []string{"sg-0123456789abcdef0", "sg-0fedcba9876543210"},
+	}})
+	var ids []string
+	for _, tag := range byType(cloud, typeTag) {
+		ids = append(ids, tag.Inputs["resourceId"].(string))
+	}
+	if !reflect.DeepEqual(ids, []string{"sg-0123456789abcdef0", "sg-0fedcba9876543210", "subnet-0123456789abcdef0"}) {
+		t.Fatalf("overridden discovery tagged %v", ids)
+	}
+}
+
+func TestNodeAccessEntry(t *testing.T) {
+	cloud := mustRun(t, nil)
+	entries := byType(cloud, "aws:eks/accessEntry:AccessEntry")
+	if len(entries) != 1 {
+		t.Fatalf("%d access entries", len(entries))
+	}
+	e := entries[0].Inputs
+	if e["type"] != "EC2_LINUX" || e["clusterName"] != clusterName || !strings.Contains(e["principalArn"].(string), ":role/karpenter-node-") {
+		t.Fatalf("access entry = %v", e)
+	}
+	if n := len(byType(cloud, "kubernetes:core/v1:ConfigMapPatch")); n != 0 {
+		t.Fatalf("aws-auth patched beside the access entry")
+	}
+}
+
+func TestAwsAuthMergeKeepsExistingMappings(t *testing.T) {
+	c := fakecloud.Example(clusterName)
+	c.AuthenticationMode = "CONFIG_MAP"
+	mapRoles := func() (string, fakecloud.Resource) {
+		cloud, err := run(t, c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		patch := one(t, cloud, "kubernetes:core/v1:ConfigMapPatch", "karpenter-node-access")
+		return patch.Inputs["data"].(map[string]any)["mapRoles"].(string), patch
+	}
+	merged, patch := mapRoles()
+	for _, kept := range []string{"role/system-nodes-NodeInstanceRole", "role/platform-admins", "system:masters"} {
+		if !strings.Contains(merged, kept) {
+			t.Errorf("merged mapRoles lost %s:\n%s", kept, merged)
+		}
+	}
+	if strings.Count(merged, ":role/karpenter-node-") != 1 || !strings.Contains(merged, "system:node:{{EC2PrivateDNSName}}") {
+		t.Errorf("node role not mapped exactly once:\n%s", merged)
+	}
+	meta := patch.Inputs["metadata"].(map[string]any)
+	if meta["name"] != "aws-auth" || meta["namespace"] != "kube-system" || meta["annotations"].(map[string]any)["pulumi.com/patchForce"] != "true" {
+		t.Errorf("patch metadata = %v", meta)
+	}
+	if !patch.RetainOnDelete {
+		t.Error("deleting the patch would delete mapRoles with every other node's mapping")
+	}
+	// The next update reads back what this one wrote: nothing changes.
+	c.AwsAuthMapRoles = merged
+	again, _ := mapRoles()
+	if again != merged {
+		t.Errorf("second update changes mapRoles:\n%s\n---\n%s", merged, again)
+	}
+}
+
+func trust(t *testing.T, cloud *fakecloud.Cloud) map[string]any {
+	t.Helper()
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(one(t, cloud, typeRole, "karpenter-controller").Inputs["assumeRolePolicy"].(string)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc["Statement"].([]any)[0].(map[string]any)
+}
+
+func TestControllerIdentity(t *testing.T) {
+	issuer := "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
+
+	irsa := mustRun(t, nil)
+	st := trust(t, irsa)
+	if st["Principal"].(map[string]any)["Federated"] != "arn:aws:iam::123456789012:oidc-provider/"+issuer {
+		t.Errorf("IRSA principal = %v", st["Principal"])
+	}
+	cond := st["Condition"].(map[string]any)["StringEquals"].(map[string]any)
+	if cond[issuer+":sub"] != "system:serviceaccount:kube-system:karpenter" || cond[issuer+":aud"] != "sts.amazonaws.com" {
+		t.Errorf("IRSA conditions = %v", cond)
+	}
+	values := one(t, irsa, typeRelease, "karpenter").Inputs["values"].(map[string]any)
+	role := values["serviceAccount"].(map[string]any)["annotations"].(map[string]any)[wellknown.ServiceAccountRoleAnnotation]
+	if !strings.HasPrefix(role.(string), "arn:aws:iam::123456789012:role/karpenter-controller-") {
+		t.Errorf("service account role annotation = %v", role)
+	}
+	if n := len(byType(irsa, "aws:eks/podIdentityAssociation:PodIdentityAssociation")); n != 0 {
+		t.Errorf("IRSA stack has %d pod identity associations", n)
+	}
+
+	pi := mustRun(t, map[string]any{"karpenter": map[string]any{"identity": "podIdentity", "namespace": "karpenter"}})
+	if p := trust(t, pi)["Principal"].(map[string]any)["Service"]; p != "pods.eks.amazonaws.com" {
+		t.Errorf("Pod Identity principal = %v", p)
+	}
+	assoc := one(t, pi, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "karpenter-controller").Inputs
+	if assoc["namespace"] != "karpenter" || assoc["serviceAccount"] != "karpenter" || assoc["clusterName"] != clusterName {
+		t.Errorf("association = %v", assoc)
+	}
+	if _, ok := one(t, pi, typeRelease, "karpenter").Inputs["values"].(map[string]any)["serviceAccount"].(map[string]any)["annotations"]; ok {
+		t.Error("Pod Identity stack annotates the service account for IRSA")
+	}
+}
+
+func TestOIDCProviderCreatedOnRequest(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"karpenter": map[string]any{"createOidcProvider": true}})
+	p := one(t, cloud, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster-oidc").Inputs
+	if p["url"] != fakecloud.Example(clusterName).OIDCIssuer || !reflect.DeepEqual(p["clientIdLists"], []any{"sts.amazonaws.com"}) {
+		t.Errorf("OIDC provider = %v", p)
+	}
+	if len(byType(mustRun(t, nil), "aws:iam/openIdConnectProvider:OpenIdConnectProvider")) != 0 {
+		t.Error("OIDC provider created without being asked for")
+	}
+}
+
+func TestControllerPoliciesUseTheRealARNs(t *testing.T) {
+	cloud := mustRun(t, nil)
+	policies := byType(cloud, typePolicy)
+	if len(policies) != 5 {
+		t.Fatalf("%d controller policies", len(policies))
+	}
+	all := ""
+	for _, p := range policies {
+		all += p.Inputs["policy"].(string)
+	}
+	queue := one(t, cloud, "aws:sqs/queue:Queue", "karpenter-interruption")
+	for _, want := range []string{
+		`"arn:aws:iam::123456789012:role/karpenter-node-`,
+		`"arn:aws:sqs:us-west-2:123456789012:karpenter-interruption-`,
+		`"arn:aws:eks:us-west-2:123456789012:cluster/ml-prod"`,
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("no policy names %s", want)
+		}
+	}
+	values := one(t, cloud, typeRelease, "karpenter").Inputs["values"].(map[string]any)["settings"].(map[string]any)
+	if !strings.HasPrefix(values["interruptionQueue"].(string), "karpenter-interruption-") || values["clusterName"] != clusterName ||
+		values["clusterEndpoint"] != fakecloud.Example(clusterName).Endpoint {
+		t.Errorf("settings = %v (queue %v)", values, queue.Inputs)
+	}
+}
+
+func TestHelmReleasesArePinned(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"karpenter": map[string]any{"version": "1.14.2"}, "devicePlugin": map[string]any{"version": "0.19.1"}})
+	crds := one(t, cloud, typeRelease, "karpenter-crd").Inputs
+	controller := one(t, cloud, typeRelease, "karpenter").Inputs
+	plugin := one(t, cloud, typeRelease, "nvidia-device-plugin").Inputs
+	if crds["chart"] != "oci://public.ecr.aws/karpenter/karpenter-crd" || crds["version"] != "1.14.2" {
+		t.Errorf("CRD release = %v %v", crds["chart"], crds["version"])
+	}
+	if controller["chart"] != "oci://public.ecr.aws/karpenter/karpenter" || controller["version"] != "1.14.2" || controller["skipCrds"] != true {
+		t.Errorf("controller release = %v %v skipCrds=%v", controller["chart"], controller["version"], controller["skipCrds"])
+	}
+	if controller["namespace"] != "kube-system" || controller["name"] != "karpenter" {
+		t.Errorf("controller release lands in %v as %v", controller["namespace"], controller["name"])
+	}
+	if plugin["chart"] != "nvidia-device-plugin" || plugin["version"] != "0.19.1" ||
+		plugin["repositoryOpts"].(map[string]any)["repo"] != "https://nvidia.github.io/k8s-device-plugin" || plugin["namespace"] != "nvidia-device-plugin" {
+		t.Errorf("device plugin release = %v", plugin)
+	}
+}
+
+func TestTagsReachEveryTaggableAWSResource(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"tags": map[string]string{"team": "ml", "cost-center": "42"}})
+	taggable := 0
 	for _, r := range cloud.Resources() {
-		t.Logf("%s %s deps=%d", r.Type, r.Name, len(r.Dependencies))
+		if !strings.HasPrefix(r.Type, "aws:") || r.Type == typeTag || r.Type == typeAttachment ||
+			r.Type == "aws:cloudwatch/eventTarget:EventTarget" || r.Type == "aws:sqs/queuePolicy:QueuePolicy" {
+			continue
+		}
+		taggable++
+		tags, _ := r.Inputs["tags"].(map[string]any)
+		if tags["team"] != "ml" || tags["cost-center"] != "42" {
+			t.Errorf("%s %s tags = %v", r.Type, r.Name, tags)
+		}
+	}
+	if taggable < 10 {
+		t.Errorf("only %d taggable resources checked", taggable)
+	}
+	spec := one(t, cloud, typeNodeClass, "gpu").Inputs["spec"].(map[string]any)
+	if spec["tags"].(map[string]any)["team"] != "ml" {
+		t.Errorf("instances would not carry the stack's tags: %v", spec["tags"])
+	}
+}
+
+func TestSmokeTestJob(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"smokeTest": "true"})
+	job := one(t, cloud, "kubernetes:batch/v1:Job", "gpu-smoke-test")
+	for _, r := range append(byType(cloud, typeNodePool), one(t, cloud, typeRelease, "nvidia-device-plugin")) {
+		if !dependsOn(job, r.URN) {
+			t.Errorf("the smoke test does not wait for %s", r.Name)
+		}
+	}
+	if len(byType(mustRun(t, nil), "kubernetes:batch/v1:Job")) != 0 {
+		t.Error("smoke test deployed without smokeTest: true")
+	}
+}
+
+func TestGreenfieldCluster(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"cluster": map[string]any{
+		"create": true, "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
+	}})
+	c := one(t, cloud, "eks:index:Cluster", "ml-prod")
+	if c.Inputs["authenticationMode"] != "API" || c.Inputs["createOidcProvider"] != true || c.Inputs["vpcId"] != "vpc-0a1b2c3d4e5f60718" {
+		t.Errorf("cluster = %v", c.Inputs)
+	}
+	provider := one(t, cloud, "pulumi:providers:kubernetes", "cluster")
+	if !dependsOn(provider, c.URN) {
+		t.Error("the Kubernetes provider does not wait for the cluster")
+	}
+	entry := byType(cloud, "aws:eks/accessEntry:AccessEntry")[0]
+	if !dependsOn(entry, c.URN) {
+		t.Error("the access entry does not wait for the cluster")
+	}
+	for _, call := range cloud.Calls() {
+		if call == "aws:eks/getCluster:getCluster" {
+			t.Error("greenfield mode looked up an existing cluster")
+		}
+	}
+}
+
+func TestSecondRunIsIdentical(t *testing.T) {
+	snapshot := func() string {
+		var b strings.Builder
+		for _, r := range mustRun(t, map[string]any{"smokeTest": "true"}).Resources() {
+			in, _ := json.Marshal(r.Inputs)
+			b.WriteString(r.URN + " " + strings.Join(r.Dependencies, ",") + " " + string(in) + "\n")
+		}
+		return b.String()
+	}
+	first, second := snapshot(), snapshot()
+	if first != second {
+		t.Fatal("two runs of the same configuration register different resources")
 	}
 }
