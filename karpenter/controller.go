@@ -98,6 +98,9 @@ type ControllerArgs struct {
 	Endpoint pulumi.StringInput
 	Queue    pulumi.StringInput
 	RoleARN  pulumi.StringInput
+	// After are resources the controller needs while it runs (its IAM
+	// grants): created before it, deleted after it.
+	After []pulumi.Resource
 }
 
 // Controller is Karpenter's CRD release and its controller release.
@@ -139,7 +142,7 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 		Namespace: pulumi.String(k.Namespace),
 		SkipCrds:  pulumi.Bool(true),
 		Values:    values,
-	}, pulumi.Parent(c), pulumi.DependsOn([]pulumi.Resource{c.CRDs}))
+	}, pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{c.CRDs}, args.After...)))
 	if err != nil {
 		return nil, err
 	}

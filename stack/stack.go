@@ -110,7 +110,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		Endpoint: facts.Endpoint,
 		Queue:    queue.Name,
 		RoleARN:  controllerRole.ARN,
-	}, pulumi.Providers(k8s), pulumi.DependsOn(controllerRole.Grants))
+		After:    controllerRole.Grants,
+	}, pulumi.Providers(k8s))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,76 @@
+// Command render shows what `pulumi up` would declare, without a cloud
+// account: it runs the stack program under the Pulumi engine's mocks and
+// writes every Kubernetes object, Helm values file, IAM and queue policy,
+// EventBridge pattern, and a plan of all resources with their dependencies.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run renders as the command line says and returns the exit code. Nothing
+// is written unless the whole stack rendered.
+func run(args []string, stdout, stderr io.Writer) int {
+	flags := flag.NewFlagSet("render", flag.ContinueOnError)
+	flags.SetOutput(stderr)
+	stackName := flags.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to read")
+	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
+	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
+	outDir := flags.String("out", "rendered", "directory to write; replaced as a whole")
+	if err := flags.Parse(args); err != nil {
+		return 2
+	}
+	if *configFile == "" {
+		*configFile = "Pulumi." + *stackName + ".yaml"
+	}
+	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName})
+	if err == nil {
+		err = write(*outDir, files)
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "render:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "wrote %d files to %s/ (start with %s)\n", len(files), *outDir, filepath.Join(*outDir, "plan.md"))
+	return 0
+}
+
+// write replaces dir with exactly files, so that nothing stale stays behind.
+// It is written next to dir first and only then swapped in.
+func write(dir string, files map[string][]byte) error {
+	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".render-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return err
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p := filepath.Join(tmp, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(p, files[name], 0o644); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dir)
+}

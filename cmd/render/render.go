@@ -1,0 +1,279 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/internal/crdschema"
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/stack"
+)
+
+// Options say what to render.
+type Options struct {
+	// ConfigFile is a Pulumi stack file (Pulumi.<stack>.yaml).
+	ConfigFile string
+	// ClusterFile holds `aws eks describe-cluster` output; empty for the example cluster.
+	ClusterFile string
+	// Stack names the stack in URNs.
+	Stack string
+}
+
+// Render runs the stack program under the engine's mocks and returns the
+// files to write, by relative path.
+func Render(opts Options) (map[string][]byte, error) {
+	cfg, err := readStackConfig(opts.ConfigFile)
+	if err != nil {
+		return nil, err
+	}
+	cluster, err := clusterFacts(opts.ClusterFile, cfg)
+	if err != nil {
+		return nil, err
+	}
+	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
+	if err := cloud.Run(cfg, stack.Run); err != nil {
+		return nil, err
+	}
+	return files(cloud, cluster, opts)
+}
+
+// readStackConfig reads the config block of a Pulumi stack file into the
+// strings the engine hands a program: scalars as text, objects as JSON.
+func readStackConfig(file string) (map[string]string, error) {
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Config map[string]any `json:"config"`
+	}
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("%s: %w", file, err)
+	}
+	out := make(map[string]string, len(doc.Config))
+	for key, v := range doc.Config {
+		if s, ok := v.(string); ok {
+			out[key] = s
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", file, key, err)
+		}
+		out[key] = string(b)
+	}
+	return out, nil
+}
+
+func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error) {
+	if file != "" {
+		raw, err := os.ReadFile(file)
+		if err != nil {
+			return fakecloud.Cluster{}, err
+		}
+		return fakecloud.FromDescribeCluster(raw)
+	}
+	c := fakecloud.Example(cfg[config.Namespace+":clusterName"])
+	if region := cfg["aws:region"]; region != "" {
+		c.Region = region
+		c.Endpoint = strings.ReplaceAll(c.Endpoint, "us-west-2", region)
+		c.OIDCIssuer = strings.ReplaceAll(c.OIDCIssuer, "us-west-2", region)
+		for i := range c.Subnets {
+			c.Subnets[i].Zone = strings.ReplaceAll(c.Subnets[i].Zone, "us-west-2", region)
+		}
+	}
+	return c, nil
+}
+
+var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+func fileName(parts ...string) string {
+	return unsafe.ReplaceAllString(strings.Join(parts, "-"), "_")
+}
+
+func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	schema, err := crdschema.Karpenter()
+	if err != nil {
+		return nil, err
+	}
+	var checked []string
+	for _, r := range cloud.Resources() {
+		in := r.Inputs
+		switch {
+		case r.Type == "kubernetes:helm.sh/v3:Release":
+			b, err := helmFile(in)
+			if err != nil {
+				return nil, err
+			}
+			out[path.Join("helm", fileName(r.Name)+".yaml")] = b
+		case strings.HasPrefix(r.Type, "kubernetes:") && in["kind"] != nil:
+			obj := map[string]any{}
+			for _, k := range []string{"apiVersion", "kind", "metadata", "spec", "data"} {
+				if v, ok := in[k]; ok {
+					obj[k] = v
+				}
+			}
+			if strings.Contains(r.Type, "karpenter") {
+				if err := schema.Validate(obj); err != nil {
+					return nil, err
+				}
+				checked = append(checked, fmt.Sprintf("%s/%s", in["kind"], r.Name))
+			}
+			b, err := yaml.Marshal(obj)
+			if err != nil {
+				return nil, err
+			}
+			kind := strings.ToLower(fmt.Sprint(in["kind"]))
+			if strings.HasSuffix(r.Type, "Patch") {
+				kind += "-patch"
+			}
+			name := r.Name
+			if meta, ok := in["metadata"].(map[string]any); ok && meta["name"] != nil {
+				name = fmt.Sprint(meta["name"])
+			}
+			out[path.Join("kubernetes", fileName(kind, name)+".yaml")] = b
+		case r.Type == "aws:iam/role:Role":
+			if err := jsonFile(out, path.Join("iam", fileName(r.Name, "trust")+".json"), in["assumeRolePolicy"]); err != nil {
+				return nil, err
+			}
+		case r.Type == "aws:iam/policy:Policy":
+			if err := jsonFile(out, path.Join("iam", fileName(r.Name)+".json"), in["policy"]); err != nil {
+				return nil, err
+			}
+		case r.Type == "aws:sqs/queuePolicy:QueuePolicy":
+			if err := jsonFile(out, path.Join("sqs", fileName(r.Name, "policy")+".json"), in["policy"]); err != nil {
+				return nil, err
+			}
+		case r.Type == "aws:cloudwatch/eventRule:EventRule":
+			if err := jsonFile(out, path.Join("events", fileName(r.Name)+".json"), in["eventPattern"]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	out["plan.md"] = []byte(planMarkdown(cloud, cluster, opts, checked))
+	return out, nil
+}
+
+func helmFile(in map[string]any) ([]byte, error) {
+	chart := fmt.Sprint(in["chart"])
+	if repo, ok := in["repositoryOpts"].(map[string]any); ok && repo["repo"] != nil {
+		chart = fmt.Sprintf("%s (repository %s)", chart, repo["repo"])
+	}
+	header := fmt.Sprintf("# Helm release %s in namespace %s\n# chart: %s\n# version: %s\n", in["name"], in["namespace"], chart, in["version"])
+	if in["skipCrds"] == true {
+		header += "# skipCrds: true (CRDs come from the karpenter-crd release)\n"
+	}
+	values, _ := in["values"].(map[string]any)
+	if values == nil {
+		values = map[string]any{}
+	}
+	body, err := yaml.Marshal(values)
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(header), body...), nil
+}
+
+// jsonFile writes a JSON document string indented.
+func jsonFile(out map[string][]byte, name string, doc any) error {
+	s, _ := doc.(string)
+	var v any
+	if err := json.Unmarshal([]byte(s), &v); err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	out[name] = append(b, '\n')
+	return nil
+}
+
+func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, checked []string) string {
+	resources := cloud.Resources()
+	byURN := map[string]fakecloud.Resource{}
+	for _, r := range resources {
+		byURN[r.URN] = r
+	}
+	label := func(urn string) string {
+		r, ok := byURN[urn]
+		if !ok {
+			return "-"
+		}
+		return "`" + r.Name + "` (" + shortType(r.Type) + ")"
+	}
+	chain := longestChain(resources, byURN)
+
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Plan of stack `%s`\n\n", opts.Stack)
+	fmt.Fprintf(&b, "Rendered offline from `%s` against cluster `%s` (%s, account %s, authentication %s).\n\n",
+		path.Base(opts.ConfigFile), cluster.Name, cluster.Region, cluster.AccountID, cluster.AuthenticationMode)
+	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
+	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))
+	fmt.Fprintf(&b, "- Karpenter objects checked against the pinned CRD schemas: %s\n\n", strings.Join(checked, ", "))
+	b.WriteString("## Longest dependency chain\n\n")
+	for i, urn := range chain {
+		fmt.Fprintf(&b, "%d. %s\n", i+1, label(urn))
+	}
+	b.WriteString("\n## Resources\n\n| Type | Name | Parent | Depends on |\n|---|---|---|---|\n")
+	for _, r := range resources {
+		deps := make([]string, len(r.Dependencies))
+		for i, d := range r.Dependencies {
+			deps[i] = label(d)
+		}
+		parent := "-"
+		if p, ok := byURN[r.Parent]; ok {
+			parent = "`" + p.Name + "`"
+		}
+		name := "`" + r.Name + "`"
+		if r.ReadID != "" {
+			name += " (read " + r.ReadID + ")"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Type, name, parent, strings.Join(deps, ", "))
+	}
+	return b.String()
+}
+
+func shortType(t string) string { return t[strings.LastIndex(t, ":")+1:] }
+
+// longestChain is the longest path through explicit and implicit dependencies:
+// the number of resources the engine must create one after the other.
+func longestChain(resources []fakecloud.Resource, byURN map[string]fakecloud.Resource) []string {
+	memo := map[string][]string{}
+	var walk func(urn string) []string
+	walk = func(urn string) []string {
+		if c, ok := memo[urn]; ok {
+			return c
+		}
+		memo[urn] = nil // guards against cycles, which the engine would reject anyway
+		var best []string
+		deps := append([]string(nil), byURN[urn].Dependencies...)
+		sort.Strings(deps)
+		for _, d := range deps {
+			if _, ok := byURN[d]; !ok {
+				continue
+			}
+			if c := walk(d); len(c) > len(best) {
+				best = c
+			}
+		}
+		memo[urn] = append(append([]string(nil), best...), urn)
+		return memo[urn]
+	}
+	var longest []string
+	for _, r := range resources {
+		if c := walk(r.URN); len(c) > len(longest) {
+			longest = c
+		}
+	}
+	return longest
+}

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+var update = flag.Bool("update", false, "rewrite the committed render of the dev stack")
+
+const (
+	devConfig = "../../Pulumi.dev.yaml"
+	golden    = "../../rendered"
+)
+
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		rel, _ := filepath.Rel(dir, p)
+		out[filepath.ToSlash(rel)] = b
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// The committed render is what reviewers read in a pull request: it must be
+// what the code renders now.
+func TestCommittedRenderIsCurrent(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	out := t.TempDir() + "/rendered"
+	if code := run([]string{"-config", devConfig, "-out", out}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	got := readTree(t, out)
+	if *update {
+		if err := write(golden, got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want := readTree(t, golden)
+	for name, b := range got {
+		if !bytes.Equal(b, want[name]) {
+			t.Errorf("%s differs from the committed render; run `go test ./cmd/render -update` and review the diff", name)
+		}
+	}
+	for name := range want {
+		if _, ok := got[name]; !ok {
+			t.Errorf("%s is committed but no longer rendered", name)
+		}
+	}
+}
+
+func TestRenderIsByteIdentical(t *testing.T) {
+	first, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(first) != len(second) {
+		t.Fatalf("%d files, then %d", len(first), len(second))
+	}
+	for name, b := range first {
+		if !bytes.Equal(b, second[name]) {
+			t.Errorf("%s differs between two runs", name)
+		}
+	}
+	for _, want := range []string{"plan.md", "helm/karpenter.yaml", "helm/karpenter-crd.yaml", "helm/nvidia-device-plugin.yaml",
+		"kubernetes/ec2nodeclass-gpu.yaml", "kubernetes/nodepool-inference.yaml", "iam/karpenter-controller-trust.json",
+		"iam/karpenter-controller-node-lifecycle.json", "sqs/karpenter-interruption-policy.json", "events/karpenter-interruption-health.json"} {
+		if _, ok := first[want]; !ok {
+			t.Errorf("render lacks %s", want)
+		}
+	}
+}
+
+func TestBrokenConfigWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "Pulumi.broken.yaml")
+	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml\n  karpenter-gpu:nodeAccess: maybe\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "out")
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "keep.txt"), []byte("previous render"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-config", cfg, "-out", out}, &stdout, &stderr); code == 0 {
+		t.Fatal("broken config rendered")
+	}
+	if !strings.Contains(stderr.String(), `karpenter-gpu:nodeAccess: "maybe"`) {
+		t.Errorf("message does not name the key: %s", stderr.String())
+	}
+	tree := readTree(t, out)
+	if len(tree) != 1 || string(tree["keep.txt"]) != "previous render" {
+		t.Errorf("-out was touched: %v", tree)
+	}
+}
+
+func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
+	dir := t.TempDir()
+	describe := filepath.Join(dir, "cluster.json")
+	if err := os.WriteFile(describe, []byte(`{"cluster": {
+  "name": "ml-dev", "arn": "arn:aws:eks:eu-central-1:210987654321:cluster/ml-dev",
+  "endpoint": "https://ABCDEF.yl4.eu-central-1.eks.amazonaws.com", "version": "1.34",
+  "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+  "identity": {"oidc": {"issuer": "https://oidc.eks.eu-central-1.amazonaws.com/id/ABCDEF"}},
+  "resourcesVpcConfig": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], "clusterSecurityGroupId": "sg-0123456789abcdef0", "vpcId": "vpc-0123456789abcdef0"},
+  "accessConfig": {"authenticationMode": "API"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Render(Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	trust := string(files["iam/karpenter-controller-trust.json"])
+	if !strings.Contains(trust, "arn:aws:iam::210987654321:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/ABCDEF") {
+		t.Errorf("trust does not use the described cluster's issuer:\n%s", trust)
+	}
+	if !strings.Contains(string(files["plan.md"]), "eu-central-1, account 210987654321, authentication API") {
+		t.Errorf("plan.md does not describe the described cluster")
+	}
+}
+
+// BenchmarkStackEvaluation measures one full evaluation of the dev stack
+// under the engine's mocks, render files included.
+func BenchmarkStackEvaluation(b *testing.B) {
+	for b.Loop() {
+		if _, err := Render(Options{ConfigFile: devConfig, Stack: "dev"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
