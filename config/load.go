@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -113,12 +115,12 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 			continue
 		}
 		if _, isKnown := known[name]; !isKnown {
-			p.add(name, name, "is not a known key; known keys are "+strings.Join(sortedKeys(known), ", "))
+			p.add(name, name, "is not a known key; known keys are "+strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		}
 	}
 
 	v := reflect.ValueOf(&cfg).Elem()
-	for _, name := range sortedKeys(known) {
+	for _, name := range slices.Sorted(maps.Keys(known)) {
 		raw, ok := get(Namespace + ":" + name)
 		if !ok {
 			continue
@@ -238,7 +240,7 @@ func checkShape(p *problems, key string, value any, t reflect.Type) {
 			p.add(key, value, "want an object with keys "+strings.Join(fieldNames(t), ", "))
 			return
 		}
-		for _, name := range sortedKeys(obj) {
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
 			f, found := fieldByJSONName(t, name)
 			if !found {
 				p.add(key+"."+name, obj[name], "is not a known key of "+key+"; known keys are "+strings.Join(fieldNames(t), ", "))
@@ -252,7 +254,7 @@ func checkShape(p *problems, key string, value any, t reflect.Type) {
 			p.add(key, value, "want an object")
 			return
 		}
-		for _, name := range sortedKeys(obj) {
+		for _, name := range slices.Sorted(maps.Keys(obj)) {
 			checkShape(p, key+"."+name, obj[name], t.Elem())
 		}
 	case reflect.Slice:
@@ -303,15 +305,6 @@ func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
 		}
 	}
 	return reflect.StructField{}, false
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
 
 // Problem is one invalid configuration value.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"sort"
@@ -151,7 +152,7 @@ func (n *NodeClass) validate(p *problems) {
 	intRange(p, "nodeClass.rootVolume.throughputMiBps", n.RootVolume.ThroughputMiBps, 125, 1000)
 	oneOf(p, "nodeClass.instanceStorePolicy", n.InstanceStorePolicy, "", "RAID0")
 	validateAWSTags(p, "nodeClass.tags", n.Tags)
-	for _, k := range sortedKeys(n.Tags) {
+	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if slices.Contains(wellknown.ReservedNodeClassTagKeys, k) || strings.HasPrefix(k, wellknown.ReservedNodeClassTagPrefix) {
 			p.add("nodeClass.tags."+k, n.Tags[k], "Karpenter sets this tag itself and rejects it in an EC2NodeClass; reserved: "+strings.Join(wellknown.ReservedNodeClassTagKeys, ", ")+", "+wellknown.ReservedNodeClassTagPrefix+"*")
 		}
@@ -187,7 +188,7 @@ func (c *Stack) validatePools(p *problems) {
 }
 
 func (g *GPUPool) validate(p *problems, key string) {
-	known := sortedKeys(wellknown.GPUMemoryGiB)
+	known := slices.Sorted(maps.Keys(wellknown.GPUMemoryGiB))
 	for _, name := range g.GPUs {
 		if _, ok := wellknown.GPUMemoryGiB[name]; !ok {
 			p.add(key+".gpus", name, "unknown GPU; known: "+strings.Join(known, ", "))
@@ -247,7 +248,7 @@ func (g *GPUPool) validate(p *problems, key string) {
 	if g.Weight != 0 {
 		intRange(p, key+".weight", g.Weight, 1, 100)
 	}
-	for _, k := range sortedKeys(g.Labels) {
+	for _, k := range slices.Sorted(maps.Keys(g.Labels)) {
 		if !labelKeyPattern.MatchString(k) || !labelValuePattern.MatchString(g.Labels[k]) {
 			p.add(key+".labels."+k, g.Labels[k], "want a Kubernetes label key and value")
 		}
@@ -273,7 +274,7 @@ func (g *GPUPool) validate(p *problems, key string) {
 func (g GPUPool) GPUNames() []string {
 	names := g.GPUs
 	if len(names) == 0 && g.MinGPUMemoryGiB > 0 {
-		names = sortedKeys(wellknown.GPUMemoryGiB)
+		names = slices.Sorted(maps.Keys(wellknown.GPUMemoryGiB))
 	}
 	var out []string
 	for _, n := range names {
@@ -286,7 +287,7 @@ func (g GPUPool) GPUNames() []string {
 }
 
 func validateAWSTags(p *problems, key string, tags map[string]string) {
-	for _, k := range sortedKeys(tags) {
+	for _, k := range slices.Sorted(maps.Keys(tags)) {
 		v := tags[k]
 		switch {
 		case len(k) == 0 || len(k) > 128:

@@ -3,7 +3,8 @@
 package network
 
 import (
-	"sort"
+	"maps"
+	"slices"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -36,7 +37,7 @@ func NewDiscoveryTags(ctx *pulumi.Context, name string, args *DiscoveryTagsArgs,
 		return nil, err
 	}
 	for _, group := range []map[string]pulumi.StringInput{args.Subnets, args.SecurityGroups} {
-		for _, key := range sortedKeys(group) {
+		for _, key := range slices.Sorted(maps.Keys(group)) {
 			tag, err := ec2.NewTag(ctx, name+"-"+key, &ec2.TagArgs{
 				ResourceId: group[key],
 				Key:        pulumi.String(wellknown.DiscoveryTagKey),
@@ -58,13 +59,4 @@ func IDs(ids []string) map[string]pulumi.StringInput {
 		m[id] = pulumi.String(id)
 	}
 	return m
-}
-
-func sortedKeys(m map[string]pulumi.StringInput) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
