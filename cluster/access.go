@@ -49,6 +49,8 @@ type NodeAccessArgs struct {
 type NodeAccess struct {
 	pulumi.ResourceState
 	Mode config.NodeAccessMode
+	// Grant is the access entry or the aws-auth patch.
+	Grant pulumi.Resource
 }
 
 // Username and groups EKS expects for a node role mapping.
@@ -72,18 +74,22 @@ func NewNodeAccess(ctx *pulumi.Context, name string, args *NodeAccessArgs, opts 
 	case config.NodeAccessAccessEntry:
 		// EC2_LINUX: EKS itself puts the node into system:nodes; a STANDARD
 		// entry with those groups is rejected.
-		if _, err := awseks.NewAccessEntry(ctx, name, &awseks.AccessEntryArgs{
+		entry, err := awseks.NewAccessEntry(ctx, name, &awseks.AccessEntryArgs{
 			ClusterName:  pulumi.String(args.ClusterName),
 			PrincipalArn: args.NodeRoleARN,
 			Type:         pulumi.String("EC2_LINUX"),
 			Tags:         pulumi.ToStringMap(args.Tags),
-		}, child); err != nil {
+		}, child)
+		if err != nil {
 			return nil, err
 		}
+		a.Grant = entry
 	case config.NodeAccessAwsAuth:
-		if err := mergeIntoAwsAuth(ctx, name, args, child); err != nil {
+		patch, err := mergeIntoAwsAuth(ctx, name, args, child)
+		if err != nil {
 			return nil, err
 		}
+		a.Grant = patch
 	default:
 		return nil, fmt.Errorf("node access mode %q must be resolved first", args.Mode)
 	}
@@ -93,17 +99,17 @@ func NewNodeAccess(ctx *pulumi.Context, name string, args *NodeAccessArgs, opts 
 // mergeIntoAwsAuth reads the live aws-auth ConfigMap and applies mapRoles
 // with the node role's entry added. The patch is retained on delete: removing
 // it would delete the whole mapRoles key, locking every other node out.
-func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, child pulumi.ResourceOption) error {
+func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, child pulumi.ResourceOption) (*corev1.ConfigMapPatch, error) {
 	provider := pulumi.Provider(args.Kubernetes)
 	existing, err := corev1.GetConfigMap(ctx, name+"-current", pulumi.ID(awsAuthNamespace+"/"+awsAuthName), nil, provider, child)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	merged := pulumi.All(existing.Data, args.NodeRoleARN).ApplyT(func(v []any) (string, error) {
 		data, _ := v[0].(map[string]string)
 		return MergeMapRoles(data["mapRoles"], v[1].(string))
 	}).(pulumi.StringOutput)
-	_, err = corev1.NewConfigMapPatch(ctx, name, &corev1.ConfigMapPatchArgs{
+	return corev1.NewConfigMapPatch(ctx, name, &corev1.ConfigMapPatchArgs{
 		Metadata: &metav1.ObjectMetaPatchArgs{
 			Name:      pulumi.String(awsAuthName),
 			Namespace: pulumi.String(awsAuthNamespace),
@@ -113,7 +119,6 @@ func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, ch
 		},
 		Data: pulumi.StringMap{"mapRoles": merged},
 	}, provider, child, pulumi.RetainOnDelete(true))
-	return err
 }
 
 // MergeMapRoles returns mapRoles with exactly one node entry for roleARN,

@@ -4,6 +4,7 @@
 package stack
 
 import (
+	"fmt"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -12,8 +13,10 @@ import (
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
 	"karpenter-gpu/iam"
+	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/network"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
@@ -39,6 +42,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	}
 	subnets, err := discoverySubnets(ctx, cfg, facts)
 	if err != nil {
+		return err
+	}
+	if err := checkKarpenterObjects(cfg, facts.Name); err != nil {
 		return err
 	}
 
@@ -116,9 +122,11 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		return err
 	}
 	// Custom resources come after both releases and go before them, and
-	// after everything a node needs to launch and join.
+	// after everything a node needs to launch and join. Dependencies name
+	// resources, not components, so that the graph is the same on every run.
 	nodePrerequisites := slices.Concat(
-		[]pulumi.Resource{controller.CRDs, controller.Release, nodeAccess, discovery},
+		[]pulumi.Resource{controller.CRDs, controller.Release, nodeAccess.Grant},
+		discovery.Tags,
 		nodeRole.Attachments,
 	)
 	nodeClass, err := karpenter.NewNodeClass(ctx, cfg.NodeClass.Name, &karpenter.NodeClassArgs{
@@ -157,7 +165,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	if cfg.SmokeTest {
 		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
 			Namespace: "default", Pool: cfg.GPUPools[0].Name,
-		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin))); err != nil {
+		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin.Release))); err != nil {
 			return err
 		}
 	}
@@ -165,6 +173,29 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	exportOutputs(ctx, cfg, facts, outputs{
 		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery, poolNames: poolNames,
 	})
+	return nil
+}
+
+// checkKarpenterObjects validates the EC2NodeClass and NodePools against
+// the CRD schemas of the pinned Karpenter release before anything exists:
+// the API server would otherwise reject them only after the AWS side is built.
+// The node role's name is not known yet; a placeholder of its form stands in.
+func checkKarpenterObjects(cfg *config.Stack, clusterName string) error {
+	schema, err := crdschema.Karpenter()
+	if err != nil {
+		return err
+	}
+	objects := []map[string]any{karpenter.NodeClassObject(karpenter.NodeClassSettings{
+		NodeClass: cfg.NodeClass, DiscoveryValue: clusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
+	})}
+	for _, pool := range cfg.GPUPools {
+		objects = append(objects, gpu.NodePoolObject(pool, cfg.NodeClass.Name))
+	}
+	for _, obj := range objects {
+		if err := schema.Validate(obj); err != nil {
+			return fmt.Errorf("Karpenter %s would reject this configuration: %w", versions.Karpenter, err)
+		}
+	}
 	return nil
 }
 
