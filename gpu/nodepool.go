@@ -3,6 +3,7 @@
 package gpu
 
 import (
+	"maps"
 	"strconv"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -22,9 +23,7 @@ func NodeLabels(pool config.GPUPool) map[string]string {
 		wellknown.GPUPresentLabel: "true",
 		wellknown.GPUPoolLabel:    pool.Name,
 	}
-	for k, v := range pool.Labels {
-		labels[k] = v
-	}
+	maps.Copy(labels, pool.Labels)
 	return labels
 }
 

@@ -21,7 +21,6 @@ type ControllerSettings struct {
 	ClusterName     string
 	ClusterEndpoint string
 	QueueName       string
-	Identity        config.Identity
 	RoleARN         string
 	Karpenter       config.Karpenter
 }
@@ -32,7 +31,7 @@ func ControllerValues(s ControllerSettings) map[string]any {
 	resources := map[string]any{"cpu": s.Karpenter.CPU, "memory": s.Karpenter.Memory}
 	podLabels := map[string]any{"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": ReleaseName}
 	serviceAccount := map[string]any{"name": wellknown.KarpenterServiceAccount}
-	if s.Identity == config.IdentityIRSA {
+	if s.Karpenter.Identity == config.IdentityIRSA {
 		serviceAccount["annotations"] = map[string]any{wellknown.ServiceAccountRoleAnnotation: s.RoleARN}
 	}
 	values := map[string]any{

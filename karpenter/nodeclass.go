@@ -54,11 +54,10 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 		spec["instanceStorePolicy"] = nc.InstanceStorePolicy
 	}
 	tags := map[string]any{}
-	for k, v := range s.Tags {
-		tags[k] = v
-	}
-	for k, v := range nc.Tags {
-		tags[k] = v
+	for _, m := range []map[string]string{s.Tags, nc.Tags} {
+		for k, v := range m {
+			tags[k] = v
+		}
 	}
 	if len(tags) > 0 {
 		spec["tags"] = tags

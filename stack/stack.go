@@ -32,6 +32,9 @@ func Run(ctx *pulumi.Context) error {
 // Deploy declares every resource of the stack from a validated configuration.
 func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	// Everything that can still fail on bad input happens before the first resource.
+	if err := checkKarpenterObjects(cfg); err != nil {
+		return err
+	}
 	facts, err := learnCluster(ctx, cfg)
 	if err != nil {
 		return err
@@ -42,9 +45,6 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	}
 	subnets, err := discoverySubnets(ctx, cfg, facts)
 	if err != nil {
-		return err
-	}
-	if err := checkKarpenterObjects(cfg, facts.Name); err != nil {
 		return err
 	}
 
@@ -111,7 +111,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 	}
 	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
 		Settings: karpenter.ControllerSettings{
-			ClusterName: facts.Name, Identity: cfg.Karpenter.Identity, Karpenter: cfg.Karpenter,
+			ClusterName: facts.Name, Karpenter: cfg.Karpenter,
 		},
 		Endpoint: facts.Endpoint,
 		Queue:    queue.Name,
@@ -180,13 +180,13 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 // the CRD schemas of the pinned Karpenter release before anything exists:
 // the API server would otherwise reject them only after the AWS side is built.
 // The node role's name is not known yet; a placeholder of its form stands in.
-func checkKarpenterObjects(cfg *config.Stack, clusterName string) error {
+func checkKarpenterObjects(cfg *config.Stack) error {
 	schema, err := crdschema.Karpenter()
 	if err != nil {
 		return err
 	}
 	objects := []map[string]any{karpenter.NodeClassObject(karpenter.NodeClassSettings{
-		NodeClass: cfg.NodeClass, DiscoveryValue: clusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
+		NodeClass: cfg.NodeClass, DiscoveryValue: cfg.ClusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
 	})}
 	for _, pool := range cfg.GPUPools {
 		objects = append(objects, gpu.NodePoolObject(pool, cfg.NodeClass.Name))
