@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	karpenterapis "github.com/aws/karpenter-provider-aws/pkg/apis"
 	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
@@ -36,10 +37,10 @@ type Validator struct {
 }
 
 // Karpenter validates the EC2NodeClass and NodePool of the Karpenter
-// release the go.mod pins.
-func Karpenter() (*Validator, error) {
+// release the go.mod pins. The schemas are compiled once per process.
+var Karpenter = sync.OnceValues(func() (*Validator, error) {
 	return New(karpenterapis.EC2NodeClassCRD, karpenterapis.NodePoolCRD)
-}
+})
 
 // New compiles the given CRD manifests.
 func New(crds ...[]byte) (*Validator, error) {
