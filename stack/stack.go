@@ -193,7 +193,7 @@ func checkKarpenterObjects(cfg *config.Stack) error {
 	}
 	for _, obj := range objects {
 		if err := schema.Validate(obj); err != nil {
-			return fmt.Errorf("Karpenter %s would reject this configuration: %w", versions.Karpenter, err)
+			return fmt.Errorf("this configuration would be rejected by Karpenter %s: %w", versions.Karpenter, err)
 		}
 	}
 	return nil

@@ -70,7 +70,7 @@ func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
 		{"no private subnet", allPublic, nil, "discovery.subnetIds"},
 		{"a label Karpenter reserves", fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{map[string]any{
 			"name": "a", "gpus": []string{"t4"}, "maxGPUs": 2, "labels": map[string]string{"karpenter.sh/team": "ml"},
-		}}}, `Karpenter 1.15.1 would reject this configuration: NodePool a is invalid`},
+		}}}, `this configuration would be rejected by Karpenter 1.15.1: NodePool a is invalid`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
