@@ -26,26 +26,34 @@ func Run(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
-	return Deploy(ctx, cfg)
+	outputs, err := Deploy(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	for name, value := range outputs {
+		ctx.Export(name, value)
+	}
+	return nil
 }
 
-// Deploy declares every resource of the stack from a validated configuration.
-func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
+// Deploy declares every resource of the stack from a validated
+// configuration and returns the stack outputs.
+func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	// Everything that can still fail on bad input happens before the first resource.
 	if err := checkKarpenterObjects(cfg); err != nil {
-		return err
+		return nil, err
 	}
 	facts, err := learnCluster(ctx, cfg)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	accessMode, err := cluster.ResolveNodeAccess(cfg.NodeAccess, facts.AuthenticationMode)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	subnets, err := discoverySubnets(ctx, cfg, facts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// AWS: identities, interruption queue, discovery tags.
@@ -54,7 +62,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
 		})
 		if err != nil {
-			return err
+			return nil, err
 		}
 		facts.OIDCProviderARN = provider.Arn
 	}
@@ -65,11 +73,11 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		Tags:                cfg.Tags,
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	queue, err := karpenter.NewInterruptionQueue(ctx, "karpenter-interruption", &karpenter.InterruptionQueueArgs{Tags: cfg.Tags})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	controllerRole, err := iam.NewControllerRole(ctx, "karpenter-controller", &iam.ControllerRoleArgs{
 		Identity: cfg.Karpenter.Identity,
@@ -86,7 +94,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		After:           facts.Ready(),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
 		ClusterName:    facts.Name,
@@ -94,20 +102,20 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		SecurityGroups: discoverySecurityGroups(cfg, facts),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// Kubernetes: node access, Karpenter, its node class.
 	k8s, err := cluster.NewKubernetesProvider(ctx, "cluster", facts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
 		Mode: accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
 		After: facts.Ready(),
 	})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
 		Settings: karpenter.ControllerSettings{
@@ -119,7 +127,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		After:    controllerRole.Grants,
 	}, pulumi.Providers(k8s))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// Custom resources come after both releases and go before them, and
 	// after everything a node needs to launch and join. Dependencies name
@@ -134,7 +142,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		Role:     nodeRole.Name,
 	}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// GPUs: pools, device plugin, optional smoke test.
@@ -145,7 +153,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 			Pool: pool, NodeClassName: cfg.NodeClass.Name,
 		}, pulumi.Provider(k8s), pulumi.DependsOn([]pulumi.Resource{nodeClass, controller.CRDs, controller.Release}))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		pools = append(pools, np)
 		poolNames = append(poolNames, pool.Name)
@@ -160,20 +168,19 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) error {
 		Settings:  gpu.DevicePluginSettings{SkipNodeClasses: skipNodeClasses, SharingReplicas: cfg.GPUSharing.Replicas},
 	}, pulumi.Providers(k8s))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if cfg.SmokeTest {
 		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
 			Namespace: "default", Pool: cfg.GPUPools[0].Name,
 		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin.Release))); err != nil {
-			return err
+			return nil, err
 		}
 	}
 
-	exportOutputs(ctx, cfg, facts, outputs{
+	return stackOutputs(cfg, facts, outputs{
 		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery, poolNames: poolNames,
-	})
-	return nil
+	}), nil
 }
 
 // checkKarpenterObjects validates the EC2NodeClass and NodePools against
@@ -233,31 +240,33 @@ type outputs struct {
 	poolNames      []string
 }
 
-// exportOutputs publishes what other stacks read through a StackReference.
-func exportOutputs(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, o outputs) {
-	ctx.Export("clusterName", pulumi.String(facts.Name))
-	ctx.Export("clusterEndpoint", facts.Endpoint)
-	ctx.Export("oidcProviderArn", facts.OIDCProviderARN)
-	ctx.Export("nodeRoleName", o.nodeRole.Name)
-	ctx.Export("nodeRoleArn", o.nodeRole.ARN)
-	ctx.Export("controllerRoleArn", o.controllerRole.ARN)
-	ctx.Export("interruptionQueueName", o.queue.Name)
-	ctx.Export("interruptionQueueArn", o.queue.ARN)
-	ctx.Export("interruptionQueueUrl", o.queue.URL)
-	ctx.Export("discoveryTag", pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)})
-	ctx.Export("karpenterNamespace", pulumi.String(cfg.Karpenter.Namespace))
-	ctx.Export("karpenterVersion", pulumi.String(cfg.Karpenter.Version))
-	ctx.Export("nodeClassName", pulumi.String(cfg.NodeClass.Name))
-	ctx.Export("gpuPoolNames", pulumi.ToStringArray(o.poolNames))
-	ctx.Export("gpuResourceName", pulumi.String(wellknown.GPUResource))
-	ctx.Export("gpuTaint", pulumi.StringMap{
-		"key": pulumi.String(wellknown.GPUTaintKey), "effect": pulumi.String(wellknown.GPUTaintEffect),
-	})
-	ctx.Export("gpuNodeSelector", pulumi.StringMap{wellknown.GPUPresentLabel: pulumi.String("true")})
+// stackOutputs are what other stacks read through a StackReference.
+func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map {
 	poolSelectors := pulumi.Map{}
 	for _, name := range o.poolNames {
 		poolSelectors[name] = pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(name)}
 	}
-	ctx.Export("gpuPoolNodeSelectors", poolSelectors)
-	ctx.Export("devicePluginNamespace", pulumi.String(cfg.DevicePlugin.Namespace))
+	return pulumi.Map{
+		"clusterName":           pulumi.String(facts.Name),
+		"clusterEndpoint":       facts.Endpoint,
+		"oidcProviderArn":       facts.OIDCProviderARN,
+		"nodeRoleName":          o.nodeRole.Name,
+		"nodeRoleArn":           o.nodeRole.ARN,
+		"controllerRoleArn":     o.controllerRole.ARN,
+		"interruptionQueueName": o.queue.Name,
+		"interruptionQueueArn":  o.queue.ARN,
+		"interruptionQueueUrl":  o.queue.URL,
+		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)},
+		"karpenterNamespace":    pulumi.String(cfg.Karpenter.Namespace),
+		"karpenterVersion":      pulumi.String(cfg.Karpenter.Version),
+		"nodeClassName":         pulumi.String(cfg.NodeClass.Name),
+		"gpuPoolNames":          pulumi.ToStringArray(o.poolNames),
+		"gpuResourceName":       pulumi.String(wellknown.GPUResource),
+		"gpuTaint": pulumi.StringMap{
+			"key": pulumi.String(wellknown.GPUTaintKey), "effect": pulumi.String(wellknown.GPUTaintEffect),
+		},
+		"gpuNodeSelector":       pulumi.StringMap{wellknown.GPUPresentLabel: pulumi.String("true")},
+		"gpuPoolNodeSelectors":  poolSelectors,
+		"devicePluginNamespace": pulumi.String(cfg.DevicePlugin.Namespace),
+	}
 }

@@ -5,10 +5,15 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/config"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/stack"
 	"karpenter-gpu/wellknown"
 )
 
@@ -415,5 +420,73 @@ func TestSecondRunIsIdentical(t *testing.T) {
 	first, second := snapshot(), snapshot()
 	if first != second {
 		t.Fatal("two runs of the same configuration register different resources")
+	}
+}
+
+func TestStackOutputs(t *testing.T) {
+	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
+	var (
+		wg  sync.WaitGroup
+		got map[string]any
+	)
+	wg.Add(1)
+	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, func(ctx *pulumi.Context) error {
+		cfg, err := config.Load(ctx)
+		if err != nil {
+			return err
+		}
+		outputs, err := stack.Deploy(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		outputs.ToMapOutput().ApplyT(func(m map[string]any) error {
+			got = m
+			wg.Done()
+			return nil
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	c := fakecloud.Example(clusterName)
+	want := map[string]any{
+		"clusterName":           clusterName,
+		"clusterEndpoint":       c.Endpoint,
+		"oidcProviderArn":       "arn:aws:iam::123456789012:oidc-provider/" + strings.TrimPrefix(c.OIDCIssuer, "https://"),
+		"discoveryTag":          map[string]any{"karpenter.sh/discovery": clusterName},
+		"karpenterNamespace":    "kube-system",
+		"karpenterVersion":      "1.15.1",
+		"nodeClassName":         "gpu",
+		"gpuPoolNames":          []any{"gpu"},
+		"gpuResourceName":       "nvidia.com/gpu",
+		"gpuTaint":              map[string]any{"key": "nvidia.com/gpu", "effect": "NoSchedule"},
+		"gpuNodeSelector":       map[string]any{"nvidia.com/gpu.present": "true"},
+		"gpuPoolNodeSelectors":  map[string]any{"gpu": map[string]any{"karpenter-gpu/pool": "gpu"}},
+		"devicePluginNamespace": "nvidia-device-plugin",
+	}
+	for k, w := range want {
+		g, _ := json.Marshal(got[k])
+		wj, _ := json.Marshal(w)
+		if string(g) != string(wj) {
+			t.Errorf("output %s = %s, want %s", k, g, wj)
+		}
+	}
+	prefixes := map[string]string{
+		"nodeRoleName":          "karpenter-node-",
+		"nodeRoleArn":           "arn:aws:iam::123456789012:role/karpenter-node-",
+		"controllerRoleArn":     "arn:aws:iam::123456789012:role/karpenter-controller-",
+		"interruptionQueueName": "karpenter-interruption-",
+		"interruptionQueueArn":  "arn:aws:sqs:us-west-2:123456789012:karpenter-interruption-",
+		"interruptionQueueUrl":  "https://sqs.us-west-2.amazonaws.com/123456789012/karpenter-interruption-",
+	}
+	for k, p := range prefixes {
+		if s, _ := got[k].(string); !strings.HasPrefix(s, p) {
+			t.Errorf("output %s = %v, want a value starting %s", k, got[k], p)
+		}
+	}
+	if len(got) != len(want)+len(prefixes) {
+		t.Errorf("%d outputs, want %d", len(got), len(want)+len(prefixes))
 	}
 }
