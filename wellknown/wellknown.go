@@ -19,17 +19,15 @@ const (
 	GPUPoolLabel = "karpenter-gpu/pool"
 
 	// Karpenter's well-known node labels.
-	LabelNodePool          = "karpenter.sh/nodepool"
-	LabelCapacityType      = "karpenter.sh/capacity-type"
-	LabelEC2NodeClass      = "karpenter.k8s.aws/ec2nodeclass"
-	LabelInstanceFamily    = "karpenter.k8s.aws/instance-family"
-	LabelGPUName           = "karpenter.k8s.aws/instance-gpu-name"
-	LabelGPUManufacturer   = "karpenter.k8s.aws/instance-gpu-manufacturer"
-	LabelGPUCount          = "karpenter.k8s.aws/instance-gpu-count"
-	LabelGPUMemory         = "karpenter.k8s.aws/instance-gpu-memory"
-	LabelInstanceType      = "node.kubernetes.io/instance-type"
-	LabelArch              = "kubernetes.io/arch"
-	AnnotationDoNotDisrupt = "karpenter.sh/do-not-disrupt"
+	LabelNodePool        = "karpenter.sh/nodepool"
+	LabelCapacityType    = "karpenter.sh/capacity-type"
+	LabelEC2NodeClass    = "karpenter.k8s.aws/ec2nodeclass"
+	LabelInstanceFamily  = "karpenter.k8s.aws/instance-family"
+	LabelGPUName         = "karpenter.k8s.aws/instance-gpu-name"
+	LabelGPUManufacturer = "karpenter.k8s.aws/instance-gpu-manufacturer"
+	LabelGPUCount        = "karpenter.k8s.aws/instance-gpu-count"
+	LabelInstanceType    = "node.kubernetes.io/instance-type"
+	LabelArch            = "kubernetes.io/arch"
 
 	// ServiceAccountRoleAnnotation binds a service account to an IAM role (IRSA).
 	ServiceAccountRoleAnnotation = "eks.amazonaws.com/role-arn"
