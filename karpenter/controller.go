@@ -68,7 +68,7 @@ func ControllerValues(s ControllerSettings) map[string]any {
 		"topologySpreadConstraints": []any{map[string]any{
 			"maxSkew":           1,
 			"topologyKey":       "topology.kubernetes.io/zone",
-			"whenUnsatisfiable": "ScheduleAnyway",
+			"whenUnsatisfiable": "DoNotSchedule",
 			"labelSelector":     map[string]any{"matchLabels": podLabels},
 		}},
 	}

@@ -192,7 +192,7 @@ func TestControllerValues(t *testing.T) {
 		t.Errorf("anti-affinity = %v", anti)
 	}
 	spread := values["topologySpreadConstraints"].([]any)[0].(map[string]any)
-	if spread["topologyKey"] != "topology.kubernetes.io/zone" {
+	if spread["topologyKey"] != "topology.kubernetes.io/zone" || spread["whenUnsatisfiable"] != "DoNotSchedule" || spread["maxSkew"] != 1 {
 		t.Errorf("spread = %v", spread)
 	}
 }
