@@ -99,6 +99,18 @@ func fileName(parts ...string) string {
 	return unsafe.ReplaceAllString(strings.Join(parts, "-"), "_")
 }
 
+// jsonDocuments names the JSON document input of each AWS resource type that
+// has one, and where its rendered file goes.
+var jsonDocuments = map[string]struct {
+	dir, input string
+	suffix     []string
+}{
+	"aws:iam/role:Role":                  {dir: "iam", input: "assumeRolePolicy", suffix: []string{"trust"}},
+	"aws:iam/policy:Policy":              {dir: "iam", input: "policy"},
+	"aws:sqs/queuePolicy:QueuePolicy":    {dir: "sqs", input: "policy", suffix: []string{"policy"}},
+	"aws:cloudwatch/eventRule:EventRule": {dir: "events", input: "eventPattern"},
+}
+
 func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	schema, err := crdschema.Karpenter()
@@ -141,20 +153,13 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map
 				name = fmt.Sprint(meta["name"])
 			}
 			out[path.Join("kubernetes", fileName(kind, name)+".yaml")] = b
-		case r.Type == "aws:iam/role:Role":
-			if err := jsonFile(out, path.Join("iam", fileName(r.Name, "trust")+".json"), in["assumeRolePolicy"]); err != nil {
-				return nil, err
+		default:
+			doc, ok := jsonDocuments[r.Type]
+			if !ok {
+				continue
 			}
-		case r.Type == "aws:iam/policy:Policy":
-			if err := jsonFile(out, path.Join("iam", fileName(r.Name)+".json"), in["policy"]); err != nil {
-				return nil, err
-			}
-		case r.Type == "aws:sqs/queuePolicy:QueuePolicy":
-			if err := jsonFile(out, path.Join("sqs", fileName(r.Name, "policy")+".json"), in["policy"]); err != nil {
-				return nil, err
-			}
-		case r.Type == "aws:cloudwatch/eventRule:EventRule":
-			if err := jsonFile(out, path.Join("events", fileName(r.Name)+".json"), in["eventPattern"]); err != nil {
+			name := path.Join(doc.dir, fileName(append([]string{r.Name}, doc.suffix...)...)+".json")
+			if err := jsonFile(out, name, in[doc.input]); err != nil {
 				return nil, err
 			}
 		}
