@@ -33,6 +33,10 @@ type Facts struct {
 	AccountID string
 	Region    string
 	Partition string
+	// DNSSuffix is the partition's (amazonaws.com, amazonaws.com.cn).
+	DNSSuffix string
+	// KubernetesVersion is the cluster's minor version, e.g. "1.35".
+	KubernetesVersion string
 
 	Endpoint   pulumi.StringOutput
 	Kubeconfig pulumi.StringOutput
@@ -61,7 +65,7 @@ func (f *Facts) Ready() []pulumi.Resource {
 	return []pulumi.Resource{f.Created}
 }
 
-type account struct{ id, region, partition string }
+type account struct{ id, region, partition, dnsSuffix string }
 
 func lookupAccount(ctx *pulumi.Context) (account, error) {
 	id, err := aws.GetCallerIdentity(ctx, nil)
@@ -76,7 +80,7 @@ func lookupAccount(ctx *pulumi.Context) (account, error) {
 	if err != nil {
 		return account{}, fmt.Errorf("reading the AWS partition: %w", err)
 	}
-	return account{id: id.AccountId, region: region.Name, partition: partition.Partition}, nil
+	return account{id: id.AccountId, region: region.Name, partition: partition.Partition, dnsSuffix: partition.DnsSuffix}, nil
 }
 
 func clusterARN(a account, name string) string {
@@ -118,6 +122,8 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 		AccountID:          acct.id,
 		Region:             acct.region,
 		Partition:          acct.partition,
+		DNSSuffix:          acct.dnsSuffix,
+		KubernetesVersion:  c.Version,
 		Endpoint:           pulumi.String(c.Endpoint).ToStringOutput(),
 		Kubeconfig:         pulumi.String(kubeconfig).ToStringOutput(),
 		OIDCIssuerURL:      pulumi.String(issuer).ToStringOutput(),
@@ -189,6 +195,8 @@ func Create(ctx *pulumi.Context, name string, cfg *config.Stack, opts ...pulumi.
 		AccountID:          acct.id,
 		Region:             acct.region,
 		Partition:          acct.partition,
+		DNSSuffix:          acct.dnsSuffix,
+		KubernetesVersion:  cfg.Cluster.Version,
 		Endpoint:           c.Core.Endpoint(),
 		Kubeconfig:         c.KubeconfigJson,
 		OIDCIssuerURL:      c.OidcProviderUrl,

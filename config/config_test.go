@@ -33,10 +33,15 @@ func TestMinimalConfigGetsDefaults(t *testing.T) {
 	if !reflect.DeepEqual(*cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", *cfg, want)
 	}
-	if cfg.Karpenter.Version != versions.Karpenter || cfg.Karpenter.Identity != IdentityIRSA || cfg.NodeAccess != NodeAccessAuto {
+	if cfg.Karpenter.Identity != IdentityIRSA || cfg.NodeAccess != NodeAccessAuto {
 		t.Fatalf("defaults drifted: %+v", cfg.Karpenter)
 	}
-	if len(cfg.GPUPools) != 1 || cfg.GPUPools[0].Consolidation != "WhenEmpty" || cfg.GPUPools[0].ConsolidateAfter != "1m" {
+	if len(cfg.NodeClasses) != 1 || cfg.NodeClasses[0].Name != "gpu" || cfg.NodeClasses[0].AMI != versions.DefaultAMI {
+		t.Fatalf("default node class: %+v", cfg.NodeClasses)
+	}
+	pool := cfg.GPUPools[0]
+	if len(cfg.GPUPools) != 1 || pool.Consolidation != "WhenEmpty" || pool.ConsolidateAfter != "1m" || pool.NodeClass != "gpu" ||
+		pool.ExpireAfter != "720h" || pool.TerminationGracePeriod != "24h" {
 		t.Fatalf("default pool: %+v", cfg.GPUPools)
 	}
 }
@@ -81,20 +86,34 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"wrong type", map[string]string{"clusterName": "ml", "karpenter": `{"replicas":"two"}`}, []string{`karpenter.replicas: "two": want a whole number`}},
 		{"fraction", map[string]string{"clusterName": "ml", "karpenter": `{"replicas":1.5}`}, []string{`karpenter.replicas: 1.5: want a whole number`}},
 		{"replicas range", map[string]string{"clusterName": "ml", "karpenter": `{"replicas":0}`}, []string{`karpenter.replicas: 0: want a whole number from 1 to 5`}},
-		{"old karpenter", map[string]string{"clusterName": "ml", "karpenter": `{"version":"0.37.0"}`}, []string{`karpenter.version: "0.37.0": want 1.1.0 or newer`}},
+		{"karpenter version is pinned", map[string]string{"clusterName": "ml", "karpenter": `{"version":"1.14.0"}`}, []string{`karpenter.version: "1.14.0": is not a known key of karpenter`}},
 		{"object expected", map[string]string{"clusterName": "ml", "karpenter": `irsa`}, []string{`karpenter-gpu:karpenter: "irsa": want a YAML object`}},
 		{"smokeTest not bool", map[string]string{"clusterName": "ml", "smokeTest": "yes please"}, []string{`smokeTest: "yes please": want true or false`}},
 		{"subnet id", map[string]string{"clusterName": "ml", "discovery": `{"subnetIds":["sn-1"]}`}, []string{`discovery.subnetIds: "sn-1"`}},
 		{"policy arn", map[string]string{"clusterName": "ml", "nodeRole": `{"extraPolicyArns":["AdministratorAccess"]}`}, []string{`nodeRole.extraPolicyArns: "AdministratorAccess": want IAM policy ARNs`}},
 		{"aws tag", map[string]string{"clusterName": "ml", "tags": `{"aws:owner":"me"}`}, []string{`tags.aws:owner: "me": the aws: prefix is reserved`}},
-		{"unknown ami family", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"al2@v20240917"}`}, []string{`nodeClass.ami: "al2@v20240917": want an AMI alias family@version with family one of al2023, bottlerocket`}},
-		{"unpinned ami", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"al2023"}`}, []string{`nodeClass.ami: "al2023": pin the AMI release`}},
-		{"latest without opt-in", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"al2023@latest"}`}, []string{`nodeClass.ami: "al2023@latest": @latest replaces every GPU node`, "allowLatestAmi"}},
-		{"tiny root volume", map[string]string{"clusterName": "ml", "nodeClass": `{"rootVolume":{"sizeGiB":5}}`}, []string{`nodeClass.rootVolume.sizeGiB: 5: want a whole number from 50 to 16384`}},
-		{"reserved tag", map[string]string{"clusterName": "ml", "nodeClass": `{"tags":{"karpenter.sh/nodepool":"x"}}`}, []string{`nodeClass.tags.karpenter.sh/nodepool: "x": Karpenter sets this tag itself`}},
-		{"cluster tag", map[string]string{"clusterName": "ml", "nodeClass": `{"tags":{"kubernetes.io/cluster/ml":"owned"}}`}, []string{`nodeClass.tags.kubernetes.io/cluster/ml`}},
-		{"store policy", map[string]string{"clusterName": "ml", "nodeClass": `{"instanceStorePolicy":"RAID5"}`}, []string{`nodeClass.instanceStorePolicy: "RAID5": want one of "" (off), RAID0`}},
-		{"unknown gpu", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["rtx4090"],"maxGPUs":4}]`}, []string{`gpuPools[a].gpus: "rtx4090": unknown GPU; known:`, "l40s"}},
+		{"single nodeClass is gone", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"al2023@v20260610"}`}, []string{`karpenter-gpu:nodeClass: "nodeClass": is not a known key`, "nodeClasses"}},
+		{"unknown ami family", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"al2@v20240917"}]`}, []string{`nodeClasses[gpu].ami: "al2@v20240917": want an AMI alias family@version with family one of al2023, bottlerocket`}},
+		{"unpinned ami", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"al2023"}]`}, []string{`nodeClasses[gpu].ami: "al2023": pin the AMI release`}},
+		{"latest without opt-in", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"al2023@latest"}]`}, []string{`nodeClasses[gpu].ami: "al2023@latest": @latest replaces every GPU node`, "allowLatestAmi"}},
+		{"tiny root volume", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","rootVolume":{"sizeGiB":5}}]`}, []string{`nodeClasses[gpu].rootVolume.sizeGiB: 5: want a whole number from 50 to 59000`}},
+		{"gp3 iops above the 2025 limit", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","rootVolume":{"sizeGiB":500,"iops":90000}}]`}, []string{`nodeClasses[gpu].rootVolume.iops: 90000: want a whole number from 3000 to 80000`}},
+		{"gp3 iops per GiB", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","rootVolume":{"sizeGiB":50,"iops":40000}}]`}, []string{`nodeClasses[gpu].rootVolume.iops: 40000: gp3 allows at most 500 IOPS per GiB: 25000 at most for 50 GiB`}},
+		{"gp3 throughput per IOPS", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","rootVolume":{"throughputMiBps":1000}}]`}, []string{`nodeClasses[gpu].rootVolume.throughputMiBps: 1000: gp3 allows at most 0.25 MiB/s per IOPS: 750 at most with 3000 IOPS`}},
+		{"reserved tag", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","tags":{"karpenter.sh/nodepool":"x"}}]`}, []string{`nodeClasses[gpu].tags.karpenter.sh/nodepool: "x": Karpenter sets this tag itself`}},
+		{"cluster tag", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","tags":{"kubernetes.io/cluster/ml":"owned"}}]`}, []string{`nodeClasses[gpu].tags.kubernetes.io/cluster/ml`}},
+		{"store policy", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","instanceStorePolicy":"RAID5"}]`}, []string{`nodeClasses[gpu].instanceStorePolicy: "RAID5": want one of "" (off), RAID0`}},
+		{"class without name", map[string]string{"clusterName": "ml", "nodeClasses": `[{"ami":"al2023@v20260610"}]`}, []string{`nodeClasses[0].name is missing`}},
+		{"duplicate class", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu"},{"name":"gpu"}]`}, []string{`nodeClasses[gpu].name: "gpu": node class names must be unique`}},
+		{"no classes", map[string]string{"clusterName": "ml", "nodeClasses": `[]`}, []string{`nodeClasses: []: want at least one node class`}},
+		{"class typo", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","amii":"al2023@v20260610"}]`}, []string{`nodeClasses[0].amii: "al2023@v20260610": is not a known key of nodeClasses[0]`}},
+		{"pool names an unknown class", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"serving"},{"name":"training"}]`, "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"nodeClass":"gpu"}]`}, []string{`gpuPools[a].nodeClass: "gpu": want the name of an entry of nodeClasses: serving, training`}},
+		{"sharing replicas", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"sharing":{"replicas":1}}]`}, []string{`gpuPools[a].sharing.replicas: 1: want 0 (no sharing) or 2-48 pods per GPU`}},
+		{"global sharing is gone", map[string]string{"clusterName": "ml", "gpuSharing": `{"replicas":4}`}, []string{`karpenter-gpu:gpuSharing: "gpuSharing": is not a known key`}},
+		{"l40s has less than 48 GiB", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["l40s"],"minGPUMemoryGiB":48,"maxGPUs":4}]`}, []string{`gpuPools[a].minGPUMemoryGiB: 48: no known GPU (of those in gpus, if set) has that much memory per GPU`}},
+		{"retired gpu", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["k80"],"maxGPUs":4}]`}, []string{`gpuPools[a].gpus: "k80": unknown GPU`, "rtx-pro-server-6000"}},
+		{"device plugin config label", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"labels":{"nvidia.com/device-plugin.config":"x"}}]`}, []string{`gpuPools[a].labels.nvidia.com/device-plugin.config: "x": the stack sets this label itself`}},
+		{"unknown gpu", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["rtx4090"],"maxGPUs":4}]`}, []string{`gpuPools[a].gpus: "rtx4090": unknown GPU; known (as Karpenter names them):`, "l40s"}},
 		{"empty pool", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","maxGPUs":4}]`}, []string{`gpuPools[a]: "no GPU selection": a pool must say which GPUs`}},
 		{"no pools", map[string]string{"clusterName": "ml", "gpuPools": `[]`}, []string{`gpuPools: []: want at least one GPU pool`}},
 		{"maxGPUs missing", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"]}]`}, []string{`gpuPools[a].maxGPUs is missing: want the most GPUs`}},
@@ -107,8 +126,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"too much memory", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"minGPUMemoryGiB":40,"maxGPUs":4}]`}, []string{`gpuPools[a].minGPUMemoryGiB: 40: no known GPU`}},
 		{"taint effect", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"taints":[{"key":"team","effect":"Sometimes"}]}]`}, []string{`gpuPools[a].taints[0].effect: "Sometimes"`}},
 		{"budget schedule alone", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"budgets":[{"nodes":"0","schedule":"0 9 * * 1-5"}]}]`}, []string{`gpuPools[a].budgets[0]`, "schedule and duration go together"}},
-		{"bottlerocket date version", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"bottlerocket@v20251120"}`}, []string{`nodeClass.ami: "bottlerocket@v20251120": want a release such as bottlerocket@v1.50.0`}},
-		{"sharing on bottlerocket", map[string]string{"clusterName": "ml", "nodeClass": `{"ami":"bottlerocket@v1.50.0"}`, "gpuSharing": `{"replicas":4}`}, []string{`gpuSharing.replicas: 4: time-slicing is configured through the NVIDIA device plugin`}},
+		{"bottlerocket date version", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"bottlerocket@v20251120"}]`}, []string{`nodeClasses[gpu].ami: "bottlerocket@v20251120": want a release such as bottlerocket@v1.50.0`}},
+		{"sharing on bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"al"},{"name":"br","ami":"bottlerocket@v1.50.0"}]`,
+			"gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"nodeClass":"br","sharing":{"replicas":4}}]`}, []string{`gpuPools[a].sharing.replicas: 4: time-slicing is configured through the NVIDIA device plugin DaemonSet, which nodes of nodeClasses[br] (ami bottlerocket@v1.50.0) do not run`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},
@@ -132,19 +152,45 @@ func TestBadValuesNameTheKey(t *testing.T) {
 	}
 }
 
-func TestGPUNames(t *testing.T) {
+func TestPoolsPickTheirNodeClassAndSharing(t *testing.T) {
+	cfg, err := parse(map[string]string{
+		"clusterName": "ml",
+		"nodeClasses": `[{"name":"serving"},{"name":"training","ami":"bottlerocket@v1.50.0","rootVolume":{"sizeGiB":500}}]`,
+		"gpuPools": `[{"name":"inference","gpus":["l4"],"maxGPUs":8,"sharing":{"replicas":4}},` +
+			`{"name":"train","gpus":["h100"],"maxGPUs":16,"nodeClass":"training","budgets":[{"nodes":"1","reasons":["Unhealthy"]}]}]`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := []string{cfg.GPUPools[0].NodeClass, cfg.GPUPools[1].NodeClass}; !reflect.DeepEqual(got, []string{"serving", "training"}) {
+		t.Errorf("node classes = %v, want the first by default", got)
+	}
+	training, _ := cfg.NodeClass("training")
+	if training.RootVolume.SizeGiB != 500 || training.RootVolume.IOPS != 3000 || training.Family() != "bottlerocket" {
+		t.Errorf("training class = %+v, want its keys over the defaults", training)
+	}
+	if cfg.GPUPools[0].Sharing.Replicas != 4 || cfg.GPUPools[1].Sharing.Replicas != 0 {
+		t.Errorf("sharing = %+v / %+v", cfg.GPUPools[0].Sharing, cfg.GPUPools[1].Sharing)
+	}
+}
+
+func TestGPUMemoryCountsMiB(t *testing.T) {
 	cases := []struct {
 		pool GPUPool
-		want []string
+		ok   bool
 	}{
-		{GPUPool{GPUs: []string{"l4", "t4"}}, []string{"l4", "t4"}},
-		{GPUPool{GPUs: []string{"l4", "t4"}, MinGPUMemoryGiB: 20}, []string{"l4"}},
-		{GPUPool{MinGPUMemoryGiB: 80}, []string{"b200", "h100", "h200"}},
-		{GPUPool{InstanceFamilies: []string{"g6e"}}, nil},
+		{GPUPool{GPUs: []string{"l40s"}, MinGPUMemoryGiB: 44}, true},
+		{GPUPool{GPUs: []string{"l40s"}, MinGPUMemoryGiB: 45}, false}, // 45776 MiB is 44.7 GiB
+		{GPUPool{GPUs: []string{"a10g", "l4"}, MinGPUMemoryGiB: 23}, false},
+		{GPUPool{MinGPUMemoryGiB: 80}, true},
+		{GPUPool{MinGPUMemoryGiB: 300}, false},
 	}
 	for _, tc := range cases {
-		if got := tc.pool.GPUNames(); !reflect.DeepEqual(got, tc.want) {
-			t.Errorf("%+v: got %v, want %v", tc.pool, got, tc.want)
+		if got := tc.pool.memoryAvailable(); got != tc.ok {
+			t.Errorf("%v with %d GiB: available = %v, want %v", tc.pool.GPUs, tc.pool.MinGPUMemoryGiB, got, tc.ok)
 		}
+	}
+	if got := (GPUPool{MinGPUMemoryGiB: 48}).MinGPUMemoryMiB(); got != 49152 {
+		t.Errorf("48 GiB = %d MiB", got)
 	}
 }

@@ -20,14 +20,13 @@ import (
 
 // Defaults returns the configuration a stack gets for every key it leaves out.
 func Defaults() Stack {
-	return Stack{
+	s := Stack{
 		Cluster: Cluster{
-			Version:         "1.34",
+			Version:         "1.35",
 			SystemNodeType:  "m7i.large",
 			SystemNodeCount: 2,
 		},
 		Karpenter: Karpenter{
-			Version:   versions.Karpenter,
 			Namespace: "kube-system",
 			Identity:  IdentityIRSA,
 			Replicas:  2,
@@ -35,20 +34,28 @@ func Defaults() Stack {
 			CPU:       "1",
 			Memory:    "1Gi",
 		},
-		NodeAccess: NodeAccessAuto,
-		NodeClass: NodeClass{
-			Name: "gpu",
-			AMI:  versions.DefaultAMI,
-			RootVolume: RootVolume{
-				SizeGiB:         200,
-				IOPS:            3000,
-				ThroughputMiBps: 250,
-			},
-		},
-		GPUPools: []GPUPool{defaultPool()},
+		NodeAccess:  NodeAccessAuto,
+		NodeClasses: []NodeClass{defaultNodeClass()},
+		GPUPools:    []GPUPool{defaultPool()},
 		DevicePlugin: DevicePlugin{
 			Version:   versions.NvidiaDevicePlugin,
 			Namespace: "nvidia-device-plugin",
+		},
+	}
+	s.applyPoolDefaults()
+	return s
+}
+
+// defaultNodeClass is both the class a stack gets without nodeClasses and
+// the base every configured class's missing keys are taken from.
+func defaultNodeClass() NodeClass {
+	return NodeClass{
+		Name: "gpu",
+		AMI:  versions.DefaultAMI,
+		RootVolume: RootVolume{
+			SizeGiB:         200,
+			IOPS:            3000,
+			ThroughputMiBps: 250,
 		},
 	}
 }
@@ -66,6 +73,9 @@ func defaultPool() GPUPool {
 		Consolidation:    "WhenEmpty",
 		ConsolidateAfter: "1m",
 		ExpireAfter:      "720h",
+		// Without it an expired or drifted node whose pods carry
+		// karpenter.sh/do-not-disrupt never finishes draining.
+		TerminationGracePeriod: "24h",
 	}
 }
 
@@ -128,10 +138,21 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 		field := v.Field(known[name])
 		decodeValue(&p, name, raw, field)
 	}
-	if raw, ok := get(Namespace + ":gpuPools"); ok {
-		cfg.GPUPools = nil
-		decodePools(&p, raw, &cfg)
+	if raw, ok := get(Namespace + ":nodeClasses"); ok {
+		cfg.NodeClasses = decodeEntries(&p, "nodeClasses", "node class", raw, func() NodeClass {
+			c := defaultNodeClass()
+			c.Name = "" // every listed class names itself
+			return c
+		})
 	}
+	if raw, ok := get(Namespace + ":gpuPools"); ok {
+		cfg.GPUPools = decodeEntries(&p, "gpuPools", "GPU pool", raw, func() GPUPool {
+			pool := defaultPool()
+			pool.Name, pool.GPUs, pool.MaxGPUs = "", nil, 0 // no default for these
+			return pool
+		})
+	}
+	cfg.applyPoolDefaults()
 	cfg.validate(&p)
 	if !p.empty() {
 		return nil, p.err()
@@ -162,7 +183,7 @@ func decodeValue(p *problems, key, raw string, field reflect.Value) {
 		}
 		field.SetBool(b)
 	case reflect.Slice:
-		// gpuPools is decoded element by element so each pool starts from the defaults.
+		// List keys are decoded entry by entry (decodeEntries), so that each entry starts from its defaults.
 		var generic any
 		if !decodeJSON(p, key, raw, &generic) {
 			return
@@ -184,28 +205,42 @@ func decodeValue(p *problems, key, raw string, field reflect.Value) {
 	}
 }
 
-func decodePools(p *problems, raw string, cfg *Stack) {
+// decodeEntries decodes a list key entry by entry, each entry starting from
+// base() so that its missing keys take their defaults.
+func decodeEntries[T any](p *problems, key, what, raw string, base func() T) []T {
 	var generic any
 	if err := decodeQuiet(raw, &generic); err != nil {
-		return // already reported by decodeValue
+		return nil // already reported by decodeValue
 	}
 	items, _ := generic.([]any)
 	if len(items) == 0 {
-		p.add("gpuPools", []any{}, "want at least one GPU pool, or leave gpuPools out for the default pool")
+		p.add(key, []any{}, fmt.Sprintf("want at least one %s, or leave %s out for the default one", what, key))
 	}
+	var out []T
 	for i, item := range items {
-		key := fmt.Sprintf("gpuPools[%d]", i)
-		if !shapeOK(p, key, item, reflect.TypeOf(GPUPool{})) {
+		ik := fmt.Sprintf("%s[%d]", key, i)
+		entry := base()
+		if !shapeOK(p, ik, item, reflect.TypeOf(entry)) {
 			continue
 		}
-		pool := defaultPool()
-		pool.Name, pool.GPUs, pool.MaxGPUs = "", nil, 0 // no default for these
 		encoded, _ := json.Marshal(item)
-		if err := json.Unmarshal(encoded, &pool); err != nil {
-			p.add(key, item, err.Error())
+		if err := json.Unmarshal(encoded, &entry); err != nil {
+			p.add(ik, item, err.Error())
 			continue
 		}
-		cfg.GPUPools = append(cfg.GPUPools, pool)
+		out = append(out, entry)
+	}
+	return out
+}
+
+// applyPoolDefaults fills what depends on other keys: a pool's node class
+// is the first one listed.
+func (c *Stack) applyPoolDefaults() {
+	for i := range c.GPUPools {
+		pool := &c.GPUPools[i]
+		if pool.NodeClass == "" && len(c.NodeClasses) > 0 {
+			pool.NodeClass = c.NodeClasses[0].Name
+		}
 	}
 }
 

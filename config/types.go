@@ -14,10 +14,9 @@ type Stack struct {
 	Discovery    Discovery         `json:"discovery"`
 	NodeRole     NodeRole          `json:"nodeRole"`
 	Tags         map[string]string `json:"tags"`
-	NodeClass    NodeClass         `json:"nodeClass"`
+	NodeClasses  []NodeClass       `json:"nodeClasses"`
 	GPUPools     []GPUPool         `json:"gpuPools"`
 	DevicePlugin DevicePlugin      `json:"devicePlugin"`
-	GPUSharing   GPUSharing        `json:"gpuSharing"`
 	SmokeTest    bool              `json:"smokeTest"`
 }
 
@@ -40,9 +39,9 @@ const (
 	IdentityPodIdentity Identity = "podIdentity"
 )
 
-// Karpenter configures the controller installation.
+// Karpenter configures the controller installation. Its release is the one
+// pinned in package versions: the objects are proven against its CRDs only.
 type Karpenter struct {
-	Version            string         `json:"version"`
 	Namespace          string         `json:"namespace"`
 	Identity           Identity       `json:"identity"`
 	CreateOIDCProvider bool           `json:"createOidcProvider"`
@@ -74,7 +73,7 @@ type NodeRole struct {
 	PermissionsBoundary string   `json:"permissionsBoundary"`
 }
 
-// NodeClass configures the EC2NodeClass every GPU pool launches from.
+// NodeClass configures one EC2NodeClass: what its nodes boot and store.
 type NodeClass struct {
 	Name                string            `json:"name"`
 	AMI                 string            `json:"ami"`
@@ -94,6 +93,7 @@ type RootVolume struct {
 // GPUPool describes the GPUs one Karpenter NodePool may launch.
 type GPUPool struct {
 	Name                   string            `json:"name"`
+	NodeClass              string            `json:"nodeClass"`
 	GPUs                   []string          `json:"gpus"`
 	MinGPUMemoryGiB        int               `json:"minGPUMemoryGiB"`
 	GPUCount               GPUCount          `json:"gpuCount"`
@@ -110,6 +110,7 @@ type GPUPool struct {
 	Weight                 int               `json:"weight"`
 	Labels                 map[string]string `json:"labels"`
 	Taints                 []Taint           `json:"taints"`
+	Sharing                Sharing           `json:"sharing"`
 }
 
 // GPUCount bounds the number of GPUs per instance.
@@ -139,7 +140,8 @@ type DevicePlugin struct {
 	Namespace string `json:"namespace"`
 }
 
-// GPUSharing turns on time-slicing: each physical GPU is advertised Replicas times.
-type GPUSharing struct {
+// Sharing turns on time-slicing for a pool's nodes: each physical GPU is
+// advertised Replicas times.
+type Sharing struct {
 	Replicas int `json:"replicas"`
 }

@@ -5,9 +5,9 @@ import (
 	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/wellknown"
 )
 
@@ -64,19 +64,13 @@ func (c *Stack) validate(p *problems) {
 		p.add("nodeRole.permissionsBoundary", b, "want an IAM policy ARN")
 	}
 	validateAWSTags(p, "tags", c.Tags)
-	c.NodeClass.validate(p)
+	c.validateNodeClasses(p)
 	c.validatePools(p)
 	if !semverPattern.MatchString(c.DevicePlugin.Version) {
 		p.add("devicePlugin.version", c.DevicePlugin.Version, "want a chart version such as 0.20.0")
 	}
 	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
 		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
-	}
-	if r := c.GPUSharing.Replicas; r != 0 && (r < 2 || r > 48) {
-		p.add("gpuSharing.replicas", r, "want 0 (no sharing) or 2-48 pods per GPU")
-	}
-	if c.GPUSharing.Replicas != 0 && c.NodeClass.Family() == "bottlerocket" {
-		p.add("gpuSharing.replicas", c.GPUSharing.Replicas, "time-slicing is configured through the NVIDIA device plugin DaemonSet, which Bottlerocket nodes do not run; use ami: al2023@... or leave gpuSharing out")
 	}
 }
 
@@ -104,11 +98,6 @@ func (c *Cluster) validate(p *problems) {
 }
 
 func (k *Karpenter) validate(p *problems) {
-	if !semverPattern.MatchString(k.Version) {
-		p.add("karpenter.version", k.Version, "want a Karpenter release such as 1.15.1")
-	} else if major, minor := versionPair(k.Version); major < 1 || (major == 1 && minor < 1) {
-		p.add("karpenter.version", k.Version, "want 1.1.0 or newer: older charts still serve the removed v1beta1 API")
-	}
 	if !dnsLabelPattern.MatchString(k.Namespace) {
 		p.add("karpenter.namespace", k.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
 	}
@@ -132,38 +121,82 @@ func (n NodeClass) Family() string {
 	return family
 }
 
-func (n *NodeClass) validate(p *problems) {
-	if !dnsLabelPattern.MatchString(n.Name) {
-		p.add("nodeClass.name", n.Name, "want a Kubernetes object name (lowercase letters, digits, '-')")
+// gp3 limits: EBS allows 80,000 IOPS and 2,000 MiB/s since 2025, at most
+// 500 IOPS per GiB and 0.25 MiB/s per IOPS; the size is capped by the
+// pinned EC2NodeClass CRD's volumeSize pattern (59000Gi).
+const (
+	gp3MaxSizeGiB       = 59000
+	gp3MaxIOPS          = 80000
+	gp3MaxThroughput    = 2000
+	gp3IOPSPerGiB       = 500
+	gp3ThroughputPerOps = 0.25
+)
+
+func (c *Stack) validateNodeClasses(p *problems) {
+	seen := map[string]bool{}
+	for i, nc := range c.NodeClasses {
+		key := fmt.Sprintf("nodeClasses[%d]", i)
+		if nc.Name != "" {
+			key = fmt.Sprintf("nodeClasses[%s]", nc.Name)
+		}
+		switch {
+		case nc.Name == "":
+			p.add(key+".name", nil, "every node class needs a name (lowercase letters, digits, '-')")
+		case !dnsLabelPattern.MatchString(nc.Name):
+			p.add(key+".name", nc.Name, "want a Kubernetes object name (lowercase letters, digits, '-')")
+		case seen[nc.Name]:
+			p.add(key+".name", nc.Name, "node class names must be unique")
+		}
+		seen[nc.Name] = true
+		nc.validate(p, key)
 	}
+}
+
+func (n *NodeClass) validate(p *problems, key string) {
 	family, version, hasVersion := strings.Cut(n.AMI, "@")
 	switch {
 	case !slices.Contains(amiFamilies, family):
-		p.add("nodeClass.ami", n.AMI, "want an AMI alias family@version with family one of "+strings.Join(amiFamilies, ", ")+" (Amazon Linux 2 AMIs ended with Kubernetes 1.32)")
+		p.add(key+".ami", n.AMI, "want an AMI alias family@version with family one of "+strings.Join(amiFamilies, ", ")+" (Amazon Linux 2 AMIs ended with Kubernetes 1.32)")
 	case !hasVersion:
-		p.add("nodeClass.ami", n.AMI, "pin the AMI release, e.g. "+amiVersionExample[family]+"; "+family+"@latest also works with allowLatestAmi: true, but rolls every GPU node on each AMI release")
+		p.add(key+".ami", n.AMI, "pin the AMI release, e.g. "+amiVersionExample[family]+"; "+family+"@latest also works with allowLatestAmi: true, but rolls every GPU node on each AMI release")
 	case !amiVersionPattern[family].MatchString(version):
-		p.add("nodeClass.ami", n.AMI, "want a release such as "+amiVersionExample[family])
+		p.add(key+".ami", n.AMI, "want a release such as "+amiVersionExample[family])
 	case version == "latest" && !n.AllowLatestAMI:
-		p.add("nodeClass.ami", n.AMI, "@latest replaces every GPU node whenever AWS publishes an AMI; pin a release such as "+amiVersionExample[family]+", or set nodeClass.allowLatestAmi: true to accept that")
+		p.add(key+".ami", n.AMI, "@latest replaces every GPU node whenever AWS publishes an AMI; pin a release such as "+amiVersionExample[family]+", or set allowLatestAmi: true to accept that")
 	}
-	intRange(p, "nodeClass.rootVolume.sizeGiB", n.RootVolume.SizeGiB, 50, 16384)
-	intRange(p, "nodeClass.rootVolume.iops", n.RootVolume.IOPS, 3000, 16000)
-	intRange(p, "nodeClass.rootVolume.throughputMiBps", n.RootVolume.ThroughputMiBps, 125, 1000)
-	oneOf(p, "nodeClass.instanceStorePolicy", n.InstanceStorePolicy, "", "RAID0")
-	validateAWSTags(p, "nodeClass.tags", n.Tags)
+	v := n.RootVolume
+	intRange(p, key+".rootVolume.sizeGiB", v.SizeGiB, 50, gp3MaxSizeGiB)
+	intRange(p, key+".rootVolume.iops", v.IOPS, 3000, gp3MaxIOPS)
+	intRange(p, key+".rootVolume.throughputMiBps", v.ThroughputMiBps, 125, gp3MaxThroughput)
+	if v.SizeGiB > 0 && v.IOPS > gp3IOPSPerGiB*v.SizeGiB {
+		p.add(key+".rootVolume.iops", v.IOPS, fmt.Sprintf("gp3 allows at most %d IOPS per GiB: %d at most for %d GiB", gp3IOPSPerGiB, gp3IOPSPerGiB*v.SizeGiB, v.SizeGiB))
+	}
+	if float64(v.ThroughputMiBps) > gp3ThroughputPerOps*float64(v.IOPS) {
+		p.add(key+".rootVolume.throughputMiBps", v.ThroughputMiBps, fmt.Sprintf("gp3 allows at most %.2f MiB/s per IOPS: %d at most with %d IOPS", gp3ThroughputPerOps, int(gp3ThroughputPerOps*float64(v.IOPS)), v.IOPS))
+	}
+	oneOf(p, key+".instanceStorePolicy", n.InstanceStorePolicy, "", "RAID0")
+	validateAWSTags(p, key+".tags", n.Tags)
 	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if slices.Contains(wellknown.ReservedNodeClassTagKeys, k) || strings.HasPrefix(k, wellknown.ReservedNodeClassTagPrefix) {
-			p.add("nodeClass.tags."+k, n.Tags[k], "Karpenter sets this tag itself and rejects it in an EC2NodeClass; reserved: "+strings.Join(wellknown.ReservedNodeClassTagKeys, ", ")+", "+wellknown.ReservedNodeClassTagPrefix+"*")
+			p.add(key+".tags."+k, n.Tags[k], "Karpenter sets this tag itself and rejects it in an EC2NodeClass; reserved: "+strings.Join(wellknown.ReservedNodeClassTagKeys, ", ")+", "+wellknown.ReservedNodeClassTagPrefix+"*")
 		}
 	}
+}
+
+// NodeClass returns the node class of the given name.
+func (c *Stack) NodeClass(name string) (NodeClass, bool) {
+	i := slices.IndexFunc(c.NodeClasses, func(n NodeClass) bool { return n.Name == name })
+	if i < 0 {
+		return NodeClass{}, false
+	}
+	return c.NodeClasses[i], true
 }
 
 var (
 	capacityTypes  = []string{"spot", "on-demand", "reserved"}
 	architectures  = []string{"amd64", "arm64"}
 	consolidations = []string{"WhenEmpty", "WhenEmptyOrUnderutilized"}
-	budgetReasons  = []string{"Underutilized", "Empty", "Drifted"}
+	budgetReasons  = []string{"Underutilized", "Empty", "Drifted", "Unhealthy"}
 	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
 )
 
@@ -184,14 +217,30 @@ func (c *Stack) validatePools(p *problems) {
 		}
 		seen[pool.Name] = true
 		pool.validate(p, key)
+		c.validatePoolNodeClass(p, key, pool)
+	}
+}
+
+func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
+	nc, ok := c.NodeClass(pool.NodeClass)
+	if !ok {
+		names := make([]string, len(c.NodeClasses))
+		for i, n := range c.NodeClasses {
+			names[i] = n.Name
+		}
+		p.add(key+".nodeClass", pool.NodeClass, "want the name of an entry of nodeClasses: "+strings.Join(names, ", "))
+		return
+	}
+	if pool.Sharing.Replicas != 0 && nc.Family() == "bottlerocket" {
+		p.add(key+".sharing.replicas", pool.Sharing.Replicas, fmt.Sprintf(
+			"time-slicing is configured through the NVIDIA device plugin DaemonSet, which nodes of nodeClasses[%s] (ami %s) do not run: Bottlerocket brings its own plugin; give the pool an al2023 node class or leave sharing out", nc.Name, nc.AMI))
 	}
 }
 
 func (g *GPUPool) validate(p *problems, key string) {
-	known := slices.Sorted(maps.Keys(wellknown.GPUMemoryGiB))
 	for _, name := range g.GPUs {
-		if _, ok := wellknown.GPUMemoryGiB[name]; !ok {
-			p.add(key+".gpus", name, "unknown GPU; known: "+strings.Join(known, ", "))
+		if _, ok := catalog.LookupGPU(name); !ok {
+			p.add(key+".gpus", name, "unknown GPU; known (as Karpenter names them): "+strings.Join(catalog.GPUNames(), ", "))
 		}
 	}
 	if len(g.GPUs) == 0 && g.MinGPUMemoryGiB == 0 && len(g.InstanceFamilies) == 0 && len(g.InstanceTypes) == 0 {
@@ -199,8 +248,8 @@ func (g *GPUPool) validate(p *problems, key string) {
 	}
 	if g.MinGPUMemoryGiB != 0 {
 		intRange(p, key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, 1, 1024)
-		if len(g.GPUNames()) == 0 {
-			p.add(key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, "no known GPU (of those in gpus, if set) has that much memory")
+		if !g.memoryAvailable() {
+			p.add(key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, "no known GPU (of those in gpus, if set) has that much memory per GPU")
 		}
 	}
 	intRange(p, key+".gpuCount.min", g.GPUCount.Min, 1, 16)
@@ -252,9 +301,12 @@ func (g *GPUPool) validate(p *problems, key string) {
 		if !labelKeyPattern.MatchString(k) || !labelValuePattern.MatchString(g.Labels[k]) {
 			p.add(key+".labels."+k, g.Labels[k], "want a Kubernetes label key and value")
 		}
-		if k == wellknown.GPUPresentLabel || k == wellknown.GPUPoolLabel {
+		if k == wellknown.GPUPresentLabel || k == wellknown.GPUPoolLabel || k == wellknown.DevicePluginConfigLabel {
 			p.add(key+".labels."+k, g.Labels[k], "the stack sets this label itself")
 		}
+	}
+	if r := g.Sharing.Replicas; r != 0 && (r < 2 || r > 48) {
+		p.add(key+".sharing.replicas", r, "want 0 (no sharing) or 2-48 pods per GPU")
 	}
 	for i, t := range g.Taints {
 		tk := fmt.Sprintf("%s.taints[%d]", key, i)
@@ -268,22 +320,23 @@ func (g *GPUPool) validate(p *problems, key string) {
 	}
 }
 
-// GPUNames is the GPU names the pool may launch: its gpus, narrowed by
-// minGPUMemoryGiB; all known GPUs with enough memory when gpus is empty.
-// Empty when the pool selects by instance family or type alone.
-func (g GPUPool) GPUNames() []string {
+// MinGPUMemoryMiB is minGPUMemoryGiB in the unit of
+// karpenter.k8s.aws/instance-gpu-memory; 0 when not set.
+func (g GPUPool) MinGPUMemoryMiB() int { return g.MinGPUMemoryGiB * 1024 }
+
+// memoryAvailable tells whether any GPU the pool allows (all known ones
+// when gpus is empty) can have minGPUMemoryGiB.
+func (g GPUPool) memoryAvailable() bool {
 	names := g.GPUs
-	if len(names) == 0 && g.MinGPUMemoryGiB > 0 {
-		names = slices.Sorted(maps.Keys(wellknown.GPUMemoryGiB))
+	if len(names) == 0 {
+		names = catalog.GPUNames()
 	}
-	var out []string
 	for _, n := range names {
-		if mem, ok := wellknown.GPUMemoryGiB[n]; ok && mem >= g.MinGPUMemoryGiB {
-			out = append(out, n)
+		if gpu, ok := catalog.LookupGPU(n); ok && gpu.MaxMemoryMiB >= g.MinGPUMemoryMiB() {
+			return true
 		}
 	}
-	sort.Strings(out)
-	return slices.Compact(out)
+	return false
 }
 
 func validateAWSTags(p *problems, key string, tags map[string]string) {
@@ -342,9 +395,4 @@ func nilIfEmpty(s string) any {
 		return nil
 	}
 	return s
-}
-
-func versionPair(v string) (major, minor int) {
-	_, _ = fmt.Sscanf(v, "%d.%d", &major, &minor)
-	return major, minor
 }

@@ -2,6 +2,7 @@ package gpu
 
 import (
 	"fmt"
+	"slices"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
@@ -17,8 +18,18 @@ type DevicePluginSettings struct {
 	// SkipNodeClasses are EC2NodeClasses whose nodes run a device plugin of
 	// their own (Bottlerocket's NVIDIA variants).
 	SkipNodeClasses []string
-	// SharingReplicas > 1 advertises each GPU that many times (time-slicing).
-	SharingReplicas int
+	// SharingReplicas are the time-slicing replica counts pools use; each
+	// becomes a named configuration that the pool's nodes select by label.
+	SharingReplicas []int
+}
+
+// NoSharingConfig is the configuration of nodes whose pool does not share.
+const NoSharingConfig = "default"
+
+// SharingConfigName names the device plugin configuration that offers each
+// GPU replicas times.
+func SharingConfigName(replicas int) string {
+	return fmt.Sprintf("time-slicing-%d", replicas)
 }
 
 // DevicePluginValues are the nvidia-device-plugin chart values.
@@ -28,8 +39,9 @@ func DevicePluginValues(s DevicePluginSettings) map[string]any {
 		match = append(match, map[string]any{"key": wellknown.LabelEC2NodeClass, "operator": "NotIn", "values": s.SkipNodeClasses})
 	}
 	values := map[string]any{
-		// The chart's default affinity wants labels from node-feature-discovery,
-		// which a fresh Karpenter node lacks: select the label GPU pools set.
+		// Only the label every GPU pool sets (the chart also accepts labels
+		// from node-feature-discovery, which a fresh Karpenter node lacks),
+		// and never beside Bottlerocket's own plugin.
 		"affinity": map[string]any{
 			"nodeAffinity": map[string]any{
 				"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
@@ -37,23 +49,25 @@ func DevicePluginValues(s DevicePluginSettings) map[string]any {
 				},
 			},
 		},
-		"tolerations": []any{
-			map[string]any{"key": wellknown.GPUTaintKey, "operator": "Exists", "effect": wellknown.GPUTaintEffect},
-			map[string]any{"key": "CriticalAddonsOnly", "operator": "Exists"},
-		},
-		"priorityClassName": "system-node-critical",
+		// Every taint: until the plugin runs, a GPU node never advertises
+		// nvidia.com/gpu, Karpenter never marks it initialized and never
+		// consolidates it, whatever taints its pool adds.
+		"tolerations": []any{map[string]any{"operator": "Exists"}},
 	}
-	if s.SharingReplicas > 1 {
-		values["config"] = map[string]any{
-			"default": "time-slicing",
-			"map": map[string]any{"time-slicing": fmt.Sprintf(`version: v1
+	if len(s.SharingReplicas) > 0 {
+		configs := map[string]any{NoSharingConfig: "version: v1\n"}
+		for _, r := range slices.Compact(slices.Sorted(slices.Values(s.SharingReplicas))) {
+			configs[SharingConfigName(r)] = fmt.Sprintf(`version: v1
 sharing:
   timeSlicing:
     resources:
     - name: %s
       replicas: %d
-`, wellknown.GPUResource, s.SharingReplicas)},
+`, wellknown.GPUResource, r)
 		}
+		// Nodes pick a configuration with the DevicePluginConfigLabel their
+		// pool sets; the rest get the default, which does not share.
+		values["config"] = map[string]any{"default": NoSharingConfig, "map": configs}
 	}
 	return values
 }
@@ -80,7 +94,12 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 		return nil, err
 	}
 	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(args.Namespace)},
+		Metadata: &metav1.ObjectMetaArgs{
+			Name: pulumi.String(args.Namespace),
+			// The plugin mounts host paths: a cluster that enforces the
+			// baseline Pod Security level would reject its pods.
+			Labels: pulumi.StringMap{wellknown.PodSecurityEnforceLabel: pulumi.String("privileged")},
+		},
 	}, pulumi.Parent(d))
 	if err != nil {
 		return nil, err

@@ -2,24 +2,44 @@ package gpu_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
-	schedulinghelpers "k8s.io/component-helpers/scheduling/corev1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
-	"k8s.io/klog/v2"
+	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/placement"
 	"karpenter-gpu/wellknown"
 )
+
+// producedNode is the node Karpenter would launch for the pool.
+func producedNode(t *testing.T, p config.GPUPool) *corev1.Node {
+	t.Helper()
+	node, err := placement.Node(gpu.NodePoolObject(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node
+}
+
+func pluginRunsOn(t *testing.T, values map[string]any, node *corev1.Node) bool {
+	t.Helper()
+	ok, err := placement.DaemonSetRunsOn(values, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
 
 func pool(mutate func(*config.GPUPool)) config.GPUPool {
 	p := config.Defaults().GPUPools[0]
@@ -39,9 +59,13 @@ var pools = map[string]config.GPUPool{
 		p.Name, p.GPUs, p.GPUCount, p.MaxGPUs = "training", []string{"h100", "a100"}, config.GPUCount{Min: 8, Max: 8}, 16
 		p.CapacityTypes, p.Consolidation, p.ConsolidateAfter = []string{"on-demand"}, "WhenEmptyOrUnderutilized", "10m"
 		p.ExpireAfter, p.TerminationGracePeriod, p.Weight = "168h", "2h", 50
-		p.Budgets = []config.Budget{{Nodes: "0", Reasons: []string{"Underutilized"}, Schedule: "0 9 * * 1-5", Duration: "8h"}, {Nodes: "20%"}}
+		p.Budgets = []config.Budget{{Nodes: "0", Reasons: []string{"Underutilized"}, Schedule: "0 9 * * 1-5", Duration: "8h"}, {Nodes: "20%"}, {Nodes: "1", Reasons: []string{"Unhealthy"}}}
 		p.Labels = map[string]string{"team": "research"}
 		p.Taints = []config.Taint{{Key: "research-only", Value: "true", Effect: "NoSchedule"}}
+	}),
+	"tainted-no-value-noexecute": pool(func(p *config.GPUPool) {
+		p.Name = "batch"
+		p.Taints = []config.Taint{{Key: "batch", Effect: "NoExecute"}, {Key: "dedicated", Value: "ml", Effect: "NoSchedule"}}
 	}),
 	"by-memory-and-family": pool(func(p *config.GPUPool) {
 		p.GPUs, p.MinGPUMemoryGiB, p.InstanceFamilies, p.Architectures = nil, 24, []string{"g5", "g6", "g6e"}, []string{"amd64", "arm64"}
@@ -49,17 +73,28 @@ var pools = map[string]config.GPUPool{
 	"instance-types": pool(func(p *config.GPUPool) {
 		p.GPUs, p.InstanceTypes, p.ExpireAfter, p.ConsolidateAfter = nil, []string{"g5.xlarge", "g6.2xlarge"}, "Never", "Never"
 	}),
+	"shared": pool(func(p *config.GPUPool) {
+		p.Name, p.GPUs, p.GPUCount, p.MaxGPUs, p.Sharing = "shared", []string{"t4", "l4"}, config.GPUCount{Min: 1, Max: 4}, 4, config.Sharing{Replicas: 4}
+	}),
 }
 
-func TestNodePoolsPassKarpenterSchema(t *testing.T) {
+func schema(t *testing.T) *crdschema.Validator {
+	t.Helper()
 	v, err := crdschema.Karpenter()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return v
+}
+
+func TestPoolObjectsPassKarpenterSchema(t *testing.T) {
+	v := schema(t)
 	for name, p := range pools {
 		t.Run(name, func(t *testing.T) {
-			if err := v.Validate(gpu.NodePoolObject(p, "gpu")); err != nil {
-				t.Fatal(err)
+			for _, obj := range append([]map[string]any{gpu.NodePoolObject(p)}, gpu.SharingOverlayObjects(p)...) {
+				if err := v.Validate(obj); err != nil {
+					t.Fatal(err)
+				}
 			}
 		})
 	}
@@ -76,7 +111,7 @@ func requirements(obj map[string]any) map[string]map[string]any {
 }
 
 func TestNodePoolSpec(t *testing.T) {
-	obj := gpu.NodePoolObject(pools["training"], "gpu")
+	obj := gpu.NodePoolObject(pools["training"])
 	spec := obj["spec"].(map[string]any)
 	tmpl := spec["template"].(map[string]any)
 	tspec := tmpl["spec"].(map[string]any)
@@ -121,6 +156,7 @@ func TestNodePoolSpec(t *testing.T) {
 		"budgets": []any{
 			map[string]any{"nodes": "0", "reasons": []string{"Underutilized"}, "schedule": "0 9 * * 1-5", "duration": "8h"},
 			map[string]any{"nodes": "20%"},
+			map[string]any{"nodes": "1", "reasons": []string{"Unhealthy"}},
 		},
 	}
 	if !reflect.DeepEqual(spec["disruption"], wantDisruption) {
@@ -131,26 +167,35 @@ func TestNodePoolSpec(t *testing.T) {
 	}
 }
 
-func TestDefaultPoolIsSpotFirstAndScalesToZero(t *testing.T) {
-	obj := gpu.NodePoolObject(pools["default"], "gpu")
+func TestDefaultPoolIsSpotFirstScalesToZeroAndDrains(t *testing.T) {
+	obj := gpu.NodePoolObject(pools["default"])
 	if got := requirements(obj)["karpenter.sh/capacity-type In"]["values"]; !reflect.DeepEqual(got, []string{"spot", "on-demand"}) {
 		t.Errorf("capacity types = %v", got)
 	}
-	d := obj["spec"].(map[string]any)["disruption"].(map[string]any)
+	spec := obj["spec"].(map[string]any)
+	d := spec["disruption"].(map[string]any)
 	if d["consolidationPolicy"] != "WhenEmpty" || d["consolidateAfter"] != "1m" {
 		t.Errorf("disruption = %v", d)
+	}
+	// An expiring pool without a grace period hangs on do-not-disrupt pods.
+	tspec := spec["template"].(map[string]any)["spec"].(map[string]any)
+	if tspec["expireAfter"] != "720h" || tspec["terminationGracePeriod"] != "24h" {
+		t.Errorf("expireAfter %v, terminationGracePeriod %v", tspec["expireAfter"], tspec["terminationGracePeriod"])
 	}
 }
 
 func TestMemoryAndFamilySelection(t *testing.T) {
-	reqs := requirements(gpu.NodePoolObject(pools["by-memory-and-family"], "gpu"))
-	if got := reqs["karpenter.k8s.aws/instance-gpu-name In"]["values"]; !reflect.DeepEqual(got, []string{"a100", "a10g", "b200", "h100", "h200", "l4", "l40s"}) {
-		t.Errorf("gpu names = %v", got)
+	reqs := requirements(gpu.NodePoolObject(pools["by-memory-and-family"]))
+	if got := reqs["karpenter.k8s.aws/instance-gpu-memory Gte"]["values"]; !reflect.DeepEqual(got, []string{"24576"}) {
+		t.Errorf("gpu memory = %v, want 24 GiB in MiB", got)
+	}
+	if _, ok := reqs["karpenter.k8s.aws/instance-gpu-name In"]; ok {
+		t.Error("memory alone must not pin GPU names")
 	}
 	if got := reqs["karpenter.k8s.aws/instance-family In"]["values"]; !reflect.DeepEqual(got, []string{"g5", "g6", "g6e"}) {
 		t.Errorf("families = %v", got)
 	}
-	reqs = requirements(gpu.NodePoolObject(pools["instance-types"], "gpu"))
+	reqs = requirements(gpu.NodePoolObject(pools["instance-types"]))
 	if _, ok := reqs["karpenter.k8s.aws/instance-gpu-name In"]; ok {
 		t.Error("instance types alone must not add a GPU name requirement")
 	}
@@ -159,12 +204,46 @@ func TestMemoryAndFamilySelection(t *testing.T) {
 	}
 }
 
+// A sharing pool's limit counts physical GPUs (the node advertises GPUs ×
+// replicas), its nodes pick the plugin's time-slicing configuration, and
+// Karpenter learns the shared capacity before it launches.
+func TestSharingPool(t *testing.T) {
+	p := pools["shared"]
+	obj := gpu.NodePoolObject(p)
+	spec := obj["spec"].(map[string]any)
+	if got := spec["limits"].(map[string]any)["nvidia.com/gpu"]; got != "16" {
+		t.Errorf("limit = %v, want maxGPUs 4 × 4 replicas", got)
+	}
+	nodeLabels := spec["template"].(map[string]any)["metadata"].(map[string]any)["labels"].(map[string]any)
+	if nodeLabels[wellknown.DevicePluginConfigLabel] != gpu.SharingConfigName(4) {
+		t.Errorf("labels = %v", nodeLabels)
+	}
+	overlays := gpu.SharingOverlayObjects(p)
+	if len(overlays) != 4 {
+		t.Fatalf("%d overlays, want one per GPU count 1..4", len(overlays))
+	}
+	for i, o := range overlays {
+		gpus := i + 1
+		ospec := o["spec"].(map[string]any)
+		wantReqs := []any{
+			map[string]any{"key": "karpenter.sh/nodepool", "operator": "In", "values": []string{"shared"}},
+			map[string]any{"key": "karpenter.k8s.aws/instance-gpu-count", "operator": "In", "values": []string{fmt.Sprint(gpus)}},
+		}
+		if !reflect.DeepEqual(ospec["requirements"], wantReqs) || !reflect.DeepEqual(ospec["capacity"], map[string]any{"nvidia.com/gpu": fmt.Sprint(gpus * 4)}) {
+			t.Errorf("overlay %d = %v", gpus, ospec)
+		}
+	}
+	if len(gpu.SharingOverlayObjects(pools["default"])) != 0 {
+		t.Error("overlays for a pool that does not share")
+	}
+	if got := gpu.NodePoolObject(pools["default"])["spec"].(map[string]any)["limits"]; !reflect.DeepEqual(got, map[string]any{"nvidia.com/gpu": "4"}) {
+		t.Errorf("unshared limit = %v", got)
+	}
+}
+
 // The schema check must reject what Karpenter rejects, in Karpenter's words.
 func TestKarpenterSchemaRejectsBadNodePools(t *testing.T) {
-	v, err := crdschema.Karpenter()
-	if err != nil {
-		t.Fatal(err)
-	}
+	v := schema(t)
 	cases := []struct {
 		name   string
 		mutate func(spec map[string]any)
@@ -189,7 +268,7 @@ func TestKarpenterSchemaRejectsBadNodePools(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			obj := gpu.NodePoolObject(pools["default"], "gpu")
+			obj := gpu.NodePoolObject(pools["default"])
 			tc.mutate(obj["spec"].(map[string]any))
 			err := v.Validate(obj)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -211,101 +290,142 @@ func convert(t *testing.T, from, to any) {
 	}
 }
 
-// poolNode is the node Karpenter would launch for the pool: its template's
-// labels and taints, plus the labels Karpenter itself adds.
-func poolNode(t *testing.T, obj map[string]any, nodeClass string) *corev1.Node {
-	tmpl := obj["spec"].(map[string]any)["template"].(map[string]any)
-	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{wellknown.LabelEC2NodeClass: nodeClass, wellknown.LabelNodePool: obj["metadata"].(map[string]any)["name"].(string)}}}
-	var labels map[string]string
-	convert(t, tmpl["metadata"].(map[string]any)["labels"], &labels)
-	for k, v := range labels {
-		node.Labels[k] = v
+func TestDevicePluginRunsOnEveryPoolAndNeverOnBottlerocket(t *testing.T) {
+	names := make([]string, 0, len(pools))
+	for name := range pools {
+		names = append(names, name)
 	}
-	convert(t, tmpl["spec"].(map[string]any)["taints"], &node.Spec.Taints)
-	return node
-}
-
-// pluginRunsOn reports whether the device plugin DaemonSet schedules onto node,
-// judged by Kubernetes' own node-affinity and toleration logic.
-func pluginRunsOn(t *testing.T, values map[string]any, node *corev1.Node) bool {
-	var affinity corev1.Affinity
-	convert(t, values["affinity"], &affinity)
-	var tolerations []corev1.Toleration
-	convert(t, values["tolerations"], &tolerations)
-	matches, err := nodeaffinity.NewLazyErrorNodeSelector(affinity.NodeAffinity.RequiredDuringSchedulingIgnoredDuringExecution).Match(node)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, untolerated := schedulinghelpers.FindMatchingUntoleratedTaint(klog.Background(), node.Spec.Taints, tolerations, func(tn *corev1.Taint) bool {
-		return tn.Effect == corev1.TaintEffectNoSchedule || tn.Effect == corev1.TaintEffectNoExecute
-	}, false)
-	return matches && !untolerated
-}
-
-func TestDevicePluginRunsOnEveryGPUPoolNode(t *testing.T) {
-	values := gpu.DevicePluginValues(gpu.DevicePluginSettings{})
-	for name, p := range pools {
-		if name == "training" {
-			continue // its extra research-only taint is meant to keep other pods off
+	sort.Strings(names)
+	var sharing []int
+	for _, p := range pools {
+		if p.Sharing.Replicas > 0 {
+			sharing = append(sharing, p.Sharing.Replicas)
 		}
-		node := poolNode(t, gpu.NodePoolObject(p, "gpu"), "gpu")
+	}
+	values := gpu.DevicePluginValues(gpu.DevicePluginSettings{SkipNodeClasses: []string{"bottlerocket"}, SharingReplicas: sharing})
+	for _, name := range names {
+		p := pools[name]
+		node := producedNode(t, p)
 		if !pluginRunsOn(t, values, node) {
 			t.Errorf("%s: the device plugin would not run on the pool's nodes (labels %v, taints %v)", name, node.Labels, node.Spec.Taints)
 		}
+		p.NodeClass = "bottlerocket"
+		if node := producedNode(t, p); pluginRunsOn(t, values, node) {
+			t.Errorf("%s: the device plugin would run beside Bottlerocket's own (labels %v)", name, node.Labels)
+		}
 	}
-	plain := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubernetes.io/arch": "amd64"}}}
+	plain := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"kubernetes.io/arch": "amd64", wellknown.LabelNodePool: "general"}}}
 	if pluginRunsOn(t, values, plain) {
 		t.Error("the device plugin would run on nodes without GPUs")
 	}
-	if values["priorityClassName"] != "system-node-critical" {
-		t.Errorf("priorityClassName = %v", values["priorityClassName"])
-	}
 }
 
-func TestDevicePluginStaysOffBottlerocket(t *testing.T) {
-	values := gpu.DevicePluginValues(gpu.DevicePluginSettings{SkipNodeClasses: []string{"gpu-bottlerocket"}})
-	if pluginRunsOn(t, values, poolNode(t, gpu.NodePoolObject(pools["default"], "gpu-bottlerocket"), "gpu-bottlerocket")) {
-		t.Error("the device plugin would run beside Bottlerocket's own")
-	}
-	if !pluginRunsOn(t, values, poolNode(t, gpu.NodePoolObject(pools["default"], "gpu"), "gpu")) {
-		t.Error("the device plugin would not run on AL2023 GPU nodes")
-	}
-}
-
-func TestTimeSlicingConfig(t *testing.T) {
+// Each sharing pool's node label names a configuration the plugin has, and
+// the configurations say what the pool asked for; nodes of other pools get
+// a default that does not share.
+func TestTimeSlicingConfigPerPool(t *testing.T) {
 	if _, ok := gpu.DevicePluginValues(gpu.DevicePluginSettings{})["config"]; ok {
-		t.Error("time-slicing configured without being asked for")
+		t.Error("plugin configurations without a sharing pool")
 	}
-	cfg := gpu.DevicePluginValues(gpu.DevicePluginSettings{SharingReplicas: 4})["config"].(map[string]any)
-	plugin := cfg["map"].(map[string]any)[cfg["default"].(string)].(string)
-	for _, want := range []string{"timeSlicing:", "- name: nvidia.com/gpu", "replicas: 4"} {
-		if !strings.Contains(plugin, want) {
-			t.Errorf("plugin config lacks %q:\n%s", want, plugin)
+	cfg := gpu.DevicePluginValues(gpu.DevicePluginSettings{SharingReplicas: []int{4, 2, 4}})["config"].(map[string]any)
+	configs := cfg["map"].(map[string]any)
+	if cfg["default"] != gpu.NoSharingConfig || len(configs) != 3 {
+		t.Fatalf("config = %v", cfg)
+	}
+	for name, replicas := range map[string]int{gpu.SharingConfigName(2): 2, gpu.SharingConfigName(4): 4, gpu.NoSharingConfig: 0} {
+		var plugin struct {
+			Version string `json:"version"`
+			Sharing struct {
+				TimeSlicing struct {
+					Resources []struct {
+						Name     string `json:"name"`
+						Replicas int    `json:"replicas"`
+					} `json:"resources"`
+				} `json:"timeSlicing"`
+			} `json:"sharing"`
+		}
+		if err := yaml.UnmarshalStrict([]byte(configs[name].(string)), &plugin); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		got := 0
+		for _, r := range plugin.Sharing.TimeSlicing.Resources {
+			if r.Name == wellknown.GPUResource {
+				got = r.Replicas
+			}
+		}
+		if plugin.Version != "v1" || got != replicas {
+			t.Errorf("%s: version %q, %d replicas of %s, want %d", name, plugin.Version, got, wellknown.GPUResource, replicas)
 		}
 	}
+	node := producedNode(t, pools["shared"])
+	if _, ok := configs[node.Labels[wellknown.DevicePluginConfigLabel]]; !ok {
+		t.Errorf("the shared pool's nodes ask for configuration %q, which the plugin lacks", node.Labels[wellknown.DevicePluginConfigLabel])
+	}
+	if _, ok := producedNode(t, pools["default"]).Labels[wellknown.DevicePluginConfigLabel]; ok {
+		t.Error("an unshared pool's nodes select a plugin configuration")
+	}
 }
 
-func TestSmokeTestLandsOnTheGPUPool(t *testing.T) {
-	cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
-	err := cloud.Run(nil, func(ctx *pulumi.Context) error {
-		_, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{Namespace: "default", Pool: "inference"})
-		return err
-	})
-	if err != nil {
-		t.Fatal(err)
+func TestSmokeTestLandsOnTaintedPools(t *testing.T) {
+	for _, name := range []string{"default", "training", "tainted-no-value-noexecute"} {
+		t.Run(name, func(t *testing.T) {
+			p := pools[name]
+			cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
+			err := cloud.Run(nil, func(ctx *pulumi.Context) error {
+				_, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{Namespace: "default", Pool: p})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			job := cloud.Resources()[0]
+			var spec corev1.PodSpec
+			convert(t, job.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"], &spec)
+			node := producedNode(t, p)
+			if ok, err := placement.Fits(spec, node); err != nil || !ok {
+				t.Errorf("the Job (selector %v, tolerations %v) does not fit the pool's node (labels %v, taints %v)", spec.NodeSelector, spec.Tolerations, node.Labels, node.Spec.Taints)
+			}
+			c := spec.Containers[0]
+			if c.Resources.Limits.Name(corev1.ResourceName(wellknown.GPUResource), "").Value() != 1 || c.Command[0] != "nvidia-smi" || !strings.Contains(c.Image, ":") {
+				t.Errorf("container = %+v", c)
+			}
+			deadline := job.Inputs["spec"].(map[string]any)["activeDeadlineSeconds"]
+			if deadline != float64(gpu.SmokeTestDeadlineSeconds) || job.CreateTimeout != gpu.SmokeTestAwait {
+				t.Errorf("activeDeadlineSeconds %v, create timeout %q", deadline, job.CreateTimeout)
+			}
+		})
 	}
-	job := cloud.Resources()[0]
-	var spec corev1.PodSpec
-	convert(t, job.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"], &spec)
-	node := poolNode(t, gpu.NodePoolObject(pools["default"], "gpu"), "gpu")
-	if !labels.SelectorFromSet(spec.NodeSelector).Matches(labels.Set(node.Labels)) {
-		t.Errorf("nodeSelector %v does not select the pool's nodes %v", spec.NodeSelector, node.Labels)
+}
+
+// ProducedNode must carry what Karpenter puts on a node, or the placement
+// tests above prove nothing.
+func TestProducedNodeCarriesKarpentersLabels(t *testing.T) {
+	node := producedNode(t, pools["spot-only-l4"])
+	for key, want := range map[string]string{
+		wellknown.LabelNodePool: "inference", wellknown.LabelEC2NodeClass: "gpu", wellknown.LabelCapacityType: "spot",
+		wellknown.LabelGPUName: "l4", wellknown.LabelGPUCount: "1", wellknown.LabelArch: "amd64", wellknown.LabelGPUManufacturer: "nvidia",
+		wellknown.GPUPresentLabel: "true", wellknown.GPUPoolLabel: "inference",
+	} {
+		if node.Labels[key] != want {
+			t.Errorf("label %s = %q, want %q", key, node.Labels[key], want)
+		}
 	}
-	if !schedulinghelpers.TolerationsTolerateTaint(klog.Background(), spec.Tolerations, &node.Spec.Taints[0], false) {
-		t.Errorf("tolerations %v do not tolerate %v", spec.Tolerations, node.Spec.Taints)
+	// Every requirement of the pool holds for the node it would produce.
+	var reqs []corev1.NodeSelectorRequirement
+	convert(t, gpu.NodePoolObject(pools["training"])["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)["requirements"], &reqs)
+	for i := range reqs {
+		switch reqs[i].Operator {
+		case "Gte", "Lte": // not a core operator; checked by value below
+			reqs[i].Operator = corev1.NodeSelectorOpExists
+			reqs[i].Values = nil
+		}
 	}
-	c := spec.Containers[0]
-	if c.Resources.Limits.Name(corev1.ResourceName(wellknown.GPUResource), "").Value() != 1 || c.Command[0] != "nvidia-smi" || !strings.Contains(c.Image, ":") {
-		t.Errorf("container = %+v", c)
+	training := producedNode(t, pools["training"])
+	sel := &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{MatchExpressions: reqs}}}
+	if ok, err := nodeaffinity.NewLazyErrorNodeSelector(sel).Match(training); err != nil || !ok {
+		t.Errorf("produced node %v does not meet its pool's requirements (err %v)", training.Labels, err)
+	}
+	if training.Labels[wellknown.LabelGPUCount] != "8" {
+		t.Errorf("gpu count label = %q", training.Labels[wellknown.LabelGPUCount])
 	}
 }

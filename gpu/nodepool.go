@@ -3,7 +3,9 @@
 package gpu
 
 import (
+	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
@@ -17,23 +19,43 @@ import (
 )
 
 // NodeLabels are the labels every node of the pool carries: the device
-// plugin's affinity selects on the first, workloads may select on both.
+// plugin's affinity selects on the first, workloads may select on the pool
+// label, and a sharing pool's nodes pick their time-slicing configuration.
 func NodeLabels(pool config.GPUPool) map[string]string {
 	labels := map[string]string{
 		wellknown.GPUPresentLabel: "true",
 		wellknown.GPUPoolLabel:    pool.Name,
 	}
+	if pool.Sharing.Replicas > 1 {
+		labels[wellknown.DevicePluginConfigLabel] = SharingConfigName(pool.Sharing.Replicas)
+	}
 	maps.Copy(labels, pool.Labels)
 	return labels
 }
 
-// GPUTaint keeps every pod that does not tolerate it off GPU nodes.
-func GPUTaint() map[string]any {
-	return map[string]any{"key": wellknown.GPUTaintKey, "effect": wellknown.GPUTaintEffect}
+// Taints are the taints every node of the pool carries: the GPU taint,
+// which keeps pods that want no GPU away, then the pool's own.
+func Taints(pool config.GPUPool) []map[string]any {
+	taints := []map[string]any{{"key": wellknown.GPUTaintKey, "effect": wellknown.GPUTaintEffect}}
+	for _, t := range pool.Taints {
+		taint := map[string]any{"key": t.Key, "effect": t.Effect}
+		if t.Value != "" {
+			taint["value"] = t.Value
+		}
+		taints = append(taints, taint)
+	}
+	return taints
+}
+
+// LimitGPUs is the NodePool's nvidia.com/gpu limit. A registered node's
+// capacity counts time-sliced GPUs once per replica, so the limit is scaled
+// by the replicas for maxGPUs to keep counting physical GPUs.
+func LimitGPUs(pool config.GPUPool) int {
+	return pool.MaxGPUs * max(pool.Sharing.Replicas, 1)
 }
 
 // NodePoolObject is the pool's karpenter.sh/v1 NodePool.
-func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
+func NodePoolObject(pool config.GPUPool) map[string]any {
 	requirements := []any{
 		requirement(wellknown.LabelGPUManufacturer, "In", "nvidia"),
 		requirement(wellknown.LabelCapacityType, "In", pool.CapacityTypes...),
@@ -41,8 +63,11 @@ func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
 		requirement(wellknown.LabelGPUCount, "Gte", strconv.Itoa(pool.GPUCount.Min)),
 		requirement(wellknown.LabelGPUCount, "Lte", strconv.Itoa(pool.GPUCount.Max)),
 	}
-	if names := pool.GPUNames(); len(names) > 0 {
-		requirements = append(requirements, requirement(wellknown.LabelGPUName, "In", names...))
+	if len(pool.GPUs) > 0 {
+		requirements = append(requirements, requirement(wellknown.LabelGPUName, "In", slices.Compact(slices.Sorted(slices.Values(pool.GPUs)))...))
+	}
+	if pool.MinGPUMemoryGiB > 0 {
+		requirements = append(requirements, requirement(wellknown.LabelGPUMemory, "Gte", strconv.Itoa(pool.MinGPUMemoryMiB())))
 	}
 	if len(pool.InstanceFamilies) > 0 {
 		requirements = append(requirements, requirement(wellknown.LabelInstanceFamily, "In", pool.InstanceFamilies...))
@@ -51,15 +76,10 @@ func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
 		requirements = append(requirements, requirement(wellknown.LabelInstanceType, "In", pool.InstanceTypes...))
 	}
 
-	taints := []any{GPUTaint()}
-	for _, t := range pool.Taints {
-		taint := map[string]any{"key": t.Key, "effect": t.Effect}
-		if t.Value != "" {
-			taint["value"] = t.Value
-		}
-		taints = append(taints, taint)
+	taints := []any{}
+	for _, t := range Taints(pool) {
+		taints = append(taints, t)
 	}
-
 	labels := map[string]any{}
 	for k, v := range NodeLabels(pool) {
 		labels[k] = v
@@ -68,7 +88,7 @@ func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
 		"nodeClassRef": map[string]any{
 			"group": karpenter.NodeClassGroup,
 			"kind":  karpenter.NodeClassKind,
-			"name":  nodeClassName,
+			"name":  pool.NodeClass,
 		},
 		"requirements": requirements,
 		"taints":       taints,
@@ -104,7 +124,7 @@ func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
 		},
 		"disruption": disruption,
 		// The cost guardrail: Karpenter launches nothing that would exceed it.
-		"limits": map[string]any{wellknown.GPUResource: strconv.Itoa(pool.MaxGPUs)},
+		"limits": map[string]any{wellknown.GPUResource: strconv.Itoa(LimitGPUs(pool))},
 	}
 	if pool.Weight != 0 {
 		spec["weight"] = pool.Weight
@@ -117,24 +137,82 @@ func NodePoolObject(pool config.GPUPool, nodeClassName string) map[string]any {
 	}
 }
 
+// SharingOverlayObjects tell Karpenter, before it launches anything, how
+// many nvidia.com/gpu a sharing pool's node will advertise: one NodeOverlay
+// per GPU count the pool allows, GPUs × replicas. Without them Karpenter
+// sizes nodes by physical GPUs and launches a node per pod. None for a pool
+// that does not share.
+func SharingOverlayObjects(pool config.GPUPool) []map[string]any {
+	if pool.Sharing.Replicas < 2 {
+		return nil
+	}
+	var out []map[string]any
+	for gpus := pool.GPUCount.Min; gpus <= pool.GPUCount.Max; gpus++ {
+		out = append(out, map[string]any{
+			"apiVersion": karpenter.NodeOverlayAPIVersion,
+			"kind":       karpenter.NodeOverlayKind,
+			"metadata":   map[string]any{"name": fmt.Sprintf("%s-sharing-%dgpu", pool.Name, gpus)},
+			"spec": map[string]any{
+				"requirements": []any{
+					requirement(wellknown.LabelNodePool, "In", pool.Name),
+					requirement(wellknown.LabelGPUCount, "In", strconv.Itoa(gpus)),
+				},
+				"capacity": map[string]any{wellknown.GPUResource: strconv.Itoa(gpus * pool.Sharing.Replicas)},
+			},
+		})
+	}
+	return out
+}
+
 func requirement(key, operator string, values ...string) map[string]any {
 	return map[string]any{"key": key, "operator": operator, "values": values}
 }
 
 // NodePoolArgs configures one GPU NodePool.
 type NodePoolArgs struct {
-	Pool          config.GPUPool
-	NodeClassName string
+	Pool config.GPUPool
 }
 
-// NewGPUNodePool declares the pool's NodePool. Like the EC2NodeClass, it must
-// depend on the Karpenter releases (see karpenter.NewNodeClass).
-func NewGPUNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	obj := NodePoolObject(args.Pool, args.NodeClassName)
+// GPUNodePool is a pool's NodePool and the NodeOverlays of its sharing.
+type GPUNodePool struct {
+	NodePool *apiextensions.CustomResource
+	Overlays []*apiextensions.CustomResource
+}
+
+// Resources are all of the pool's custom resources.
+func (p *GPUNodePool) Resources() []pulumi.Resource {
+	out := []pulumi.Resource{p.NodePool}
+	for _, o := range p.Overlays {
+		out = append(out, o)
+	}
+	return out
+}
+
+// NewGPUNodePool declares the pool's NodePool and its sharing overlays.
+// Like the EC2NodeClass, they must depend on the Karpenter releases (see
+// karpenter.NewNodeClass).
+func NewGPUNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*GPUNodePool, error) {
+	p := &GPUNodePool{}
+	var err error
+	p.NodePool, err = customResource(ctx, name, NodePoolObject(args.Pool), opts...)
+	if err != nil {
+		return nil, err
+	}
+	for _, obj := range SharingOverlayObjects(args.Pool) {
+		o, err := customResource(ctx, obj["metadata"].(map[string]any)["name"].(string), obj, opts...)
+		if err != nil {
+			return nil, err
+		}
+		p.Overlays = append(p.Overlays, o)
+	}
+	return p, nil
+}
+
+func customResource(ctx *pulumi.Context, name string, obj map[string]any, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(karpenter.NodePoolAPIVersion),
-		Kind:        pulumi.String(karpenter.NodePoolKind),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.Pool.Name)},
+		ApiVersion:  pulumi.String(obj["apiVersion"].(string)),
+		Kind:        pulumi.String(obj["kind"].(string)),
+		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(obj["metadata"].(map[string]any)["name"].(string))},
 		OtherFields: kubernetes.UntypedArgs{"spec": obj["spec"]},
 	}, opts...)
 }

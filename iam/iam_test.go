@@ -291,8 +291,9 @@ func TestServiceTrusts(t *testing.T) {
 		doc  iam.Document
 		want string
 	}{
-		"node":         {iam.NodeTrust(), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole"]}]}`},
-		"pod identity": {iam.PodIdentityTrust(), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`},
+		"node":          {iam.NodeTrust("amazonaws.com"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":["sts:AssumeRole"]}]}`},
+		"node in China": {iam.NodeTrust("amazonaws.com.cn"), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com.cn"},"Action":["sts:AssumeRole"]}]}`},
+		"pod identity":  {iam.PodIdentityTrust(), `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"pods.eks.amazonaws.com"},"Action":["sts:AssumeRole","sts:TagSession"]}]}`},
 	}
 	for name, tc := range cases {
 		raw, err := tc.doc.JSON()

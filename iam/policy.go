@@ -37,10 +37,13 @@ func (d Document) JSON() (string, error) {
 }
 
 // NodeTrust lets EC2 instances assume the node role.
-func NodeTrust() Document {
+//
+// The EC2 service principal follows the partition's DNS suffix
+// (ec2.amazonaws.com, ec2.amazonaws.com.cn in China).
+func NodeTrust(dnsSuffix string) Document {
 	return document(Statement{
 		Effect:    "Allow",
-		Principal: map[string]any{"Service": "ec2.amazonaws.com"},
+		Principal: map[string]any{"Service": "ec2." + dnsSuffix},
 		Action:    []string{"sts:AssumeRole"},
 	})
 }

@@ -23,6 +23,7 @@ var NodeManagedPolicies = []string{
 // NodeRoleArgs configures the role GPU nodes run as.
 type NodeRoleArgs struct {
 	Partition           string
+	DNSSuffix           string // of the partition, for the EC2 service principal
 	ExtraPolicyARNs     []string
 	PermissionsBoundary string
 	Tags                map[string]string
@@ -44,7 +45,7 @@ func NewNodeRole(ctx *pulumi.Context, name string, args *NodeRoleArgs, opts ...p
 	if err := ctx.RegisterComponentResource("karpenter-gpu:iam:NodeRole", name, r, opts...); err != nil {
 		return nil, err
 	}
-	trust, err := NodeTrust().JSON()
+	trust, err := NodeTrust(args.DNSSuffix).JSON()
 	if err != nil {
 		return nil, err
 	}

@@ -23,54 +23,43 @@ type ControllerSettings struct {
 	QueueName       string
 	RoleARN         string
 	Karpenter       config.Karpenter
+	// FeatureGates turns on gates the stack's objects need (settings.featureGates).
+	FeatureGates map[string]bool
 }
 
-// ControllerValues are the Helm values of the karpenter chart: the stack's
-// defaults with karpenter.values merged over them.
+// ControllerValues are the Helm values of the karpenter chart: what differs
+// from the chart's defaults, with karpenter.values merged over it. The
+// chart's own scheduling (never on a Karpenter node, one replica per host,
+// spread over zones, system-cluster-critical) is kept as the chart derives
+// it, so that its label selectors always match its pods.
 func ControllerValues(s ControllerSettings) map[string]any {
 	resources := map[string]any{"cpu": s.Karpenter.CPU, "memory": s.Karpenter.Memory}
-	podLabels := map[string]any{"app.kubernetes.io/name": "karpenter", "app.kubernetes.io/instance": ReleaseName}
+	// Named explicitly: the IRSA trust and the pod identity association name it.
 	serviceAccount := map[string]any{"name": wellknown.KarpenterServiceAccount}
 	if s.Karpenter.Identity == config.IdentityIRSA {
 		serviceAccount["annotations"] = map[string]any{wellknown.ServiceAccountRoleAnnotation: s.RoleARN}
 	}
+	settings := map[string]any{
+		"clusterName":       s.ClusterName,
+		"clusterEndpoint":   s.ClusterEndpoint,
+		"interruptionQueue": s.QueueName,
+	}
+	if len(s.FeatureGates) > 0 {
+		gates := map[string]any{}
+		for name, on := range s.FeatureGates {
+			gates[name] = on
+		}
+		settings["featureGates"] = gates
+	}
 	values := map[string]any{
-		"settings": map[string]any{
-			"clusterName":       s.ClusterName,
-			"clusterEndpoint":   s.ClusterEndpoint,
-			"interruptionQueue": s.QueueName,
-		},
-		"serviceAccount":    serviceAccount,
-		"replicas":          s.Karpenter.Replicas,
-		"logLevel":          s.Karpenter.LogLevel,
-		"priorityClassName": "system-cluster-critical",
+		"settings":       settings,
+		"serviceAccount": serviceAccount,
+		"replicas":       s.Karpenter.Replicas,
+		"logLevel":       s.Karpenter.LogLevel,
 		// Requests equal limits: the controller is never throttled or evicted first.
 		"controller": map[string]any{
 			"resources": map[string]any{"requests": resources, "limits": maps.Clone(resources)},
 		},
-		"affinity": map[string]any{
-			// Never on a node Karpenter launched: it could consolidate away
-			// the node it runs on.
-			"nodeAffinity": map[string]any{
-				"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
-					"nodeSelectorTerms": []any{map[string]any{
-						"matchExpressions": []any{map[string]any{"key": wellknown.LabelNodePool, "operator": "DoesNotExist"}},
-					}},
-				},
-			},
-			"podAntiAffinity": map[string]any{
-				"requiredDuringSchedulingIgnoredDuringExecution": []any{map[string]any{
-					"topologyKey":   "kubernetes.io/hostname",
-					"labelSelector": map[string]any{"matchLabels": podLabels},
-				}},
-			},
-		},
-		"topologySpreadConstraints": []any{map[string]any{
-			"maxSkew":           1,
-			"topologyKey":       "topology.kubernetes.io/zone",
-			"whenUnsatisfiable": "DoNotSchedule",
-			"labelSelector":     map[string]any{"matchLabels": podLabels},
-		}},
 	}
 	return MergeValues(values, s.Karpenter.Values)
 }
@@ -122,7 +111,7 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 	c.CRDs, err = helmv3.NewRelease(ctx, name+"-crd", &helmv3.ReleaseArgs{
 		Name:            pulumi.String(ReleaseName + "-crd"),
 		Chart:           pulumi.String(versions.KarpenterChartRepository + "/karpenter-crd"),
-		Version:         pulumi.String(k.Version),
+		Version:         pulumi.String(versions.Karpenter),
 		Namespace:       pulumi.String(k.Namespace),
 		CreateNamespace: pulumi.Bool(true),
 	}, pulumi.Parent(c))
@@ -137,7 +126,7 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 	c.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:      pulumi.String(ReleaseName),
 		Chart:     pulumi.String(versions.KarpenterChartRepository + "/karpenter"),
-		Version:   pulumi.String(k.Version),
+		Version:   pulumi.String(versions.Karpenter),
 		Namespace: pulumi.String(k.Namespace),
 		SkipCrds:  pulumi.Bool(true),
 		Values:    values,

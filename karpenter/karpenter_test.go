@@ -2,17 +2,24 @@ package karpenter_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/karpenter"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
@@ -26,7 +33,7 @@ func schema(t *testing.T) *crdschema.Validator {
 }
 
 func nodeClassSettings(mutate func(*config.NodeClass)) karpenter.NodeClassSettings {
-	nc := config.Defaults().NodeClass
+	nc := config.Defaults().NodeClasses[0]
 	if mutate != nil {
 		mutate(&nc)
 	}
@@ -63,7 +70,7 @@ func TestNodeClassIsSafeByDefault(t *testing.T) {
 	if !reflect.DeepEqual(spec["metadataOptions"], wantMeta) {
 		t.Errorf("metadataOptions = %v", spec["metadataOptions"])
 	}
-	if got := spec["amiSelectorTerms"]; !reflect.DeepEqual(got, []any{map[string]any{"alias": "al2023@v20251120"}}) {
+	if got := spec["amiSelectorTerms"]; !reflect.DeepEqual(got, []any{map[string]any{"alias": versions.DefaultAMI}}) {
 		t.Errorf("amiSelectorTerms = %v", got)
 	}
 	discovery := []any{map[string]any{"tags": map[string]any{wellknown.DiscoveryTagKey: "ml-prod"}}}
@@ -91,9 +98,36 @@ func TestNodeClassIsSafeByDefault(t *testing.T) {
 func TestBottlerocketSizesTheDataVolume(t *testing.T) {
 	obj := karpenter.NodeClassObject(nodeClassSettings(func(nc *config.NodeClass) { nc.AMI = "bottlerocket@v1.50.0" }))
 	disks := obj["spec"].(map[string]any)["blockDeviceMappings"].([]any)
-	data := disks[1].(map[string]any)
-	if len(disks) != 2 || data["deviceName"] != "/dev/xvdb" || data["ebs"].(map[string]any)["volumeSize"] != "200Gi" {
+	if len(disks) != 2 {
 		t.Fatalf("blockDeviceMappings = %v", disks)
+	}
+	root, data := disks[0].(map[string]any), disks[1].(map[string]any)
+	if root["deviceName"] != "/dev/xvda" || root["ebs"].(map[string]any)["volumeSize"] != fmt.Sprintf("%dGi", karpenter.BottlerocketRootGiB) {
+		t.Errorf("OS volume = %v", root)
+	}
+	if data["deviceName"] != "/dev/xvdb" || data["ebs"].(map[string]any)["volumeSize"] != "200Gi" {
+		t.Errorf("data volume = %v", data)
+	}
+}
+
+// The OS volume must be at least what Karpenter itself gives Bottlerocket:
+// read from the pinned module's source, so that a Karpenter bump that grows
+// it fails here.
+func TestBottlerocketRootMatchesKarpenter(t *testing.T) {
+	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "pkg/providers/amifamily/bottlerocket.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`xvdaEBS\.VolumeSize = lo\.ToPtr\(resource\.MustParse\("([0-9]+)Gi"\)\)`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("Karpenter's Bottlerocket root volume size not found in amifamily/bottlerocket.go")
+	}
+	if want, _ := strconv.Atoi(string(m[1])); karpenter.BottlerocketRootGiB < want {
+		t.Errorf("Bottlerocket root volume %d GiB, Karpenter uses %d GiB", karpenter.BottlerocketRootGiB, want)
 	}
 }
 
@@ -164,7 +198,6 @@ func TestControllerValues(t *testing.T) {
 		"serviceAccount/annotations/eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/karpenter-controller-1a2b3c4",
 		"replicas":                             2,
 		"logLevel":                             "info",
-		"priorityClassName":                    "system-cluster-critical",
 		"controller/resources/requests/cpu":    "1",
 		"controller/resources/requests/memory": "1Gi",
 		"controller/resources/limits/cpu":      "1",
@@ -182,18 +215,14 @@ func TestControllerValues(t *testing.T) {
 			t.Errorf("%s = %v, want %v", path, got, w)
 		}
 	}
-	terms := get(t, values, "affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution/nodeSelectorTerms").([]any)
-	expr := terms[0].(map[string]any)["matchExpressions"].([]any)[0]
-	if !reflect.DeepEqual(expr, map[string]any{"key": "karpenter.sh/nodepool", "operator": "DoesNotExist"}) {
-		t.Errorf("node affinity = %v", expr)
+	// Scheduling is the chart's: its selectors follow its own pod labels.
+	for _, restated := range []string{"affinity", "topologySpreadConstraints", "priorityClassName"} {
+		if _, ok := values[restated]; ok {
+			t.Errorf("values restate the chart's default %s", restated)
+		}
 	}
-	anti := get(t, values, "affinity/podAntiAffinity/requiredDuringSchedulingIgnoredDuringExecution").([]any)[0].(map[string]any)
-	if anti["topologyKey"] != "kubernetes.io/hostname" {
-		t.Errorf("anti-affinity = %v", anti)
-	}
-	spread := values["topologySpreadConstraints"].([]any)[0].(map[string]any)
-	if spread["topologyKey"] != "topology.kubernetes.io/zone" || spread["whenUnsatisfiable"] != "DoNotSchedule" || spread["maxSkew"] != 1 {
-		t.Errorf("spread = %v", spread)
+	if _, ok := get(t, values, "settings").(map[string]any)["featureGates"]; ok {
+		t.Error("feature gates set without being asked for")
 	}
 }
 

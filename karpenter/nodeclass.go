@@ -19,6 +19,10 @@ const (
 	NodeClassKind       = "EC2NodeClass"
 	NodePoolAPIVersion  = "karpenter.sh/v1"
 	NodePoolKind        = "NodePool"
+	// NodeOverlay is alpha: the controller needs FeatureGateNodeOverlay.
+	NodeOverlayAPIVersion  = "karpenter.sh/v1alpha1"
+	NodeOverlayKind        = "NodeOverlay"
+	FeatureGateNodeOverlay = "nodeOverlay"
 )
 
 // NodeClassSettings is what the EC2NodeClass is made from.
@@ -70,6 +74,11 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 	}
 }
 
+// BottlerocketRootGiB is the OS volume Karpenter itself gives Bottlerocket
+// (amifamily/bottlerocket.go in the pinned module): it must hold the AMI's
+// root snapshot, which grew past 4 GiB.
+const BottlerocketRootGiB = 6
+
 // blockDevices sizes the volume that holds container images: the root
 // volume on AL2023, the data volume on Bottlerocket (whose root is the OS).
 func blockDevices(nc config.NodeClass) []any {
@@ -86,7 +95,7 @@ func blockDevices(nc config.NodeClass) []any {
 	data := ebs(nc.RootVolume.SizeGiB, nc.RootVolume.IOPS, nc.RootVolume.ThroughputMiBps)
 	if nc.Family() == "bottlerocket" {
 		return []any{
-			map[string]any{"deviceName": "/dev/xvda", "ebs": ebs(4, 3000, 125)},
+			map[string]any{"deviceName": "/dev/xvda", "ebs": ebs(BottlerocketRootGiB, 3000, 125)},
 			map[string]any{"deviceName": "/dev/xvdb", "ebs": data},
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/ami"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
@@ -68,6 +69,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	}
 	nodeRole, err := iam.NewNodeRole(ctx, "karpenter-node", &iam.NodeRoleArgs{
 		Partition:           facts.Partition,
+		DNSSuffix:           facts.DNSSuffix,
 		ExtraPolicyARNs:     cfg.NodeRole.ExtraPolicyARNs,
 		PermissionsBoundary: cfg.NodeRole.PermissionsBoundary,
 		Tags:                cfg.Tags,
@@ -119,7 +121,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	}
 	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
 		Settings: karpenter.ControllerSettings{
-			ClusterName: facts.Name, Karpenter: cfg.Karpenter,
+			ClusterName: facts.Name, Karpenter: cfg.Karpenter, FeatureGates: featureGates(cfg),
 		},
 		Endpoint: facts.Endpoint,
 		Queue:    queue.Name,
@@ -137,66 +139,95 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 		discovery.Tags,
 		nodeRole.Attachments,
 	)
-	nodeClass, err := karpenter.NewNodeClass(ctx, cfg.NodeClass.Name, &karpenter.NodeClassArgs{
-		Settings: karpenter.NodeClassSettings{NodeClass: cfg.NodeClass, DiscoveryValue: discovery.Value, Tags: cfg.Tags},
-		Role:     nodeRole.Name,
-	}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
-	if err != nil {
-		return nil, err
-	}
-
-	// GPUs: pools, device plugin, optional smoke test.
-	pools := make([]pulumi.Resource, 0, len(cfg.GPUPools))
-	poolNames := make([]string, 0, len(cfg.GPUPools))
-	for _, pool := range cfg.GPUPools {
-		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{
-			Pool: pool, NodeClassName: cfg.NodeClass.Name,
-		}, pulumi.Provider(k8s), pulumi.DependsOn([]pulumi.Resource{nodeClass, controller.CRDs, controller.Release}))
+	nodeClasses := map[string]pulumi.Resource{}
+	for _, nc := range cfg.NodeClasses {
+		nodeClasses[nc.Name], err = karpenter.NewNodeClass(ctx, nc.Name, &karpenter.NodeClassArgs{
+			Settings: karpenter.NodeClassSettings{NodeClass: nc, DiscoveryValue: discovery.Value, Tags: cfg.Tags},
+			Role:     nodeRole.Name,
+		}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
 		if err != nil {
 			return nil, err
 		}
-		pools = append(pools, np)
-		poolNames = append(poolNames, pool.Name)
 	}
-	var skipNodeClasses []string
-	if cfg.NodeClass.Family() == "bottlerocket" {
-		skipNodeClasses = []string{cfg.NodeClass.Name}
+
+	// GPUs: pools, device plugin, optional smoke test.
+	var pools []pulumi.Resource
+	for _, pool := range cfg.GPUPools {
+		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
+			pulumi.Provider(k8s), pulumi.DependsOn([]pulumi.Resource{nodeClasses[pool.NodeClass], controller.CRDs, controller.Release}))
+		if err != nil {
+			return nil, err
+		}
+		pools = append(pools, np.Resources()...)
 	}
 	devicePlugin, err := gpu.NewDevicePlugin(ctx, "nvidia-device-plugin", &gpu.DevicePluginArgs{
 		Version:   cfg.DevicePlugin.Version,
 		Namespace: cfg.DevicePlugin.Namespace,
-		Settings:  gpu.DevicePluginSettings{SkipNodeClasses: skipNodeClasses, SharingReplicas: cfg.GPUSharing.Replicas},
+		Settings:  devicePluginSettings(cfg),
 	}, pulumi.Providers(k8s))
 	if err != nil {
 		return nil, err
 	}
 	if cfg.SmokeTest {
 		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
-			Namespace: "default", Pool: cfg.GPUPools[0].Name,
+			Namespace: "default", Pool: cfg.GPUPools[0],
 		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin.Release))); err != nil {
 			return nil, err
 		}
 	}
 
 	return stackOutputs(cfg, facts, outputs{
-		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery, poolNames: poolNames,
+		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery,
 	}), nil
 }
 
-// checkKarpenterObjects validates the EC2NodeClass and NodePools against
-// the CRD schemas of the pinned Karpenter release before anything exists:
-// the API server would otherwise reject them only after the AWS side is built.
-// The node role's name is not known yet; a placeholder of its form stands in.
+// featureGates are the Karpenter feature gates the configuration needs:
+// NodeOverlay tells Karpenter what a time-sliced node will advertise.
+func featureGates(cfg *config.Stack) map[string]bool {
+	for _, pool := range cfg.GPUPools {
+		if pool.Sharing.Replicas > 1 {
+			return map[string]bool{karpenter.FeatureGateNodeOverlay: true}
+		}
+	}
+	return nil
+}
+
+// devicePluginSettings keep the plugin off Bottlerocket nodes and give it a
+// time-slicing configuration for every replica count a pool uses.
+func devicePluginSettings(cfg *config.Stack) gpu.DevicePluginSettings {
+	var s gpu.DevicePluginSettings
+	for _, nc := range cfg.NodeClasses {
+		if nc.Family() == ami.FamilyBottlerocket {
+			s.SkipNodeClasses = append(s.SkipNodeClasses, nc.Name)
+		}
+	}
+	for _, pool := range cfg.GPUPools {
+		if pool.Sharing.Replicas > 1 {
+			s.SharingReplicas = append(s.SharingReplicas, pool.Sharing.Replicas)
+		}
+	}
+	return s
+}
+
+// checkKarpenterObjects validates the EC2NodeClasses, NodePools and
+// NodeOverlays against the CRD schemas of the pinned Karpenter release
+// before anything exists: the API server would otherwise reject them only
+// after the AWS side is built. The node role's name is not known yet; a
+// placeholder of its form stands in.
 func checkKarpenterObjects(cfg *config.Stack) error {
 	schema, err := crdschema.Karpenter()
 	if err != nil {
 		return err
 	}
-	objects := []map[string]any{karpenter.NodeClassObject(karpenter.NodeClassSettings{
-		NodeClass: cfg.NodeClass, DiscoveryValue: cfg.ClusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
-	})}
+	var objects []map[string]any
+	for _, nc := range cfg.NodeClasses {
+		objects = append(objects, karpenter.NodeClassObject(karpenter.NodeClassSettings{
+			NodeClass: nc, DiscoveryValue: cfg.ClusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
+		}))
+	}
 	for _, pool := range cfg.GPUPools {
-		objects = append(objects, gpu.NodePoolObject(pool, cfg.NodeClass.Name))
+		objects = append(objects, gpu.NodePoolObject(pool))
+		objects = append(objects, gpu.SharingOverlayObjects(pool)...)
 	}
 	for _, obj := range objects {
 		if err := schema.Validate(obj); err != nil {
@@ -206,11 +237,52 @@ func checkKarpenterObjects(cfg *config.Stack) error {
 	return nil
 }
 
+// learnCluster looks up the existing cluster, or creates one in greenfield
+// mode, after checking that Karpenter and every node class's AMI serve the
+// cluster's Kubernetes version: an existing cluster's version is known
+// without creating anything, a created one's is configured.
 func learnCluster(ctx *pulumi.Context, cfg *config.Stack) (*cluster.Facts, error) {
+	version := cfg.Cluster.Version
+	var facts *cluster.Facts
+	if !cfg.Cluster.Create {
+		var err error
+		if facts, err = cluster.Lookup(ctx, cfg.ClusterName); err != nil {
+			return nil, err
+		}
+		version = facts.KubernetesVersion
+	}
+	if err := cluster.CheckKarpenterSupports(cfg.ClusterName, version); err != nil {
+		return nil, err
+	}
+	if err := ami.Verify(ctx, version, amiChecks(cfg)); err != nil {
+		return nil, fmt.Errorf("cluster %s runs Kubernetes %s:\n%w", cfg.ClusterName, version, err)
+	}
 	if cfg.Cluster.Create {
 		return cluster.Create(ctx, cfg.ClusterName, cfg)
 	}
-	return cluster.Lookup(ctx, cfg.ClusterName)
+	return facts, nil
+}
+
+// amiChecks are the node classes with the architectures of their pools.
+func amiChecks(cfg *config.Stack) []ami.Class {
+	var out []ami.Class
+	for _, nc := range cfg.NodeClasses {
+		var archs []string
+		for _, pool := range cfg.GPUPools {
+			if pool.NodeClass == nc.Name {
+				archs = append(archs, pool.Architectures...)
+			}
+		}
+		if len(archs) == 0 {
+			archs = []string{"amd64"}
+		}
+		out = append(out, ami.Class{
+			Key:           fmt.Sprintf("%s:nodeClasses[%s].ami", config.Namespace, nc.Name),
+			Alias:         nc.AMI,
+			Architectures: slices.Compact(slices.Sorted(slices.Values(archs))),
+		})
+	}
+	return out
 }
 
 // discoverySubnets are the subnets to tag: configured, the created cluster's
@@ -237,14 +309,19 @@ type outputs struct {
 	controllerRole *iam.ControllerRole
 	queue          *karpenter.InterruptionQueue
 	discovery      *network.DiscoveryTags
-	poolNames      []string
 }
 
 // stackOutputs are what other stacks read through a StackReference.
 func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map {
+	poolNames := make([]string, len(cfg.GPUPools))
 	poolSelectors := pulumi.Map{}
-	for _, name := range o.poolNames {
-		poolSelectors[name] = pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(name)}
+	for i, pool := range cfg.GPUPools {
+		poolNames[i] = pool.Name
+		poolSelectors[pool.Name] = pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(pool.Name)}
+	}
+	nodeClasses := pulumi.Map{}
+	for _, nc := range cfg.NodeClasses {
+		nodeClasses[nc.Name] = pulumi.StringMap{"ami": pulumi.String(nc.AMI), "amiFamily": pulumi.String(nc.Family())}
 	}
 	return pulumi.Map{
 		"clusterName":           pulumi.String(facts.Name),
@@ -258,9 +335,9 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map
 		"interruptionQueueUrl":  o.queue.URL,
 		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)},
 		"karpenterNamespace":    pulumi.String(cfg.Karpenter.Namespace),
-		"karpenterVersion":      pulumi.String(cfg.Karpenter.Version),
-		"nodeClassName":         pulumi.String(cfg.NodeClass.Name),
-		"gpuPoolNames":          pulumi.ToStringArray(o.poolNames),
+		"karpenterVersion":      pulumi.String(versions.Karpenter),
+		"nodeClasses":           nodeClasses,
+		"gpuPoolNames":          pulumi.ToStringArray(poolNames),
 		"gpuResourceName":       pulumi.String(wellknown.GPUResource),
 		"gpuTaint": pulumi.StringMap{
 			"key": pulumi.String(wellknown.GPUTaintKey), "effect": pulumi.String(wellknown.GPUTaintEffect),

@@ -6,6 +6,7 @@ import (
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/stackfile"
 	"karpenter-gpu/stack"
 )
 
@@ -71,4 +72,19 @@ func children(cloud *fakecloud.Cloud, parent fakecloud.Resource) []fakecloud.Res
 		}
 	}
 	return out
+}
+
+// runStackFile runs the real program with a committed stack file against
+// the example cluster named in it.
+func runStackFile(t *testing.T, file string) *fakecloud.Cloud {
+	t.Helper()
+	cfg, err := stackfile.Read(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cloud := fakecloud.New(fakecloud.Example(cfg[config.Namespace+":clusterName"]), config.Namespace, "test")
+	if err := cloud.Run(cfg, stack.Run); err != nil {
+		t.Fatal(err)
+	}
+	return cloud
 }

@@ -14,17 +14,19 @@ import (
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/stack"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
 const (
-	typeRelease    = "kubernetes:helm.sh/v3:Release"
-	typeNodePool   = "kubernetes:karpenter.sh/v1:NodePool"
-	typeNodeClass  = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
-	typeTag        = "aws:ec2/tag:Tag"
-	typeRole       = "aws:iam/role:Role"
-	typePolicy     = "aws:iam/policy:Policy"
-	typeAttachment = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+	typeRelease     = "kubernetes:helm.sh/v3:Release"
+	typeNodePool    = "kubernetes:karpenter.sh/v1:NodePool"
+	typeNodeClass   = "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"
+	typeNodeOverlay = "kubernetes:karpenter.sh/v1alpha1:NodeOverlay"
+	typeTag         = "aws:ec2/tag:Tag"
+	typeRole        = "aws:iam/role:Role"
+	typePolicy      = "aws:iam/policy:Policy"
+	typeAttachment  = "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
 )
 
 func TestBadConfigurationRegistersNothing(t *testing.T) {
@@ -38,7 +40,7 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 		{"identity magic", map[string]any{"karpenter": map[string]any{"identity": "magic"}}, `karpenter-gpu:karpenter.identity: "magic": want one of irsa, podIdentity`},
 		{"nodeAccess maybe", map[string]any{"nodeAccess": "maybe"}, `karpenter-gpu:nodeAccess: "maybe": want one of auto, accessEntry, awsAuth`},
 		{"cheap pool", map[string]any{"gpuPools": []any{map[string]any{"name": "a", "gpus": []string{"t4"}, "maxGPUs": 2, "capacityTypes": []string{"cheap"}}}}, `gpuPools[a].capacityTypes: "cheap"`},
-		{"unpinned AMI", map[string]any{"nodeClass": map[string]any{"ami": "al2023"}}, `nodeClass.ami: "al2023": pin the AMI release`},
+		{"unpinned AMI", map[string]any{"nodeClasses": []any{map[string]any{"name": "gpu", "ami": "al2023"}}}, `nodeClasses[gpu].ami: "al2023": pin the AMI release`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -60,6 +62,8 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
 	configMapOnly := fakecloud.Example(clusterName)
 	configMapOnly.AuthenticationMode = "CONFIG_MAP"
+	k8s138 := fakecloud.Example(clusterName)
+	k8s138.Version = "1.38"
 	allPublic := fakecloud.Example(clusterName)
 	for i := range allPublic.Subnets {
 		allPublic.Subnets[i].Public = true
@@ -76,6 +80,7 @@ func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
 		{"a label Karpenter reserves", fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{map[string]any{
 			"name": "a", "gpus": []string{"t4"}, "maxGPUs": 2, "labels": map[string]string{"karpenter.sh/team": "ml"},
 		}}}, `this configuration would be rejected by Karpenter 1.15.1: NodePool a is invalid`},
+		{"a Kubernetes version Karpenter does not support", k8s138, nil, `Karpenter 1.15.1 supports 1.26 to 1.37`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -115,6 +120,26 @@ func TestCustomResourcesComeAfterAndGoBeforeKarpenter(t *testing.T) {
 			t.Errorf("NodePool %s does not depend on the EC2NodeClass", pool.Name)
 		}
 	}
+	// With several classes, each pool waits for (and outlives) its own.
+	multi := mustRun(t, map[string]any{
+		"nodeClasses": []any{map[string]any{"name": "serving"}, map[string]any{"name": "training", "ami": "bottlerocket@v1.50.0"}},
+		"gpuPools": []any{
+			map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4, "sharing": map[string]int{"replicas": 2}},
+			map[string]any{"name": "training", "nodeClass": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16},
+		},
+	})
+	for pool, class := range map[string]string{"gpu-pool-inference": "serving", "gpu-pool-training": "training"} {
+		if !dependsOn(one(t, multi, typeNodePool, pool), one(t, multi, typeNodeClass, class).URN) {
+			t.Errorf("%s does not depend on node class %s", pool, class)
+		}
+	}
+	for _, o := range byType(multi, typeNodeOverlay) {
+		for _, release := range []string{"karpenter-crd", "karpenter"} {
+			if !dependsOn(o, one(t, multi, typeRelease, release).URN) {
+				t.Errorf("NodeOverlay %s does not depend on release %s", o.Name, release)
+			}
+		}
+	}
 	// Nodes need their role, cluster access and discovery tags for as long as any exists.
 	for _, component := range []string{"karpenter-gpu:cluster:NodeAccess", "karpenter-gpu:network:DiscoveryTags"} {
 		parts := children(cloud, byType(cloud, component)[0])
@@ -146,16 +171,16 @@ func TestEveryKarpenterObjectPassesTheCRDSchema(t *testing.T) {
 		t.Fatal(err)
 	}
 	cloud := mustRun(t, map[string]any{
-		"nodeClass": map[string]any{"instanceStorePolicy": "RAID0", "tags": map[string]string{"cost-center": "42"}},
+		"nodeClasses": []any{map[string]any{"name": "gpu", "instanceStorePolicy": "RAID0", "tags": map[string]string{"cost-center": "42"}}},
 		"gpuPools": []any{
-			map[string]any{"name": "inference", "gpus": []string{"l4", "a10g"}, "maxGPUs": 8, "capacityTypes": []string{"spot"}},
+			map[string]any{"name": "inference", "gpus": []string{"l4", "a10g"}, "maxGPUs": 8, "capacityTypes": []string{"spot"}, "sharing": map[string]int{"replicas": 2}},
 			map[string]any{"name": "training", "minGPUMemoryGiB": 80, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16,
 				"consolidation": "WhenEmptyOrUnderutilized", "budgets": []any{map[string]any{"nodes": "0", "schedule": "0 9 * * 1-5", "duration": "8h"}}},
 		},
 	})
-	objects := append(byType(cloud, typeNodeClass), byType(cloud, typeNodePool)...)
-	if len(objects) != 3 {
-		t.Fatalf("%d Karpenter objects, want 3", len(objects))
+	objects := append(append(byType(cloud, typeNodeClass), byType(cloud, typeNodePool)...), byType(cloud, typeNodeOverlay)...)
+	if len(objects) != 4 {
+		t.Fatalf("%d Karpenter objects, want 4", len(objects))
 	}
 	for _, r := range objects {
 		obj := map[string]any{"apiVersion": r.Inputs["apiVersion"], "kind": r.Inputs["kind"], "metadata": r.Inputs["metadata"], "spec": r.Inputs["spec"]}
@@ -330,14 +355,14 @@ func TestControllerPoliciesUseTheRealARNs(t *testing.T) {
 }
 
 func TestHelmReleasesArePinned(t *testing.T) {
-	cloud := mustRun(t, map[string]any{"karpenter": map[string]any{"version": "1.14.2"}, "devicePlugin": map[string]any{"version": "0.19.1"}})
+	cloud := mustRun(t, map[string]any{"devicePlugin": map[string]any{"version": "0.19.1"}})
 	crds := one(t, cloud, typeRelease, "karpenter-crd").Inputs
 	controller := one(t, cloud, typeRelease, "karpenter").Inputs
 	plugin := one(t, cloud, typeRelease, "nvidia-device-plugin").Inputs
-	if crds["chart"] != "oci://public.ecr.aws/karpenter/karpenter-crd" || crds["version"] != "1.14.2" {
+	if crds["chart"] != "oci://public.ecr.aws/karpenter/karpenter-crd" || crds["version"] != versions.Karpenter {
 		t.Errorf("CRD release = %v %v", crds["chart"], crds["version"])
 	}
-	if controller["chart"] != "oci://public.ecr.aws/karpenter/karpenter" || controller["version"] != "1.14.2" || controller["skipCrds"] != true {
+	if controller["chart"] != "oci://public.ecr.aws/karpenter/karpenter" || controller["version"] != versions.Karpenter || controller["skipCrds"] != true {
 		t.Errorf("controller release = %v %v skipCrds=%v", controller["chart"], controller["version"], controller["skipCrds"])
 	}
 	if controller["namespace"] != "kube-system" || controller["name"] != "karpenter" {
@@ -458,7 +483,7 @@ func TestStackOutputs(t *testing.T) {
 		"discoveryTag":          map[string]any{"karpenter.sh/discovery": clusterName},
 		"karpenterNamespace":    "kube-system",
 		"karpenterVersion":      "1.15.1",
-		"nodeClassName":         "gpu",
+		"nodeClasses":           map[string]any{"gpu": map[string]any{"ami": versions.DefaultAMI, "amiFamily": "al2023"}},
 		"gpuPoolNames":          []any{"gpu"},
 		"gpuResourceName":       "nvidia.com/gpu",
 		"gpuTaint":              map[string]any{"key": "nvidia.com/gpu", "effect": "NoSchedule"},
@@ -488,5 +513,82 @@ func TestStackOutputs(t *testing.T) {
 	}
 	if len(got) != len(want)+len(prefixes) {
 		t.Errorf("%d outputs, want %d", len(got), len(want)+len(prefixes))
+	}
+}
+
+// An AMI alias that does not exist for the cluster's Kubernetes version
+// launches no GPU node at all: refused before anything is created, naming
+// the class's key and the newest release SSM offers.
+func TestAMIMustExistForTheClusterVersion(t *testing.T) {
+	k8s136, k8s137 := fakecloud.Example(clusterName), fakecloud.Example(clusterName)
+	k8s136.Version, k8s137.Version = "1.36", "1.37"
+	old := map[string]any{"nodeClasses": []any{map[string]any{"name": "gpu", "ami": "al2023@v20251120"}}}
+	cases := []struct {
+		name    string
+		cluster fakecloud.Cluster
+		values  map[string]any
+		want    []string
+	}{
+		{"release before the cluster version", k8s136, old, []string{
+			`cluster ml-prod runs Kubernetes 1.36`,
+			`karpenter-gpu:nodeClasses[gpu].ami: "al2023@v20251120": no NVIDIA al2023 AMI of this release exists for Kubernetes 1.36 on x86_64`,
+			`/aws/service/eks/optimized-ami/1.36/amazon-linux-2023/x86_64/nvidia/amazon-eks-node-al2023-x86_64-nvidia-1.36-v20251120/image_id`,
+			`the newest release for it is al2023@v20260610`,
+		}},
+		{"no release at all for the version", k8s137, nil, []string{
+			`karpenter-gpu:nodeClasses[gpu].ami: "al2023@v20260610": no NVIDIA al2023 AMI of this release exists for Kubernetes 1.37`,
+			`SSM has no release of it for that version at all`,
+		}},
+		{"every class and architecture", k8s136, map[string]any{
+			"nodeClasses": []any{map[string]any{"name": "serving"}, map[string]any{"name": "training", "ami": "bottlerocket@v1.50.0"}},
+			"gpuPools": []any{
+				map[string]any{"name": "a", "gpus": []string{"t4g"}, "maxGPUs": 2, "architectures": []string{"arm64"}},
+				map[string]any{"name": "b", "gpus": []string{"h100"}, "maxGPUs": 8, "nodeClass": "training"},
+			},
+		}, []string{
+			`karpenter-gpu:nodeClasses[training].ami: "bottlerocket@v1.50.0": no NVIDIA bottlerocket AMI of this release exists for Kubernetes 1.36 on x86_64 (SSM parameter /aws/service/bottlerocket/aws-k8s-1.36-nvidia/x86_64/1.50.0/image_id)`,
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud, err := run(t, tc.cluster, tc.values)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Errorf("%d resources registered before the error", n)
+			}
+		})
+	}
+	// The serving class (al2023 default, arm64 pool) passed on 1.36: only
+	// the Bottlerocket class was named above.
+	cloud, err := run(t, k8s136, map[string]any{"gpuPools": []any{
+		map[string]any{"name": "a", "gpus": []string{"t4g"}, "maxGPUs": 2, "architectures": []string{"arm64"}},
+	}})
+	if err != nil {
+		t.Fatalf("a release that covers 1.36 on arm64 was refused: %v", err)
+	}
+	if len(byType(cloud, typeNodeClass)) != 1 {
+		t.Error("no node class declared")
+	}
+}
+
+func TestGreenfieldChecksTheAMIBeforeCreatingTheCluster(t *testing.T) {
+	cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{
+		"cluster": map[string]any{
+			"create": true, "version": "1.36", "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
+		},
+		"nodeClasses": []any{map[string]any{"name": "gpu", "ami": "al2023@v20251120"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "Kubernetes 1.36") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(cloud.Resources()); n != 0 {
+		t.Fatalf("%d resources registered (the cluster among them?) before the AMI was checked", n)
 	}
 }

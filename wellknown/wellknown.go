@@ -17,6 +17,11 @@ const (
 	GPUPresentLabel = "nvidia.com/gpu.present"
 	// GPUPoolLabel names the GPU pool a node was launched for.
 	GPUPoolLabel = "karpenter-gpu/pool"
+	// DevicePluginConfigLabel picks, per node, one of the device plugin's
+	// named configurations (config.map in its chart): how pools time-slice.
+	DevicePluginConfigLabel = "nvidia.com/device-plugin.config"
+	// PodSecurityEnforceLabel sets a namespace's Pod Security level.
+	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 
 	// Karpenter's well-known node labels.
 	LabelNodePool        = "karpenter.sh/nodepool"
@@ -26,6 +31,7 @@ const (
 	LabelGPUName         = "karpenter.k8s.aws/instance-gpu-name"
 	LabelGPUManufacturer = "karpenter.k8s.aws/instance-gpu-manufacturer"
 	LabelGPUCount        = "karpenter.k8s.aws/instance-gpu-count"
+	LabelGPUMemory       = "karpenter.k8s.aws/instance-gpu-memory"
 	LabelInstanceType    = "node.kubernetes.io/instance-type"
 	LabelArch            = "kubernetes.io/arch"
 
@@ -46,21 +52,3 @@ var ReservedNodeClassTagKeys = []string{
 
 // ReservedNodeClassTagPrefix is the prefix of cluster ownership tags.
 const ReservedNodeClassTagPrefix = "kubernetes.io/cluster/"
-
-// GPUMemoryGiB lists the NVIDIA GPUs EC2 offers, by the value Karpenter gives
-// them in LabelGPUName, with the smallest memory (GiB) any instance type
-// carrying that GPU has. It decides which names satisfy minGPUMemoryGiB.
-var GPUMemoryGiB = map[string]int{
-	"m60":  8,
-	"k80":  12,
-	"v100": 16,
-	"t4":   16,
-	"t4g":  16,
-	"a10g": 24,
-	"l4":   24,
-	"l40s": 48,
-	"a100": 40,
-	"h100": 80,
-	"h200": 141,
-	"b200": 180,
-}

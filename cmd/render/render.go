@@ -12,9 +12,12 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/stackfile"
 	"karpenter-gpu/stack"
+	"karpenter-gpu/versions"
 )
 
 // Options say what to render.
@@ -30,7 +33,7 @@ type Options struct {
 // Render runs the stack program under the engine's mocks and returns the
 // files to write, by relative path.
 func Render(opts Options) (map[string][]byte, error) {
-	cfg, err := readStackConfig(opts.ConfigFile)
+	cfg, err := stackfile.Read(opts.ConfigFile)
 	if err != nil {
 		return nil, err
 	}
@@ -43,34 +46,6 @@ func Render(opts Options) (map[string][]byte, error) {
 		return nil, err
 	}
 	return files(cloud, cluster, opts)
-}
-
-// readStackConfig reads the config block of a Pulumi stack file into the
-// strings the engine hands a program: scalars as text, objects as JSON.
-func readStackConfig(file string) (map[string]string, error) {
-	raw, err := os.ReadFile(file)
-	if err != nil {
-		return nil, err
-	}
-	var doc struct {
-		Config map[string]any `json:"config"`
-	}
-	if err := yaml.Unmarshal(raw, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", file, err)
-	}
-	out := make(map[string]string, len(doc.Config))
-	for key, v := range doc.Config {
-		if s, ok := v.(string); ok {
-			out[key] = s
-			continue
-		}
-		b, err := json.Marshal(v)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", file, key, err)
-		}
-		out[key] = string(b)
-	}
-	return out, nil
 }
 
 func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error) {
@@ -127,6 +102,11 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map
 				return nil, err
 			}
 			out[path.Join("helm", fileName(r.Name)+".yaml")] = b
+			if in["chart"] == versions.KarpenterChartRepository+"/karpenter" {
+				if out[path.Join("charts", "karpenter.yaml")], err = karpenterManifests(in, cluster.Version); err != nil {
+					return nil, err
+				}
+			}
 		case strings.HasPrefix(r.Type, "kubernetes:") && in["kind"] != nil:
 			obj := map[string]any{}
 			for _, k := range []string{"apiVersion", "kind", "metadata", "spec", "data"} {
@@ -166,6 +146,32 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map
 	}
 	out["plan.md"] = []byte(planMarkdown(cloud, cluster, opts, checked))
 	return out, nil
+}
+
+// karpenterManifests renders the pinned Karpenter module's controller
+// chart with the release's values, as Helm would install it on a cluster of
+// the given Kubernetes version, so that a change to the values shows up as
+// a change to the Deployment.
+func karpenterManifests(in map[string]any, kubernetes string) ([]byte, error) {
+	dir, err := charts.KarpenterChart("karpenter")
+	if err != nil {
+		return nil, err
+	}
+	values, _ := in["values"].(map[string]any)
+	objects, err := charts.Render(dir, charts.Release{Name: fmt.Sprint(in["name"]), Namespace: fmt.Sprint(in["namespace"]), Kubernetes: kubernetes}, values)
+	if err != nil {
+		return nil, err
+	}
+	b := []byte(fmt.Sprintf("# Release %s rendered from the karpenter chart folder of %s (the module pinned in go.mod;\n"+
+		"# labelled 1.14.1 at the %s tag) with the values in helm/karpenter.yaml, for Kubernetes %s.\n", in["name"], charts.KarpenterModule, versions.Karpenter, kubernetes))
+	for _, obj := range objects {
+		doc, err := yaml.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(b, "---\n"...), doc...)
+	}
+	return b, nil
 }
 
 func helmFile(in map[string]any) ([]byte, error) {
@@ -220,8 +226,8 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "# Plan of stack `%s`\n\n", opts.Stack)
-	fmt.Fprintf(&b, "Rendered offline from `%s` against cluster `%s` (%s, account %s, authentication %s).\n\n",
-		path.Base(opts.ConfigFile), cluster.Name, cluster.Region, cluster.AccountID, cluster.AuthenticationMode)
+	fmt.Fprintf(&b, "Rendered offline from `%s` against cluster `%s` (Kubernetes %s, %s, account %s, authentication %s).\n\n",
+		path.Base(opts.ConfigFile), cluster.Name, cluster.Version, cluster.Region, cluster.AccountID, cluster.AuthenticationMode)
 	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
 	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))
 	fmt.Fprintf(&b, "- Karpenter objects checked against the pinned CRD schemas: %s\n\n", strings.Join(checked, ", "))

@@ -85,7 +85,7 @@ func TestRenderIsByteIdentical(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"plan.md", "helm/karpenter.yaml", "helm/karpenter-crd.yaml", "helm/nvidia-device-plugin.yaml",
-		"kubernetes/ec2nodeclass-gpu.yaml", "kubernetes/nodepool-inference.yaml", "iam/karpenter-controller-trust.json",
+		"kubernetes/ec2nodeclass-gpu.yaml", "kubernetes/nodepool-inference.yaml", "charts/karpenter.yaml", "iam/karpenter-controller-trust.json",
 		"iam/karpenter-controller-node-lifecycle.json", "sqs/karpenter-interruption-policy.json", "events/karpenter-interruption-health.json"} {
 		if _, ok := first[want]; !ok {
 			t.Errorf("render lacks %s", want)
@@ -120,17 +120,7 @@ func TestBrokenConfigWritesNothing(t *testing.T) {
 }
 
 func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
-	dir := t.TempDir()
-	describe := filepath.Join(dir, "cluster.json")
-	if err := os.WriteFile(describe, []byte(`{"cluster": {
-  "name": "ml-dev", "arn": "arn:aws:eks:eu-central-1:210987654321:cluster/ml-dev",
-  "endpoint": "https://ABCDEF.yl4.eu-central-1.eks.amazonaws.com", "version": "1.34",
-  "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
-  "identity": {"oidc": {"issuer": "https://oidc.eks.eu-central-1.amazonaws.com/id/ABCDEF"}},
-  "resourcesVpcConfig": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], "clusterSecurityGroupId": "sg-0123456789abcdef0", "vpcId": "vpc-0123456789abcdef0"},
-  "accessConfig": {"authenticationMode": "API"}}}`), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	describe := describeCluster(t, "1.34")
 	files, err := Render(Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
@@ -141,6 +131,53 @@ func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	}
 	if !strings.Contains(string(files["plan.md"]), "eu-central-1, account 210987654321, authentication API") {
 		t.Errorf("plan.md does not describe the described cluster")
+	}
+}
+
+// The controller chart of the pinned module, rendered with the release's
+// values, is what a reviewer reads when the values change.
+func TestRenderShowsTheControllerDeployment(t *testing.T) {
+	files, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifests := string(files["charts/karpenter.yaml"])
+	for _, want := range []string{"kind: Deployment", "name: CLUSTER_NAME\n          value: ml-dev", "NodeOverlay=true", "replicas: 1", "kind: PodDisruptionBudget\nmetadata:"} {
+		if !strings.Contains(manifests, want) {
+			t.Errorf("charts/karpenter.yaml lacks %q", want)
+		}
+	}
+}
+
+func describeCluster(t *testing.T, version string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "cluster.json")
+	if err := os.WriteFile(file, []byte(`{"cluster": {
+  "name": "ml-dev", "arn": "arn:aws:eks:eu-central-1:210987654321:cluster/ml-dev",
+  "endpoint": "https://ABCDEF.yl4.eu-central-1.eks.amazonaws.com", "version": "`+version+`",
+  "certificateAuthority": {"data": "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCg=="},
+  "identity": {"oidc": {"issuer": "https://oidc.eks.eu-central-1.amazonaws.com/id/ABCDEF"}},
+  "resourcesVpcConfig": {"subnetIds": ["subnet-0123456789abcdef0", "subnet-0fedcba9876543210"], "clusterSecurityGroupId": "sg-0123456789abcdef0", "vpcId": "vpc-0123456789abcdef0"},
+  "accessConfig": {"authenticationMode": "API"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// Offline, the AMI check answers from the fake cloud's dated release table:
+// a pin published before the cluster's Kubernetes version is refused.
+func TestRenderRefusesAnAMIOlderThanTheCluster(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "Pulumi.old.yaml")
+	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml-dev\n  karpenter-gpu:nodeClasses:\n    - name: gpu\n      ami: al2023@v20251120\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Render(Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.36"), Stack: "old"})
+	if err == nil || !strings.Contains(err.Error(), `karpenter-gpu:nodeClasses[gpu].ami: "al2023@v20251120": no NVIDIA al2023 AMI of this release exists for Kubernetes 1.36`) ||
+		!strings.Contains(err.Error(), "al2023@v20260610") {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := Render(Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.34"), Stack: "old"}); err != nil {
+		t.Fatalf("the same pin on a 1.34 cluster: %v", err)
 	}
 }
 

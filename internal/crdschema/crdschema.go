@@ -36,10 +36,17 @@ type Validator struct {
 	versions map[string]*version
 }
 
-// Karpenter validates the EC2NodeClass and NodePool of the Karpenter
-// release the go.mod pins. The schemas are compiled once per process.
+// KarpenterCRDs are the CRD manifests of the Karpenter release the go.mod
+// pins, as its module embeds them.
+var KarpenterCRDs = [][]byte{
+	karpenterapis.EC2NodeClassCRD, karpenterapis.NodePoolCRD, karpenterapis.NodeClaimCRD, karpenterapis.NodeOverlayCRD,
+}
+
+// Karpenter validates objects of the Karpenter release the go.mod pins
+// (EC2NodeClass, NodePool, NodeClaim, NodeOverlay). The schemas are
+// compiled once per process.
 var Karpenter = sync.OnceValues(func() (*Validator, error) {
-	return New(karpenterapis.EC2NodeClassCRD, karpenterapis.NodePoolCRD)
+	return New(KarpenterCRDs...)
 })
 
 // New compiles the given CRD manifests.

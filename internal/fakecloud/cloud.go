@@ -27,6 +27,8 @@ type Resource struct {
 	// ReadID is set for resources the program read instead of creating.
 	ReadID         string
 	RetainOnDelete bool
+	// CreateTimeout is the customTimeouts create value, if any.
+	CreateTimeout string
 }
 
 // Cloud implements pulumi.MockResourceMonitor.
@@ -104,6 +106,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: inputs, ReadID: args.ID}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent, r.Dependencies, r.RetainOnDelete = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), rpc.GetRetainOnDelete()
+		r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
 		r.Parent, r.Dependencies = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...)
@@ -187,12 +190,21 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:index/getRegion:getRegion":
 		out = map[string]any{"name": cl.Region, "id": cl.Region, "endpoint": "ec2." + cl.Region + ".amazonaws.com"}
 	case "aws:index/getPartition:getPartition":
-		out = map[string]any{"partition": cl.Partition, "dnsSuffix": "amazonaws.com", "id": cl.Partition}
+		out = map[string]any{"partition": cl.Partition, "dnsSuffix": cl.DNSSuffix(), "id": cl.Partition}
 	case "aws:eks/getCluster:getCluster":
 		if in["name"] != cl.Name {
 			return nil, fmt.Errorf("ResourceNotFoundException: No cluster found for name: %v", in["name"])
 		}
 		out = c.describeCluster()
+	case "aws:ssm/getParameter:getParameter":
+		name, _ := in["name"].(string)
+		value, ok := ssmParameter(name)
+		if !ok {
+			// The words the AWS provider reports for a missing parameter.
+			return nil, fmt.Errorf("reading SSM Parameter (%s): operation error SSM: GetParameter, https response error StatusCode: 400, ParameterNotFound: ", name)
+		}
+		out = map[string]any{"id": name, "name": name, "value": value, "insecureValue": value, "type": "String", "version": 1,
+			"arn": fmt.Sprintf("arn:%s:ssm:%s::parameter%s", cl.Partition, cl.Region, name)}
 	case "aws:ec2/getSubnet:getSubnet":
 		for _, s := range cl.Subnets {
 			if s.ID == in["id"] {

@@ -35,6 +35,14 @@ type Cluster struct {
 	AwsAuthMapRoles string
 }
 
+// DNSSuffix is the partition's domain, as aws.GetPartition reports it.
+func (c Cluster) DNSSuffix() string {
+	if c.Partition == "aws-cn" {
+		return "amazonaws.com.cn"
+	}
+	return "amazonaws.com"
+}
+
 // exampleCA is a base64-encoded placeholder certificate authority.
 const exampleCA = "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0tCk1JSUJkekNDQVIyZ0F3SUJBZ0lCQURBS0JnZ3Foa2pPUFFRREFqQWpNU0V3SHdZRFZRUUREQmhyTTNNdGMyVnkKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo="
 

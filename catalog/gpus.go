@@ -1,0 +1,62 @@
+// Package catalog lists the NVIDIA GPUs that EC2 instance types carry, under
+// the names Karpenter gives them in karpenter.k8s.aws/instance-gpu-name.
+package catalog
+
+import (
+	"slices"
+	"sort"
+)
+
+// GPU is one NVIDIA GPU model as Karpenter labels it.
+type GPU struct {
+	// Name is the value of karpenter.k8s.aws/instance-gpu-name.
+	Name string
+	// MaxMemoryMiB is the most memory one such GPU has on any instance type,
+	// in MiB as karpenter.k8s.aws/instance-gpu-memory counts it.
+	MaxMemoryMiB int
+}
+
+// GPUs are the NVIDIA GPU names in Karpenter's instance-type reference
+// (AMD's radeon-pro-v520 is left out: every pool requires NVIDIA).
+//
+// Memory: where the pinned Karpenter module's recorded EC2 data has the GPU
+// (pkg/fake/zz_generated.describe_instance_types.go: T4, A10G, L4, H100),
+// or Karpenter's reference gives it (L40S), the value EC2 reports; elsewhere
+// the GPU's nominal memory, which EC2 never exceeds. The table only decides
+// whether a pool's minGPUMemoryGiB can be met at all, so an upper bound
+// never refuses a pool that EC2 could serve. Karpenter itself filters on
+// the live EC2 figures.
+var GPUs = []GPU{
+	{Name: "a100", MaxMemoryMiB: 81920},  // p4d 40 GiB, p4de 80 GiB
+	{Name: "a10g", MaxMemoryMiB: 22888},  // g5
+	{Name: "b200", MaxMemoryMiB: 196608}, // p6-b200, nominal 192 GiB
+	{Name: "b300", MaxMemoryMiB: 294912}, // p6-b300, nominal 288 GiB
+	{Name: "h100", MaxMemoryMiB: 81920},  // p5
+	{Name: "h200", MaxMemoryMiB: 144384}, // p5e, p5en, nominal 141 GiB
+	{Name: "l4", MaxMemoryMiB: 22888},    // g6
+	{Name: "l40s", MaxMemoryMiB: 45776},  // g6e
+	{Name: "rtx-pro-4500", MaxMemoryMiB: 32768},
+	{Name: "rtx-pro-server-6000", MaxMemoryMiB: 98304}, // g7e, nominal 96 GiB
+	{Name: "t4", MaxMemoryMiB: 16384},                  // g4dn
+	{Name: "t4g", MaxMemoryMiB: 16384},                 // g5g (arm64)
+	{Name: "v100", MaxMemoryMiB: 32768},                // p3 16 GiB, p3dn 32 GiB
+}
+
+// GPUNames are the known GPU names, sorted.
+func GPUNames() []string {
+	names := make([]string, len(GPUs))
+	for i, g := range GPUs {
+		names[i] = g.Name
+	}
+	sort.Strings(names)
+	return names
+}
+
+// LookupGPU finds a GPU by its Karpenter name.
+func LookupGPU(name string) (GPU, bool) {
+	i := slices.IndexFunc(GPUs, func(g GPU) bool { return g.Name == name })
+	if i < 0 {
+		return GPU{}, false
+	}
+	return GPUs[i], true
+}
