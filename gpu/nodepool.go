@@ -47,6 +47,25 @@ func Taints(pool config.GPUPool) []map[string]any {
 	return taints
 }
 
+// NodeSelector selects the pool's nodes, and only them.
+func NodeSelector(pool config.GPUPool) map[string]string {
+	return map[string]string{wellknown.GPUPoolLabel: pool.Name}
+}
+
+// Tolerations let a pod onto the pool's nodes: one per taint the pool puts
+// on them, the GPU taint first.
+func Tolerations(pool config.GPUPool) []map[string]any {
+	var out []map[string]any
+	for _, t := range Taints(pool) {
+		toleration := map[string]any{"key": t["key"], "operator": "Exists", "effect": t["effect"]}
+		if v, ok := t["value"]; ok {
+			toleration["operator"], toleration["value"] = "Equal", v
+		}
+		out = append(out, toleration)
+	}
+	return out
+}
+
 // LimitGPUs is the NodePool's nvidia.com/gpu limit. A registered node's
 // capacity counts time-sliced GPUs once per replica, so the limit is scaled
 // by the replicas for maxGPUs to keep counting physical GPUs.

@@ -34,14 +34,14 @@ type SmokeTestArgs struct {
 // consolidateAfter passes.
 func NewSmokeTest(ctx *pulumi.Context, name string, args *SmokeTestArgs, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
 	var tolerations corev1.TolerationArray
-	for _, t := range Taints(args.Pool) {
+	for _, t := range Tolerations(args.Pool) {
 		toleration := corev1.TolerationArgs{
 			Key:      pulumi.String(t["key"].(string)),
-			Operator: pulumi.String("Exists"),
+			Operator: pulumi.String(t["operator"].(string)),
 			Effect:   pulumi.String(t["effect"].(string)),
 		}
 		if v, ok := t["value"].(string); ok {
-			toleration.Operator, toleration.Value = pulumi.String("Equal"), pulumi.String(v)
+			toleration.Value = pulumi.String(v)
 		}
 		tolerations = append(tolerations, toleration)
 	}
@@ -57,7 +57,7 @@ func NewSmokeTest(ctx *pulumi.Context, name string, args *SmokeTestArgs, opts ..
 			Template: &corev1.PodTemplateSpecArgs{
 				Spec: &corev1.PodSpecArgs{
 					RestartPolicy: pulumi.String("Never"),
-					NodeSelector:  pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(args.Pool.Name)},
+					NodeSelector:  pulumi.ToStringMap(NodeSelector(args.Pool)),
 					Tolerations:   tolerations,
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:    pulumi.String("nvidia-smi"),

@@ -22,7 +22,15 @@ import (
 )
 
 // Run is the Pulumi program.
-func Run(ctx *pulumi.Context) error {
+func Run(ctx *pulumi.Context) error { return run(ctx, nil) }
+
+// RunObserved is Run that also hands the stack outputs, once resolved, to
+// observe: the offline render writes them, tests read the contract.
+func RunObserved(observe func(outputs map[string]any)) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error { return run(ctx, observe) }
+}
+
+func run(ctx *pulumi.Context, observe func(map[string]any)) error {
 	cfg, err := config.Load(ctx)
 	if err != nil {
 		return err
@@ -33,6 +41,12 @@ func Run(ctx *pulumi.Context) error {
 	}
 	for name, value := range outputs {
 		ctx.Export(name, value)
+	}
+	if observe != nil {
+		outputs.ToMapOutput().ApplyT(func(m map[string]any) error {
+			observe(m)
+			return nil
+		})
 	}
 	return nil
 }
@@ -311,17 +325,16 @@ type outputs struct {
 	discovery      *network.DiscoveryTags
 }
 
-// stackOutputs are what other stacks read through a StackReference.
+// stackOutputs are what other stacks read through a StackReference: the
+// contract the README's outputs section documents. Keys are only added.
 func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map {
-	poolNames := make([]string, len(cfg.GPUPools))
-	poolSelectors := pulumi.Map{}
-	for i, pool := range cfg.GPUPools {
-		poolNames[i] = pool.Name
-		poolSelectors[pool.Name] = pulumi.StringMap{wellknown.GPUPoolLabel: pulumi.String(pool.Name)}
+	pools := map[string]any{}
+	for _, pool := range cfg.GPUPools {
+		pools[pool.Name] = GPUPoolOutput(pool)
 	}
-	nodeClasses := pulumi.Map{}
+	nodeClasses := map[string]any{}
 	for _, nc := range cfg.NodeClasses {
-		nodeClasses[nc.Name] = pulumi.StringMap{"ami": pulumi.String(nc.AMI), "amiFamily": pulumi.String(nc.Family())}
+		nodeClasses[nc.Name] = map[string]any{"ami": nc.AMI, "amiFamily": nc.Family()}
 	}
 	return pulumi.Map{
 		"clusterName":           pulumi.String(facts.Name),
@@ -336,14 +349,33 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map
 		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)},
 		"karpenterNamespace":    pulumi.String(cfg.Karpenter.Namespace),
 		"karpenterVersion":      pulumi.String(versions.Karpenter),
-		"nodeClasses":           nodeClasses,
-		"gpuPoolNames":          pulumi.ToStringArray(poolNames),
 		"gpuResourceName":       pulumi.String(wellknown.GPUResource),
-		"gpuTaint": pulumi.StringMap{
-			"key": pulumi.String(wellknown.GPUTaintKey), "effect": pulumi.String(wellknown.GPUTaintEffect),
-		},
-		"gpuNodeSelector":       pulumi.StringMap{wellknown.GPUPresentLabel: pulumi.String("true")},
-		"gpuPoolNodeSelectors":  poolSelectors,
 		"devicePluginNamespace": pulumi.String(cfg.DevicePlugin.Namespace),
+		"nodeClasses":           pulumi.ToMap(nodeClasses),
+		"gpuPools":              pulumi.ToMap(pools),
+	}
+}
+
+// GPUPoolOutput is one pool's entry of the gpuPools output: everything a
+// pod needs to land on the pool's nodes, and what the pool may launch.
+func GPUPoolOutput(pool config.GPUPool) map[string]any {
+	tolerations := []any{}
+	for _, t := range gpu.Tolerations(pool) {
+		tolerations = append(tolerations, t)
+	}
+	selector := map[string]any{}
+	for k, v := range gpu.NodeSelector(pool) {
+		selector[k] = v
+	}
+	return map[string]any{
+		"nodeSelector":    selector,
+		"tolerations":     tolerations,
+		"gpuResourceName": wellknown.GPUResource,
+		"gpusPerNode":     map[string]any{"min": pool.GPUCount.Min, "max": pool.GPUCount.Max},
+		"capacityTypes":   pool.CapacityTypes,
+		"architectures":   pool.Architectures,
+		"maxGPUs":         pool.MaxGPUs,
+		"sharingReplicas": pool.Sharing.Replicas,
+		"nodeClass":       pool.NodeClass,
 	}
 }

@@ -78,13 +78,33 @@ func children(cloud *fakecloud.Cloud, parent fakecloud.Resource) []fakecloud.Res
 // the example cluster named in it.
 func runStackFile(t *testing.T, file string) *fakecloud.Cloud {
 	t.Helper()
+	cloud, _ := runStackFileOutputs(t, file)
+	return cloud
+}
+
+// runStackFileOutputs is runStackFile that also returns the stack outputs
+// as `pulumi stack output --json` shows them.
+func runStackFileOutputs(t *testing.T, file string) (*fakecloud.Cloud, map[string]any) {
+	t.Helper()
 	cfg, err := stackfile.Read(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	cloud := fakecloud.New(fakecloud.Example(cfg[config.Namespace+":clusterName"]), config.Namespace, "test")
-	if err := cloud.Run(cfg, stack.Run); err != nil {
+	var outputs map[string]any
+	if err := cloud.Run(cfg, stack.RunObserved(func(m map[string]any) { outputs = m })); err != nil {
 		t.Fatal(err)
 	}
-	return cloud
+	if outputs == nil {
+		t.Fatal("the program's outputs were never resolved")
+	}
+	raw, err := json.Marshal(outputs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var asJSON map[string]any
+	if err := json.Unmarshal(raw, &asJSON); err != nil {
+		t.Fatal(err)
+	}
+	return cloud, asJSON
 }

@@ -5,10 +5,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/crdschema"
@@ -450,31 +447,11 @@ func TestSecondRunIsIdentical(t *testing.T) {
 
 func TestStackOutputs(t *testing.T) {
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
-	var (
-		wg  sync.WaitGroup
-		got map[string]any
-	)
-	wg.Add(1)
-	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, func(ctx *pulumi.Context) error {
-		cfg, err := config.Load(ctx)
-		if err != nil {
-			return err
-		}
-		outputs, err := stack.Deploy(ctx, cfg)
-		if err != nil {
-			return err
-		}
-		outputs.ToMapOutput().ApplyT(func(m map[string]any) error {
-			got = m
-			wg.Done()
-			return nil
-		})
-		return nil
-	})
+	var got map[string]any
+	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, stack.RunObserved(func(m map[string]any) { got = m }))
 	if err != nil {
 		t.Fatal(err)
 	}
-	wg.Wait()
 	c := fakecloud.Example(clusterName)
 	want := map[string]any{
 		"clusterName":           clusterName,
@@ -484,12 +461,19 @@ func TestStackOutputs(t *testing.T) {
 		"karpenterNamespace":    "kube-system",
 		"karpenterVersion":      "1.15.1",
 		"nodeClasses":           map[string]any{"gpu": map[string]any{"ami": versions.DefaultAMI, "amiFamily": "al2023"}},
-		"gpuPoolNames":          []any{"gpu"},
 		"gpuResourceName":       "nvidia.com/gpu",
-		"gpuTaint":              map[string]any{"key": "nvidia.com/gpu", "effect": "NoSchedule"},
-		"gpuNodeSelector":       map[string]any{"nvidia.com/gpu.present": "true"},
-		"gpuPoolNodeSelectors":  map[string]any{"gpu": map[string]any{"karpenter-gpu/pool": "gpu"}},
 		"devicePluginNamespace": "nvidia-device-plugin",
+		"gpuPools": map[string]any{"gpu": map[string]any{
+			"nodeSelector":    map[string]any{"karpenter-gpu/pool": "gpu"},
+			"tolerations":     []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}},
+			"gpuResourceName": "nvidia.com/gpu",
+			"gpusPerNode":     map[string]any{"min": 1, "max": 1},
+			"capacityTypes":   []any{"spot", "on-demand"},
+			"architectures":   []any{"amd64"},
+			"maxGPUs":         4,
+			"sharingReplicas": 0,
+			"nodeClass":       "gpu",
+		}},
 	}
 	for k, w := range want {
 		g, _ := json.Marshal(got[k])

@@ -42,10 +42,22 @@ func Render(opts Options) (map[string][]byte, error) {
 		return nil, err
 	}
 	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
-	if err := cloud.Run(cfg, stack.Run); err != nil {
+	var outputs map[string]any
+	if err := cloud.Run(cfg, stack.RunObserved(func(m map[string]any) { outputs = m })); err != nil {
 		return nil, err
 	}
-	return files(cloud, cluster, opts)
+	out, err := files(cloud, cluster, opts)
+	if err != nil {
+		return nil, err
+	}
+	// As `pulumi stack output --json` prints them; values the fake cloud made
+	// up (ARNs, generated names) stand where a deployment has real ones.
+	b, err := json.MarshalIndent(outputs, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	out["outputs.json"] = append(b, '\n')
+	return out, nil
 }
 
 func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error) {

@@ -85,7 +85,7 @@ func TestRenderIsByteIdentical(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"plan.md", "helm/karpenter.yaml", "helm/karpenter-crd.yaml", "helm/nvidia-device-plugin.yaml",
-		"kubernetes/ec2nodeclass-gpu.yaml", "kubernetes/nodepool-inference.yaml", "charts/karpenter.yaml", "iam/karpenter-controller-trust.json",
+		"kubernetes/ec2nodeclass-gpu.yaml", "kubernetes/nodepool-inference.yaml", "charts/karpenter.yaml", "outputs.json", "iam/karpenter-controller-trust.json",
 		"iam/karpenter-controller-node-lifecycle.json", "sqs/karpenter-interruption-policy.json", "events/karpenter-interruption-health.json"} {
 		if _, ok := first[want]; !ok {
 			t.Errorf("render lacks %s", want)

@@ -1,0 +1,135 @@
+// Package workload is what a team consuming the platform writes: it reads
+// the karpenter-gpu stack's gpuPools output through a StackReference and
+// deploys a GPU inference server that lands on the chosen pool, tainted or
+// not.
+package workload
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
+	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
+	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
+)
+
+// Image is the inference server, pinned.
+const Image = "nvcr.io/nvidia/tritonserver:25.10-py3"
+
+// Pool is one entry of the platform's gpuPools output, as far as a
+// workload needs it.
+type Pool struct {
+	NodeSelector    map[string]string `json:"nodeSelector"`
+	Tolerations     []Toleration      `json:"tolerations"`
+	GPUResourceName string            `json:"gpuResourceName"`
+}
+
+// Toleration is one entry of a pool's tolerations.
+type Toleration struct {
+	Key      string `json:"key"`
+	Operator string `json:"operator"`
+	Value    string `json:"value,omitempty"`
+	Effect   string `json:"effect"`
+}
+
+// Program deploys the inference server. Config: platformStack (required),
+// pool (default "inference"), replicas (default 1).
+func Program(ctx *pulumi.Context) error {
+	cfg := config.New(ctx, "")
+	platformStack := cfg.Require("platformStack")
+	poolName := cfg.Get("pool")
+	if poolName == "" {
+		poolName = "inference"
+	}
+	replicas := cfg.GetInt("replicas")
+	if replicas == 0 {
+		replicas = 1
+	}
+
+	platform, err := pulumi.NewStackReference(ctx, platformStack, nil)
+	if err != nil {
+		return err
+	}
+	gpuPools := platform.GetOutput(pulumi.String("gpuPools"))
+	nodeSelector := gpuPools.ApplyT(func(v any) (map[string]string, error) {
+		p, err := choose(v, poolName)
+		return p.NodeSelector, err
+	}).(pulumi.StringMapOutput)
+	tolerations := gpuPools.ApplyT(func(v any) ([]corev1.Toleration, error) {
+		p, err := choose(v, poolName)
+		out := make([]corev1.Toleration, len(p.Tolerations))
+		for i, t := range p.Tolerations {
+			out[i] = corev1.Toleration{Key: &t.Key, Operator: &t.Operator, Effect: &t.Effect}
+			if t.Value != "" {
+				out[i].Value = &t.Value
+			}
+		}
+		return out, err
+	}).(corev1.TolerationArrayOutput)
+	limits := gpuPools.ApplyT(func(v any) (map[string]string, error) {
+		p, err := choose(v, poolName)
+		return map[string]string{p.GPUResourceName: "1"}, err
+	}).(pulumi.StringMapOutput)
+
+	labels := pulumi.StringMap{"app": pulumi.String("inference")}
+	_, err = appsv1.NewDeployment(ctx, "inference", &appsv1.DeploymentArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("inference")},
+		Spec: &appsv1.DeploymentSpecArgs{
+			Replicas: pulumi.Int(replicas),
+			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
+			Template: &corev1.PodTemplateSpecArgs{
+				Metadata: &metav1.ObjectMetaArgs{
+					Labels: labels,
+					// Loading a model onto a GPU takes minutes: do not let
+					// consolidation move a serving replica to save a little.
+					Annotations: pulumi.StringMap{"karpenter.sh/do-not-disrupt": pulumi.String("true")},
+				},
+				Spec: &corev1.PodSpecArgs{
+					NodeSelector: nodeSelector,
+					Tolerations:  tolerations,
+					Containers: corev1.ContainerArray{corev1.ContainerArgs{
+						Name:      pulumi.String("triton"),
+						Image:     pulumi.String(Image),
+						Args:      pulumi.ToStringArray([]string{"tritonserver", "--model-repository=/models", "--exit-on-error=false"}),
+						Ports:     corev1.ContainerPortArray{corev1.ContainerPortArgs{Name: pulumi.String("http"), ContainerPort: pulumi.Int(8000)}},
+						Resources: &corev1.ResourceRequirementsArgs{Limits: limits},
+						ReadinessProbe: &corev1.ProbeArgs{
+							HttpGet: &corev1.HTTPGetActionArgs{Path: pulumi.String("/v2/health/ready"), Port: pulumi.String("http")},
+						},
+					}},
+				},
+			},
+		},
+	})
+	return err
+}
+
+// choose picks a pool from the gpuPools output, or says which exist.
+func choose(gpuPools any, name string) (Pool, error) {
+	all, ok := gpuPools.(map[string]any)
+	if !ok {
+		return Pool{}, fmt.Errorf("the platform stack has no gpuPools output (got %T): is it a karpenter-gpu stack?", gpuPools)
+	}
+	entry, ok := all[name]
+	if !ok {
+		names := make([]string, 0, len(all))
+		for n := range all {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		return Pool{}, fmt.Errorf("pool %q is not one of the platform's GPU pools: %s", name, strings.Join(names, ", "))
+	}
+	raw, err := json.Marshal(entry)
+	if err != nil {
+		return Pool{}, err
+	}
+	var p Pool
+	if err := json.Unmarshal(raw, &p); err != nil {
+		return Pool{}, fmt.Errorf("pool %q: %w", name, err)
+	}
+	return p, nil
+}
