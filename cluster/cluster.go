@@ -47,6 +47,10 @@ type Facts struct {
 	OIDCProviderARN pulumi.StringOutput
 
 	AuthenticationMode string
+	// VpcID is the cluster's VPC.
+	VpcID string
+	// ClusterSecurityGroupID is known up front for an existing cluster only.
+	ClusterSecurityGroupID string
 	// SubnetIDs are the subnets of the cluster's VPC configuration.
 	SubnetIDs []string
 	// SecurityGroups maps a stable logical name to the cluster security group ID.
@@ -117,20 +121,22 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 		sgs[id] = pulumi.String(id)
 	}
 	return &Facts{
-		Name:               name,
-		ARN:                clusterARN(acct, name),
-		AccountID:          acct.id,
-		Region:             acct.region,
-		Partition:          acct.partition,
-		DNSSuffix:          acct.dnsSuffix,
-		KubernetesVersion:  c.Version,
-		Endpoint:           pulumi.String(c.Endpoint).ToStringOutput(),
-		Kubeconfig:         pulumi.String(kubeconfig).ToStringOutput(),
-		OIDCIssuerURL:      pulumi.String(issuer).ToStringOutput(),
-		OIDCProviderARN:    pulumi.String(OIDCProviderARN(acct.partition, acct.id, issuer)).ToStringOutput(),
-		AuthenticationMode: authMode,
-		SubnetIDs:          c.VpcConfig.SubnetIds,
-		SecurityGroups:     sgs,
+		Name:                   name,
+		ARN:                    clusterARN(acct, name),
+		AccountID:              acct.id,
+		Region:                 acct.region,
+		Partition:              acct.partition,
+		DNSSuffix:              acct.dnsSuffix,
+		KubernetesVersion:      c.Version,
+		Endpoint:               pulumi.String(c.Endpoint).ToStringOutput(),
+		Kubeconfig:             pulumi.String(kubeconfig).ToStringOutput(),
+		OIDCIssuerURL:          pulumi.String(issuer).ToStringOutput(),
+		OIDCProviderARN:        pulumi.String(OIDCProviderARN(acct.partition, acct.id, issuer)).ToStringOutput(),
+		AuthenticationMode:     authMode,
+		VpcID:                  c.VpcConfig.VpcId,
+		ClusterSecurityGroupID: c.VpcConfig.ClusterSecurityGroupId,
+		SubnetIDs:              c.VpcConfig.SubnetIds,
+		SecurityGroups:         sgs,
 	}, nil
 }
 
@@ -202,6 +208,7 @@ func Create(ctx *pulumi.Context, name string, cfg *config.Stack, opts ...pulumi.
 		OIDCIssuerURL:      c.OidcProviderUrl,
 		OIDCProviderARN:    c.OidcProviderArn,
 		AuthenticationMode: AuthModeAPI,
+		VpcID:              cfg.Cluster.VpcID,
 		SubnetIDs:          cfg.Cluster.SubnetIDs,
 		SecurityGroups:     map[string]pulumi.StringInput{"cluster-security-group": c.ClusterSecurityGroupId},
 		Created:            c,

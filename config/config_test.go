@@ -129,6 +129,35 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"bottlerocket date version", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"bottlerocket@v20251120"}]`}, []string{`nodeClasses[gpu].ami: "bottlerocket@v20251120": want a release such as bottlerocket@v1.50.0`}},
 		{"sharing on bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"al"},{"name":"br","ami":"bottlerocket@v1.50.0"}]`,
 			"gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"nodeClass":"br","sharing":{"replicas":4}}]`}, []string{`gpuPools[a].sharing.replicas: 4: time-slicing is configured through the NVIDIA device plugin DaemonSet, which nodes of nodeClasses[br] (ami bottlerocket@v1.50.0) do not run`}},
+		{"unknown feature gate", map[string]string{"clusterName": "ml", "karpenter": `{"featureGates":{"nodeRepairs":true},"awsFeatureGates":{"reboot":true}}`}, []string{
+			`karpenter.featureGates.nodeRepairs: true: unknown feature gate; the pinned Karpenter chart has capacityBuffer, nodeOverlay, nodeRepair`,
+			`karpenter.awsFeatureGates.reboot: true: unknown feature gate`}},
+		{"gates through values", map[string]string{"clusterName": "ml", "karpenter": `{"values":{"settings":{"featureGates":{"nodeRepair":true}}}}`}, []string{
+			`karpenter.values.settings.featureGates: {"nodeRepair":true}: set feature gates in karpenter.featureGates only`}},
+		{"sharing without its gate", map[string]string{"clusterName": "ml", "karpenter": `{"featureGates":{"nodeOverlay":false}}`, "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"sharing":{"replicas":2}}]`}, []string{
+			`gpuPools[a].sharing.replicas: 2: sharing needs karpenter.featureGates.nodeOverlay`}},
+		{"reserved without reservations", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["h100"],"maxGPUs":8,"capacityTypes":["reserved","on-demand"]}]`}, []string{
+			`gpuPools[a].capacityTypes: ["reserved","on-demand"]: reserved capacity needs reservations to launch into: set nodeClasses[gpu].capacityReservations`}},
+		{"reservation forms", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","capacityReservations":[{"id":"cr-0123456789abcdef0","ownerId":"123456789012"},{},{"instanceMatchCriteria":"sometimes"},{"id":"res-1"},{"tags":{"team":"ml"},"ownerId":"me"}]}]`}, []string{
+			`nodeClasses[gpu].capacityReservations[0]: {"id":"cr-0123456789abcdef0","ownerId":"123456789012"}: id selects one reservation and goes alone`, "id selects one reservation and goes alone",
+			`nodeClasses[gpu].capacityReservations[1]: {}: want one of {id}, {tags, ownerId}, {instanceMatchCriteria: open|targeted}`,
+			`nodeClasses[gpu].capacityReservations[2].instanceMatchCriteria: "sometimes": want one of open, targeted`,
+			`nodeClasses[gpu].capacityReservations[3].id: "res-1": want a capacity reservation ID`,
+			`nodeClasses[gpu].capacityReservations[4].ownerId: "me": want the 12-digit account ID`}},
+		{"efa needs one zone", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"p5","efa":{"networkCards":32}}]`}, []string{
+			`nodeClasses[p5].subnetIds is missing: an EFA class needs the subnets of one availability zone`}},
+		{"efa cards", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"p5","efa":{"networkCards":65},"subnetIds":["subnet-0aa11bb22cc33dd44"]}]`}, []string{
+			`nodeClasses[p5].efa.networkCards: 65: want a whole number from 1 to 64`}},
+		{"placement group", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"p5","placementGroup":{"name":"train","id":"pg-0123"}},{"name":"p4","placementGroup":{"id":"train"}}]`}, []string{
+			`nodeClasses[p5].placementGroup: {"id":"pg-0123","name":"train"}: set name or id, not both`,
+			`nodeClasses[p4].placementGroup.id: "train": want a placement group ID`}},
+		{"minValues beyond the list", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","instanceTypes":["g5.xlarge","g6.xlarge"],"maxGPUs":4,"minValues":{"instanceTypes":3,"instanceFamilies":60}}]`}, []string{
+			`gpuPools[a].minValues.instanceTypes: 3: the pool lists only 2 instanceTypes: Karpenter could never launch`,
+			`gpuPools[a].minValues.instanceFamilies: 60: want a whole number from 1 to 50`}},
+		{"discovery mode", map[string]string{"clusterName": "ml", "discovery": `{"mode":"guess"}`}, []string{`discovery.mode: "guess": want one of tags, ids`}},
+		{"ids mode on a created cluster", map[string]string{"clusterName": "ml", "discovery": `{"mode":"ids"}`,
+			"cluster": `{"create":true,"vpcId":"vpc-0123456789abcdef0","subnetIds":["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]}`}, []string{
+			`discovery.securityGroupIds is missing: discovery.mode ids selects security groups by ID`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},

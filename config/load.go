@@ -35,6 +35,7 @@ func Defaults() Stack {
 			Memory:    "1Gi",
 		},
 		NodeAccess:  NodeAccessAuto,
+		Discovery:   Discovery{Mode: DiscoveryTags},
 		NodeClasses: []NodeClass{defaultNodeClass()},
 		GPUPools:    []GPUPool{defaultPool()},
 		DevicePlugin: DevicePlugin{

@@ -42,14 +42,18 @@ const (
 // Karpenter configures the controller installation. Its release is the one
 // pinned in package versions: the objects are proven against its CRDs only.
 type Karpenter struct {
-	Namespace          string         `json:"namespace"`
-	Identity           Identity       `json:"identity"`
-	CreateOIDCProvider bool           `json:"createOidcProvider"`
-	Replicas           int            `json:"replicas"`
-	LogLevel           string         `json:"logLevel"`
-	CPU                string         `json:"cpu"`
-	Memory             string         `json:"memory"`
-	Values             map[string]any `json:"values"`
+	Namespace          string   `json:"namespace"`
+	Identity           Identity `json:"identity"`
+	CreateOIDCProvider bool     `json:"createOidcProvider"`
+	Replicas           int      `json:"replicas"`
+	LogLevel           string   `json:"logLevel"`
+	CPU                string   `json:"cpu"`
+	Memory             string   `json:"memory"`
+	// FeatureGates and AWSFeatureGates are the chart's settings.featureGates
+	// and settings.awsFeatureGates: the one place to set them.
+	FeatureGates    map[string]bool `json:"featureGates"`
+	AWSFeatureGates map[string]bool `json:"awsFeatureGates"`
+	Values          map[string]any  `json:"values"`
 }
 
 // NodeAccessMode is how nodes launched with the node role join the cluster.
@@ -61,10 +65,22 @@ const (
 	NodeAccessAwsAuth     NodeAccessMode = "awsAuth"
 )
 
-// Discovery overrides which subnets and security groups get the discovery tag.
+// DiscoveryMode is how node classes find their subnets and security groups.
+type DiscoveryMode string
+
+const (
+	// DiscoveryTags tags them karpenter.sh/discovery=<cluster> and selects by tag.
+	DiscoveryTags DiscoveryMode = "tags"
+	// DiscoveryIDs selects them by ID and tags nothing.
+	DiscoveryIDs DiscoveryMode = "ids"
+)
+
+// Discovery says which subnets and security groups GPU nodes use, and how
+// node classes find them.
 type Discovery struct {
-	SubnetIDs        []string `json:"subnetIds"`
-	SecurityGroupIDs []string `json:"securityGroupIds"`
+	Mode             DiscoveryMode `json:"mode"`
+	SubnetIDs        []string      `json:"subnetIds"`
+	SecurityGroupIDs []string      `json:"securityGroupIds"`
 }
 
 // NodeRole adds to the node IAM role.
@@ -81,6 +97,39 @@ type NodeClass struct {
 	RootVolume          RootVolume        `json:"rootVolume"`
 	InstanceStorePolicy string            `json:"instanceStorePolicy"`
 	Tags                map[string]string `json:"tags"`
+	// CapacityReservations select On-Demand Capacity Reservations and
+	// Capacity Blocks the class's nodes may launch into.
+	CapacityReservations []CapacityReservation `json:"capacityReservations"`
+	// EFA attaches EFA interfaces for multi-node training.
+	EFA EFA `json:"efa"`
+	// PlacementGroup launches the class's nodes into a placement group.
+	PlacementGroup PlacementGroup `json:"placementGroup"`
+	// SubnetIDs pins the class to these subnets (EFA classes: one zone).
+	SubnetIDs []string `json:"subnetIds"`
+}
+
+// CapacityReservation is one capacityReservationSelectorTerm: an ID, or
+// tags (with an owner), or every reservation of one matching kind.
+type CapacityReservation struct {
+	ID                    string            `json:"id,omitempty"`
+	Tags                  map[string]string `json:"tags,omitempty"`
+	OwnerID               string            `json:"ownerId,omitempty"`
+	InstanceMatchCriteria string            `json:"instanceMatchCriteria,omitempty"`
+}
+
+// EFA configures Elastic Fabric Adapter interfaces: the primary interface
+// plus one EFA-only interface on each of NetworkCards network cards.
+type EFA struct {
+	NetworkCards int `json:"networkCards"`
+}
+
+// Enabled tells whether the class attaches EFA interfaces.
+func (e EFA) Enabled() bool { return e.NetworkCards > 0 }
+
+// PlacementGroup names or identifies an existing EC2 placement group.
+type PlacementGroup struct {
+	Name string `json:"name"`
+	ID   string `json:"id"`
 }
 
 // RootVolume sizes the gp3 volume that holds images and containers.
@@ -111,6 +160,14 @@ type GPUPool struct {
 	Labels                 map[string]string `json:"labels"`
 	Taints                 []Taint           `json:"taints"`
 	Sharing                Sharing           `json:"sharing"`
+	MinValues              MinValues         `json:"minValues"`
+}
+
+// MinValues makes Karpenter keep at least this many instance families or
+// types in every launch decision: enough choices for spot to find capacity.
+type MinValues struct {
+	InstanceFamilies int `json:"instanceFamilies"`
+	InstanceTypes    int `json:"instanceTypes"`
 }
 
 // GPUCount bounds the number of GPUs per instance.

@@ -12,22 +12,25 @@ import (
 )
 
 var (
-	clusterNamePattern  = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
-	dnsLabelPattern     = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	semverPattern       = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
-	k8sVersionPattern   = regexp.MustCompile(`^1\.[0-9]{2}$`)
-	subnetIDPattern     = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
-	sgIDPattern         = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
-	vpcIDPattern        = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
-	policyARNPattern    = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$`)
-	quantityPattern     = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ki)?$`)
-	durationPattern     = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
-	budgetNodesPattern  = regexp.MustCompile(`^((100|[0-9]{1,2})%|[0-9]+)$`)
-	budgetDurPattern    = regexp.MustCompile(`^([0-9]+h)?([0-9]+m)?$`)
-	instanceTypePattern = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
-	familyPattern       = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
-	labelKeyPattern     = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
-	labelValuePattern   = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
+	clusterNamePattern      = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	dnsLabelPattern         = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	semverPattern           = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	k8sVersionPattern       = regexp.MustCompile(`^1\.[0-9]{2}$`)
+	subnetIDPattern         = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
+	sgIDPattern             = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
+	vpcIDPattern            = regexp.MustCompile(`^vpc-[0-9a-f]{8,17}$`)
+	placementGroupIDPattern = regexp.MustCompile(`^pg-[0-9a-z]+$`)
+	reservationIDPattern    = regexp.MustCompile(`^cr-[0-9a-z]+$`)
+	accountIDPattern        = regexp.MustCompile(`^[0-9]{12}$`)
+	policyARNPattern        = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$`)
+	quantityPattern         = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ki)?$`)
+	durationPattern         = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
+	budgetNodesPattern      = regexp.MustCompile(`^((100|[0-9]{1,2})%|[0-9]+)$`)
+	budgetDurPattern        = regexp.MustCompile(`^([0-9]+h)?([0-9]+m)?$`)
+	instanceTypePattern     = regexp.MustCompile(`^[a-z][a-z0-9-]*\.[a-z0-9-]+$`)
+	familyPattern           = regexp.MustCompile(`^[a-z][a-z0-9-]*$`)
+	labelKeyPattern         = regexp.MustCompile(`^([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$`)
+	labelValuePattern       = regexp.MustCompile(`^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$`)
 )
 
 // AMI families the EC2NodeClass may boot (both pick their NVIDIA variant by
@@ -56,6 +59,10 @@ func (c *Stack) validate(p *problems) {
 	oneOf(p, "nodeAccess", string(c.NodeAccess), NodeAccessAuto, NodeAccessAccessEntry, NodeAccessAwsAuth)
 	if c.Cluster.Create && c.NodeAccess == NodeAccessAwsAuth {
 		p.add("nodeAccess", string(c.NodeAccess), "a cluster created by this stack uses API authentication only; use auto or accessEntry")
+	}
+	oneOf(p, "discovery.mode", string(c.Discovery.Mode), DiscoveryTags, DiscoveryIDs)
+	if c.Discovery.Mode == DiscoveryIDs && c.Cluster.Create && len(c.Discovery.SecurityGroupIDs) == 0 {
+		p.add("discovery.securityGroupIds", nil, "discovery.mode ids selects security groups by ID, and a cluster this stack creates has no ID yet; name the groups, or use mode tags")
 	}
 	eachMatches(p, "discovery.subnetIds", c.Discovery.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
 	eachMatches(p, "discovery.securityGroupIds", c.Discovery.SecurityGroupIDs, sgIDPattern, "want security group IDs such as sg-0123456789abcdef0")
@@ -112,6 +119,23 @@ func (k *Karpenter) validate(p *problems) {
 	}
 	if !quantityPattern.MatchString(k.Memory) {
 		p.add("karpenter.memory", k.Memory, "want a memory quantity such as 1Gi")
+	}
+	knownKeys(p, "karpenter.featureGates", k.FeatureGates, wellknown.KarpenterFeatureGates)
+	knownKeys(p, "karpenter.awsFeatureGates", k.AWSFeatureGates, wellknown.KarpenterAWSFeatureGates)
+	if settings, ok := k.Values["settings"].(map[string]any); ok {
+		for _, gates := range []string{"featureGates", "awsFeatureGates"} {
+			if v, set := settings[gates]; set {
+				p.add("karpenter.values.settings."+gates, v, "set feature gates in karpenter."+gates+" only, so that the stack sees them (it turns some on itself)")
+			}
+		}
+	}
+}
+
+func knownKeys(p *problems, key string, m map[string]bool, known []string) {
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(known, name) {
+			p.add(key+"."+name, m[name], "unknown feature gate; the pinned Karpenter chart has "+strings.Join(known, ", "))
+		}
 	}
 }
 
@@ -175,10 +199,50 @@ func (n *NodeClass) validate(p *problems, key string) {
 		p.add(key+".rootVolume.throughputMiBps", v.ThroughputMiBps, fmt.Sprintf("gp3 allows at most %.2f MiB/s per IOPS: %d at most with %d IOPS", gp3ThroughputPerOps, int(gp3ThroughputPerOps*float64(v.IOPS)), v.IOPS))
 	}
 	oneOf(p, key+".instanceStorePolicy", n.InstanceStorePolicy, "", "RAID0")
+	for i, r := range n.CapacityReservations {
+		validateReservation(p, fmt.Sprintf("%s.capacityReservations[%d]", key, i), r)
+	}
+	if e := n.EFA; e.NetworkCards != 0 {
+		intRange(p, key+".efa.networkCards", e.NetworkCards, 1, 64)
+		if len(n.SubnetIDs) == 0 {
+			p.add(key+".subnetIds", nil, "an EFA class needs the subnets of one availability zone: EFA traffic does not cross zones, and a cluster placement group lives in one")
+		}
+	}
+	if pg := n.PlacementGroup; pg.Name != "" && pg.ID != "" {
+		p.add(key+".placementGroup", map[string]string{"name": pg.Name, "id": pg.ID}, "set name or id, not both")
+	} else if pg.ID != "" && !placementGroupIDPattern.MatchString(pg.ID) {
+		p.add(key+".placementGroup.id", pg.ID, "want a placement group ID such as pg-0123456789abcdef0")
+	}
+	eachMatches(p, key+".subnetIds", n.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
 	validateAWSTags(p, key+".tags", n.Tags)
 	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if slices.Contains(wellknown.ReservedNodeClassTagKeys, k) || strings.HasPrefix(k, wellknown.ReservedNodeClassTagPrefix) {
 			p.add(key+".tags."+k, n.Tags[k], "Karpenter sets this tag itself and rejects it in an EC2NodeClass; reserved: "+strings.Join(wellknown.ReservedNodeClassTagKeys, ", ")+", "+wellknown.ReservedNodeClassTagPrefix+"*")
+		}
+	}
+}
+
+func validateReservation(p *problems, key string, r CapacityReservation) {
+	const forms = "want one of {id}, {tags, ownerId}, {instanceMatchCriteria: open|targeted}"
+	switch {
+	case r.ID != "" && (len(r.Tags) > 0 || r.OwnerID != "" || r.InstanceMatchCriteria != ""):
+		p.add(key, r, "id selects one reservation and goes alone; "+forms)
+	case r.ID != "":
+		if !reservationIDPattern.MatchString(r.ID) {
+			p.add(key+".id", r.ID, "want a capacity reservation ID such as cr-0123456789abcdef0")
+		}
+	case len(r.Tags) == 0 && r.InstanceMatchCriteria == "":
+		p.add(key, r, forms)
+	}
+	if r.OwnerID != "" && !accountIDPattern.MatchString(r.OwnerID) {
+		p.add(key+".ownerId", r.OwnerID, "want the 12-digit account ID that owns the reservation")
+	}
+	if r.InstanceMatchCriteria != "" {
+		oneOf(p, key+".instanceMatchCriteria", r.InstanceMatchCriteria, "open", "targeted")
+	}
+	for _, k := range slices.Sorted(maps.Keys(r.Tags)) {
+		if k == "" || r.Tags[k] == "" {
+			p.add(key+".tags", r.Tags, "empty tag keys or values select nothing")
 		}
 	}
 }
@@ -230,6 +294,17 @@ func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
 		}
 		p.add(key+".nodeClass", pool.NodeClass, "want the name of an entry of nodeClasses: "+strings.Join(names, ", "))
 		return
+	}
+	if slices.Contains(pool.CapacityTypes, "reserved") {
+		if len(nc.CapacityReservations) == 0 {
+			p.add(key+".capacityTypes", pool.CapacityTypes, fmt.Sprintf("reserved capacity needs reservations to launch into: set nodeClasses[%s].capacityReservations", nc.Name))
+		}
+		if on, set := c.Karpenter.FeatureGates[wellknown.FeatureGateReservedCapacity]; set && !on {
+			p.add(key+".capacityTypes", pool.CapacityTypes, "reserved capacity needs karpenter.featureGates.reservedCapacity, which is set to false")
+		}
+	}
+	if on, set := c.Karpenter.FeatureGates[wellknown.FeatureGateNodeOverlay]; pool.Sharing.Replicas != 0 && set && !on {
+		p.add(key+".sharing.replicas", pool.Sharing.Replicas, "sharing needs karpenter.featureGates.nodeOverlay (NodeOverlays tell Karpenter the shared capacity), which is set to false")
 	}
 	if pool.Sharing.Replicas != 0 && nc.Family() == "bottlerocket" {
 		p.add(key+".sharing.replicas", pool.Sharing.Replicas, fmt.Sprintf(
@@ -303,6 +378,19 @@ func (g *GPUPool) validate(p *problems, key string) {
 		}
 		if k == wellknown.GPUPresentLabel || k == wellknown.GPUPoolLabel || k == wellknown.DevicePluginConfigLabel {
 			p.add(key+".labels."+k, g.Labels[k], "the stack sets this label itself")
+		}
+	}
+	for _, mv := range []struct {
+		key    string
+		n      int
+		listed []string
+	}{{"instanceFamilies", g.MinValues.InstanceFamilies, g.InstanceFamilies}, {"instanceTypes", g.MinValues.InstanceTypes, g.InstanceTypes}} {
+		if mv.n == 0 {
+			continue
+		}
+		intRange(p, key+".minValues."+mv.key, mv.n, 1, 50)
+		if len(mv.listed) > 0 && mv.n > len(mv.listed) {
+			p.add(key+".minValues."+mv.key, mv.n, fmt.Sprintf("the pool lists only %d %s: Karpenter could never launch", len(mv.listed), mv.key))
 		}
 	}
 	if r := g.Sharing.Replicas; r != 0 && (r < 2 || r > 48) {

@@ -429,3 +429,39 @@ func TestProducedNodeCarriesKarpentersLabels(t *testing.T) {
 		t.Errorf("gpu count label = %q", training.Labels[wellknown.LabelGPUCount])
 	}
 }
+
+func TestMinValuesKeepSpotChoices(t *testing.T) {
+	p := pool(func(p *config.GPUPool) {
+		p.CapacityTypes, p.InstanceFamilies, p.MinValues = []string{"spot"}, []string{"g5", "g6", "g6e"}, config.MinValues{InstanceFamilies: 2, InstanceTypes: 5}
+	})
+	obj := gpu.NodePoolObject(p)
+	if err := schema(t).Validate(obj); err != nil {
+		t.Fatal(err)
+	}
+	reqs := requirements(obj)
+	if got := reqs["karpenter.k8s.aws/instance-family In"]; got["minValues"] != 2 || !reflect.DeepEqual(got["values"], []string{"g5", "g6", "g6e"}) {
+		t.Errorf("family requirement = %v", got)
+	}
+	if got := reqs["node.kubernetes.io/instance-type Exists"]; got["minValues"] != 5 {
+		t.Errorf("type requirement = %v", got)
+	}
+	// Karpenter itself refuses more minValues than values.
+	p.MinValues.InstanceFamilies = 4
+	if err := schema(t).Validate(gpu.NodePoolObject(p)); err == nil {
+		t.Error("the schema accepts minValues above the number of values")
+	}
+}
+
+// The EFA plugin runs on every node of an EFA class, whatever its pool's
+// taints, and on no other.
+func TestEFADevicePluginPlacement(t *testing.T) {
+	values := gpu.EFADevicePluginValues([]string{"p5"})
+	training := pools["training"]
+	training.NodeClass = "p5"
+	if !pluginRunsOn(t, values, producedNode(t, training)) {
+		t.Error("the EFA plugin would not run on a tainted pool of the EFA class")
+	}
+	if pluginRunsOn(t, values, producedNode(t, pools["default"])) {
+		t.Error("the EFA plugin would run on a class without EFA")
+	}
+}

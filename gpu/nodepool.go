@@ -66,6 +66,17 @@ func Tolerations(pool config.GPUPool) []map[string]any {
 	return out
 }
 
+// SpotStarvation warns about a spot-only pool that offers EC2 one or two
+// instance types: GPU spot capacity comes and goes per type and zone, and
+// such a pool often launches nothing for hours. Empty when fine.
+func SpotStarvation(pool config.GPUPool) string {
+	spotOnly := len(pool.CapacityTypes) == 1 && pool.CapacityTypes[0] == "spot"
+	if !spotOnly || len(pool.InstanceTypes) == 0 || len(pool.InstanceTypes) > 2 {
+		return ""
+	}
+	return fmt.Sprintf("spot only, and only %d instance type(s): spot GPU capacity often runs out for a type; allow more types or families (and minValues to keep them), or add on-demand as a fallback", len(pool.InstanceTypes))
+}
+
 // LimitGPUs is the NodePool's nvidia.com/gpu limit. A registered node's
 // capacity counts time-sliced GPUs once per replica, so the limit is scaled
 // by the replicas for maxGPUs to keep counting physical GPUs.
@@ -88,12 +99,8 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 	if pool.MinGPUMemoryGiB > 0 {
 		requirements = append(requirements, requirement(wellknown.LabelGPUMemory, "Gte", strconv.Itoa(pool.MinGPUMemoryMiB())))
 	}
-	if len(pool.InstanceFamilies) > 0 {
-		requirements = append(requirements, requirement(wellknown.LabelInstanceFamily, "In", pool.InstanceFamilies...))
-	}
-	if len(pool.InstanceTypes) > 0 {
-		requirements = append(requirements, requirement(wellknown.LabelInstanceType, "In", pool.InstanceTypes...))
-	}
+	requirements = append(requirements, diverse(wellknown.LabelInstanceFamily, pool.InstanceFamilies, pool.MinValues.InstanceFamilies)...)
+	requirements = append(requirements, diverse(wellknown.LabelInstanceType, pool.InstanceTypes, pool.MinValues.InstanceTypes)...)
 
 	taints := []any{}
 	for _, t := range Taints(pool) {
@@ -181,6 +188,25 @@ func SharingOverlayObjects(pool config.GPUPool) []map[string]any {
 		})
 	}
 	return out
+}
+
+// diverse requires one of the listed values, and at least minValues
+// distinct ones among the instance types Karpenter offers EC2 at each
+// launch: a spot request with few choices finds no capacity.
+func diverse(key string, values []string, minValues int) []any {
+	var r map[string]any
+	switch {
+	case len(values) > 0:
+		r = requirement(key, "In", values...)
+	case minValues > 0:
+		r = map[string]any{"key": key, "operator": "Exists"}
+	default:
+		return nil
+	}
+	if minValues > 0 {
+		r["minValues"] = minValues
+	}
+	return []any{r}
 }
 
 func requirement(key, operator string, values ...string) map[string]any {

@@ -305,3 +305,37 @@ func TestServiceTrusts(t *testing.T) {
 		}
 	}
 }
+
+// rebootForRepair adds exactly one statement: reboot, scoped like
+// termination to this cluster's Karpenter instances.
+func TestRebootForRepairGrantsScopedReboot(t *testing.T) {
+	has := func(s iam.ControllerScope) []decoded {
+		var out []decoded
+		for _, p := range iam.ControllerPolicies(s) {
+			for _, st := range decode(t, p.Document) {
+				if slices.Contains(st.Action, "ec2:RebootInstances") {
+					out = append(out, st)
+				}
+			}
+		}
+		return out
+	}
+	if got := has(scope); len(got) != 0 {
+		t.Fatalf("reboot granted without the gate: %+v", got)
+	}
+	withReboot := scope
+	withReboot.RebootForRepair = true
+	got := has(withReboot)
+	if len(got) != 1 {
+		t.Fatalf("%d reboot statements", len(got))
+	}
+	st := got[0]
+	wantCondition := map[string]map[string]any{
+		"StringEquals": {"aws:ResourceTag/kubernetes.io/cluster/" + scope.ClusterName: "owned"},
+		"StringLike":   {"aws:ResourceTag/karpenter.sh/nodepool": "*"},
+	}
+	if !reflect.DeepEqual(st.Action, []string{"ec2:RebootInstances"}) || !reflect.DeepEqual(st.Resource, []string{"arn:aws:ec2:us-west-2:*:instance/*"}) ||
+		!reflect.DeepEqual(normalize(st.Condition), normalize(wantCondition)) {
+		t.Errorf("reboot statement = %+v", st)
+	}
+}

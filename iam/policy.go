@@ -82,6 +82,9 @@ type ControllerScope struct {
 	ClusterARN  string
 	NodeRoleARN string
 	QueueARN    string
+	// RebootForRepair grants ec2:RebootInstances for Karpenter's
+	// rebootForRepair gate, scoped like termination.
+	RebootForRepair bool
 }
 
 // ControllerPolicy is one managed policy of the controller role.
@@ -187,6 +190,19 @@ func ControllerPolicies(s ControllerScope) []ControllerPolicy {
 			},
 		},
 	)
+
+	if s.RebootForRepair {
+		nodeLifecycle.Statement = append(nodeLifecycle.Statement, Statement{
+			Sid:      "AllowScopedInstanceReboot",
+			Effect:   "Allow",
+			Action:   []string{"ec2:RebootInstances"},
+			Resource: []string{ec2ARN("instance")},
+			Condition: map[string]map[string]any{
+				"StringEquals": {owned: "owned"},
+				"StringLike":   {resourceNodePool: "*"},
+			},
+		})
+	}
 
 	iamIntegration := document(
 		Statement{

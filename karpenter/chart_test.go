@@ -2,6 +2,7 @@ package karpenter_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -82,9 +83,15 @@ func TestControllerChartWithTheStackValues(t *testing.T) {
 		}, 1, "NodeOverlay=false"},
 		{"node overlay gate", func() karpenter.ControllerSettings {
 			s := controllerSettings(config.IdentityIRSA, nil)
-			s.FeatureGates = map[string]bool{karpenter.FeatureGateNodeOverlay: true}
+			s.FeatureGates = map[string]bool{wellknown.FeatureGateNodeOverlay: true}
 			return s
 		}, 2, "NodeOverlay=true"},
+		{"node repair and reboot", func() karpenter.ControllerSettings {
+			s := controllerSettings(config.IdentityIRSA, nil)
+			s.FeatureGates = map[string]bool{wellknown.FeatureGateNodeRepair: true}
+			s.AWSFeatureGates = map[string]bool{wellknown.AWSFeatureGateRebootRepair: true}
+			return s
+		}, 2, "NodeRepair=true"},
 		// The chart derives its selectors from its name: values that
 		// hard-coded them would stop matching the pods here.
 		{"name override", func() karpenter.ControllerSettings {
@@ -120,6 +127,9 @@ func TestControllerChartWithTheStackValues(t *testing.T) {
 			}
 			if !strings.Contains(e["FEATURE_GATES"], tc.gates) {
 				t.Errorf("FEATURE_GATES = %q, want %s", e["FEATURE_GATES"], tc.gates)
+			}
+			if want := fmt.Sprintf("RebootForRepair=%v", s.AWSFeatureGates[wellknown.AWSFeatureGateRebootRepair]); !strings.Contains(e["AWS_FEATURE_GATES"], want) {
+				t.Errorf("AWS_FEATURE_GATES = %q, want %s", e["AWS_FEATURE_GATES"], want)
 			}
 			if r := c.Resources; !reflect.DeepEqual(r.Requests, r.Limits) || r.Limits.Cpu().String() != s.Karpenter.CPU || r.Limits.Memory().String() != s.Karpenter.Memory {
 				t.Errorf("resources = %v", r)

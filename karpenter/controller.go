@@ -23,8 +23,9 @@ type ControllerSettings struct {
 	QueueName       string
 	RoleARN         string
 	Karpenter       config.Karpenter
-	// FeatureGates turns on gates the stack's objects need (settings.featureGates).
-	FeatureGates map[string]bool
+	// FeatureGates and AWSFeatureGates are settings.featureGates and
+	// settings.awsFeatureGates; gates not named keep the chart's defaults.
+	FeatureGates, AWSFeatureGates map[string]bool
 }
 
 // ControllerValues are the Helm values of the karpenter chart: what differs
@@ -44,12 +45,14 @@ func ControllerValues(s ControllerSettings) map[string]any {
 		"clusterEndpoint":   s.ClusterEndpoint,
 		"interruptionQueue": s.QueueName,
 	}
-	if len(s.FeatureGates) > 0 {
-		gates := map[string]any{}
-		for name, on := range s.FeatureGates {
-			gates[name] = on
+	for key, gates := range map[string]map[string]bool{"featureGates": s.FeatureGates, "awsFeatureGates": s.AWSFeatureGates} {
+		if len(gates) > 0 {
+			values := map[string]any{}
+			for name, on := range gates {
+				values[name] = on
+			}
+			settings[key] = values
 		}
-		settings["featureGates"] = gates
 	}
 	values := map[string]any{
 		"settings":       settings,

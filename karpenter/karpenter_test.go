@@ -8,11 +8,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
@@ -38,7 +40,7 @@ func nodeClassSettings(mutate func(*config.NodeClass)) karpenter.NodeClassSettin
 		mutate(&nc)
 	}
 	return karpenter.NodeClassSettings{
-		NodeClass: nc, DiscoveryValue: "ml-prod", RoleName: "karpenter-node-1a2b3c4", Tags: map[string]string{"team": "ml"},
+		NodeClass: nc, Subnets: karpenter.Selection{TagValue: "ml-prod"}, SecurityGroups: karpenter.Selection{TagValue: "ml-prod"}, RoleName: "karpenter-node-1a2b3c4", Tags: map[string]string{"team": "ml"},
 	}
 }
 
@@ -258,6 +260,8 @@ func TestInterruptionQueue(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rules, targets int
+	var ruleARNs []any
+	var allowed map[string]any
 	patterns := map[string]bool{}
 	for _, r := range cloud.Resources() {
 		switch r.Type {
@@ -283,16 +287,18 @@ func TestInterruptionQueue(t *testing.T) {
 			}
 			allow, deny := doc.Statement[0], doc.Statement[1]
 			if allow.Effect != "Allow" || !reflect.DeepEqual(allow.Action, []string{"sqs:SendMessage"}) ||
-				!reflect.DeepEqual(allow.Principal, map[string]any{"Service": []any{"events.amazonaws.com", "sqs.amazonaws.com"}}) ||
+				!reflect.DeepEqual(allow.Principal, map[string]any{"Service": "events.amazonaws.com"}) ||
 				!strings.HasPrefix(allow.Resource[0], "arn:aws:sqs:us-west-2:123456789012:interruption-") {
 				t.Errorf("allow statement = %+v", allow)
 			}
+			allowed = allow.Condition["ArnEquals"]
 			if deny.Effect != "Deny" || deny.Principal != "*" || !reflect.DeepEqual(deny.Action, []string{"sqs:*"}) ||
 				deny.Condition["Bool"]["aws:SecureTransport"] != false {
 				t.Errorf("deny statement = %+v", deny)
 			}
 		case "aws:cloudwatch/eventRule:EventRule":
 			rules++
+			ruleARNs = append(ruleARNs, "arn:aws:events:us-west-2:123456789012:rule/"+r.Name+"-")
 			patterns[r.Inputs["eventPattern"].(string)] = true
 		case "aws:cloudwatch/eventTarget:EventTarget":
 			targets++
@@ -315,5 +321,98 @@ func TestInterruptionQueue(t *testing.T) {
 	}
 	if rules != 5 || targets != 5 {
 		t.Errorf("%d rules, %d targets; want 5 each", rules, targets)
+	}
+	// Only the stack's own rules may deliver.
+	if got := allowed["aws:SourceArn"]; len(ruleARNs) != 5 || !sameElements(got, ruleARNs) {
+		t.Errorf("queue accepts messages from %v, want exactly the rules %v", got, ruleARNs)
+	}
+}
+
+// sameElements: every ARN in got starts with one of the prefixes in want,
+// one for one.
+func sameElements(got any, want []any) bool {
+	list, ok := got.([]any)
+	if !ok || len(list) != len(want) {
+		return false
+	}
+	for _, prefix := range want {
+		if !slices.ContainsFunc(list, func(arn any) bool { return strings.HasPrefix(arn.(string), prefix.(string)) }) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestTrainingNodeClass(t *testing.T) {
+	s := nodeClassSettings(func(nc *config.NodeClass) {
+		nc.CapacityReservations = []config.CapacityReservation{
+			{ID: "cr-0123456789abcdef0"},
+			{Tags: map[string]string{"purpose": "training"}, OwnerID: "123456789012"},
+			{InstanceMatchCriteria: "open"},
+		}
+		nc.EFA = config.EFA{NetworkCards: 32}
+		nc.PlacementGroup = config.PlacementGroup{Name: "training"}
+		nc.SubnetIDs = []string{"subnet-0aa11bb22cc33dd44"}
+	})
+	s.EFASecurityGroupID = "sg-0efa0efa0efa0efa0"
+	obj := karpenter.NodeClassObject(s)
+	if err := schema(t).Validate(obj); err != nil {
+		t.Fatal(err)
+	}
+	spec := obj["spec"].(map[string]any)
+	wantReservations := []any{
+		map[string]any{"id": "cr-0123456789abcdef0"},
+		map[string]any{"tags": map[string]any{"purpose": "training"}, "ownerID": "123456789012"},
+		map[string]any{"instanceMatchCriteria": "open"},
+	}
+	if !reflect.DeepEqual(spec["capacityReservationSelectorTerms"], wantReservations) {
+		t.Errorf("reservations = %v", spec["capacityReservationSelectorTerms"])
+	}
+	nics := spec["networkInterfaces"].([]any)
+	if len(nics) != 33 || !reflect.DeepEqual(nics[0], map[string]any{"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"}) ||
+		!reflect.DeepEqual(nics[32], map[string]any{"networkCardIndex": 31, "deviceIndex": 0, "interfaceType": "efa-only"}) {
+		t.Errorf("network interfaces = %v", nics)
+	}
+	if !reflect.DeepEqual(spec["placementGroupSelector"], map[string]any{"name": "training"}) {
+		t.Errorf("placement group = %v", spec["placementGroupSelector"])
+	}
+	if !reflect.DeepEqual(spec["subnetSelectorTerms"], []any{map[string]any{"id": "subnet-0aa11bb22cc33dd44"}}) {
+		t.Errorf("subnets = %v", spec["subnetSelectorTerms"])
+	}
+	wantGroups := []any{map[string]any{"tags": map[string]any{wellknown.DiscoveryTagKey: "ml-prod"}}, map[string]any{"id": "sg-0efa0efa0efa0efa0"}}
+	if !reflect.DeepEqual(spec["securityGroupSelectorTerms"], wantGroups) {
+		t.Errorf("security groups = %v", spec["securityGroupSelectorTerms"])
+	}
+	// Karpenter's own rules: a second EFA device on one card is refused.
+	spec["networkInterfaces"] = append(nics, map[string]any{"networkCardIndex": 1, "deviceIndex": 1, "interfaceType": "efa-only"})
+	if err := schema(t).Validate(obj); err == nil || !strings.Contains(err.Error(), "at most one efa device per network card") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// The gate names the configuration accepts are the pinned chart's.
+func TestFeatureGatesAreTheCharts(t *testing.T) {
+	dir, err := charts.KarpenterChart("karpenter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "values.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values struct {
+		Settings struct {
+			FeatureGates    map[string]any `json:"featureGates"`
+			AWSFeatureGates map[string]any `json:"awsFeatureGates"`
+		} `json:"settings"`
+	}
+	if err := yaml.Unmarshal(raw, &values); err != nil {
+		t.Fatal(err)
+	}
+	if got := slices.Sorted(maps.Keys(values.Settings.FeatureGates)); !reflect.DeepEqual(got, wellknown.KarpenterFeatureGates) {
+		t.Errorf("chart gates %v, known %v", got, wellknown.KarpenterFeatureGates)
+	}
+	if got := slices.Sorted(maps.Keys(values.Settings.AWSFeatureGates)); !reflect.DeepEqual(got, wellknown.KarpenterAWSFeatureGates) {
+		t.Errorf("chart AWS gates %v, known %v", got, wellknown.KarpenterAWSFeatureGates)
 	}
 }

@@ -19,32 +19,57 @@ const (
 	NodeClassKind       = "EC2NodeClass"
 	NodePoolAPIVersion  = "karpenter.sh/v1"
 	NodePoolKind        = "NodePool"
-	// NodeOverlay is alpha: the controller needs FeatureGateNodeOverlay.
-	NodeOverlayAPIVersion  = "karpenter.sh/v1alpha1"
-	NodeOverlayKind        = "NodeOverlay"
-	FeatureGateNodeOverlay = "nodeOverlay"
+	// NodeOverlay is alpha: the controller needs wellknown.FeatureGateNodeOverlay.
+	NodeOverlayAPIVersion = "karpenter.sh/v1alpha1"
+	NodeOverlayKind       = "NodeOverlay"
 )
 
 // NodeClassSettings is what the EC2NodeClass is made from.
 type NodeClassSettings struct {
 	NodeClass config.NodeClass
-	// DiscoveryValue is the karpenter.sh/discovery tag value to select subnets
-	// and security groups by.
-	DiscoveryValue string
-	RoleName       string
-	// Tags are the stack's tags; nodeClass.tags are merged over them.
+	// Subnets and SecurityGroups say how the class finds them.
+	Subnets, SecurityGroups Selection
+	RoleName                string
+	// EFASecurityGroupID is the stack's EFA security group; EFA classes add it.
+	EFASecurityGroupID string
+	// Tags are the stack's tags; the class's tags are merged over them.
 	Tags map[string]string
+}
+
+// Selection finds subnets or security groups: by the karpenter.sh/discovery
+// tag value, or by ID when IDs are given.
+type Selection struct {
+	TagValue string
+	IDs      []string
+}
+
+func (s Selection) terms() []any {
+	if len(s.IDs) == 0 {
+		return []any{map[string]any{"tags": map[string]any{wellknown.DiscoveryTagKey: s.TagValue}}}
+	}
+	terms := make([]any, len(s.IDs))
+	for i, id := range s.IDs {
+		terms[i] = map[string]any{"id": id}
+	}
+	return terms
 }
 
 // NodeClassObject is the EC2NodeClass as Kubernetes receives it.
 func NodeClassObject(s NodeClassSettings) map[string]any {
 	nc := s.NodeClass
-	discovery := []any{map[string]any{"tags": map[string]any{wellknown.DiscoveryTagKey: s.DiscoveryValue}}}
+	subnets := s.Subnets
+	if len(nc.SubnetIDs) > 0 {
+		subnets = Selection{IDs: nc.SubnetIDs}
+	}
+	securityGroups := s.SecurityGroups.terms()
+	if nc.EFA.Enabled() {
+		securityGroups = append(securityGroups, map[string]any{"id": s.EFASecurityGroupID})
+	}
 	spec := map[string]any{
 		"role":                       s.RoleName,
 		"amiSelectorTerms":           []any{map[string]any{"alias": nc.AMI}},
-		"subnetSelectorTerms":        discovery,
-		"securityGroupSelectorTerms": discovery,
+		"subnetSelectorTerms":        subnets.terms(),
+		"securityGroupSelectorTerms": securityGroups,
 		// IMDSv2 only, one hop: containers cannot reach the node's credentials.
 		"metadataOptions": map[string]any{
 			"httpEndpoint":            "enabled",
@@ -56,6 +81,17 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 	}
 	if nc.InstanceStorePolicy != "" {
 		spec["instanceStorePolicy"] = nc.InstanceStorePolicy
+	}
+	if len(nc.CapacityReservations) > 0 {
+		spec["capacityReservationSelectorTerms"] = reservationTerms(nc.CapacityReservations)
+	}
+	if nc.EFA.Enabled() {
+		spec["networkInterfaces"] = efaInterfaces(nc.EFA.NetworkCards)
+	}
+	if pg := nc.PlacementGroup; pg.Name != "" {
+		spec["placementGroupSelector"] = map[string]any{"name": pg.Name}
+	} else if pg.ID != "" {
+		spec["placementGroupSelector"] = map[string]any{"id": pg.ID}
 	}
 	tags := map[string]any{}
 	for _, m := range []map[string]string{s.Tags, nc.Tags} {
@@ -72,6 +108,47 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 		"metadata":   map[string]any{"name": nc.Name},
 		"spec":       spec,
 	}
+}
+
+func reservationTerms(reservations []config.CapacityReservation) []any {
+	terms := make([]any, len(reservations))
+	for i, r := range reservations {
+		term := map[string]any{}
+		if r.ID != "" {
+			term["id"] = r.ID
+		}
+		if len(r.Tags) > 0 {
+			tags := map[string]any{}
+			for k, v := range r.Tags {
+				tags[k] = v
+			}
+			term["tags"] = tags
+		}
+		if r.OwnerID != "" {
+			term["ownerID"] = r.OwnerID
+		}
+		if r.InstanceMatchCriteria != "" {
+			term["instanceMatchCriteria"] = r.InstanceMatchCriteria
+		}
+		terms[i] = term
+	}
+	return terms
+}
+
+// efaInterfaces attaches the primary (ENA) interface and an EFA-only
+// interface on each network card, card 0 included as its second device,
+// which is how AWS lays out EFA on p4d, p5 and p6 instances. The layout is
+// fixed per class: instance types with different network card counts need
+// classes of their own.
+func efaInterfaces(cards int) []any {
+	nics := []any{
+		map[string]any{"networkCardIndex": 0, "deviceIndex": 0, "interfaceType": "interface"},
+		map[string]any{"networkCardIndex": 0, "deviceIndex": 1, "interfaceType": "efa-only"},
+	}
+	for card := 1; card < cards; card++ {
+		nics = append(nics, map[string]any{"networkCardIndex": card, "deviceIndex": 0, "interfaceType": "efa-only"})
+	}
+	return nics
 }
 
 // BottlerocketRootGiB is the OS volume Karpenter itself gives Bottlerocket
@@ -104,8 +181,10 @@ func blockDevices(nc config.NodeClass) []any {
 
 // NodeClassArgs configures the EC2NodeClass resource.
 type NodeClassArgs struct {
-	Settings NodeClassSettings // RoleName comes from Role
+	Settings NodeClassSettings // the role and the EFA security group come from below
 	Role     pulumi.StringInput
+	// EFASecurityGroupID is needed by EFA classes only.
+	EFASecurityGroupID pulumi.StringInput
 }
 
 // NewNodeClass declares the EC2NodeClass. Pass the controller releases (and
@@ -113,9 +192,13 @@ type NodeClassArgs struct {
 // CRD before the object, and on destroy the object must go while the
 // controller still runs to terminate its instances.
 func NewNodeClass(ctx *pulumi.Context, name string, args *NodeClassArgs, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	spec := args.Role.ToStringOutput().ApplyT(func(role string) map[string]any {
+	efa := args.EFASecurityGroupID
+	if efa == nil {
+		efa = pulumi.String("")
+	}
+	spec := pulumi.All(args.Role, efa).ApplyT(func(v []any) map[string]any {
 		s := args.Settings
-		s.RoleName = role
+		s.RoleName, s.EFASecurityGroupID = v[0].(string), v[1].(string)
 		return NodeClassObject(s)["spec"].(map[string]any)
 	}).(pulumi.MapOutput)
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{

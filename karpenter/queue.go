@@ -39,18 +39,20 @@ func (e InterruptionEvent) Pattern() (string, error) {
 // time: a stale interruption warning is worse than none.
 const QueueRetentionSeconds = 300
 
-// QueuePolicy lets EventBridge (and SQS) deliver to the queue and refuses
-// any access without TLS.
-func QueuePolicy(queueARN string) iam.Document {
+// QueuePolicy lets only the stack's own EventBridge rules deliver to the
+// queue, so that nothing else can feed Karpenter fake interruptions, and
+// refuses any access without TLS.
+func QueuePolicy(queueARN string, ruleARNs []string) iam.Document {
 	return iam.Document{
 		Version: "2012-10-17",
 		Statement: []iam.Statement{
 			{
 				Sid:       "AllowEventDelivery",
 				Effect:    "Allow",
-				Principal: map[string]any{"Service": []string{"events.amazonaws.com", "sqs.amazonaws.com"}},
+				Principal: map[string]any{"Service": "events.amazonaws.com"},
 				Action:    []string{"sqs:SendMessage"},
 				Resource:  []string{queueARN},
+				Condition: map[string]map[string]any{"ArnEquals": {"aws:SourceArn": ruleARNs}},
 			},
 			{
 				Sid:       "DenyHTTP",
@@ -92,10 +94,7 @@ func NewInterruptionQueue(ctx *pulumi.Context, name string, args *InterruptionQu
 	if err != nil {
 		return nil, err
 	}
-	policy := queue.Arn.ApplyT(func(arn string) (string, error) { return QueuePolicy(arn).JSON() }).(pulumi.StringOutput)
-	if _, err := sqs.NewQueuePolicy(ctx, name, &sqs.QueuePolicyArgs{QueueUrl: queue.Url, Policy: policy}, pulumi.Parent(q)); err != nil {
-		return nil, err
-	}
+	arns := []any{queue.Arn}
 	for _, event := range InterruptionEvents {
 		pattern, err := event.Pattern()
 		if err != nil {
@@ -115,6 +114,17 @@ func NewInterruptionQueue(ctx *pulumi.Context, name string, args *InterruptionQu
 		}, pulumi.Parent(q)); err != nil {
 			return nil, err
 		}
+		arns = append(arns, rule.Arn)
+	}
+	policy := pulumi.All(arns...).ApplyT(func(v []any) (string, error) {
+		rules := make([]string, len(v)-1)
+		for i, arn := range v[1:] {
+			rules[i] = arn.(string)
+		}
+		return QueuePolicy(v[0].(string), rules).JSON()
+	}).(pulumi.StringOutput)
+	if _, err := sqs.NewQueuePolicy(ctx, name, &sqs.QueuePolicyArgs{QueueUrl: queue.Url, Policy: policy}, pulumi.Parent(q)); err != nil {
+		return nil, err
 	}
 	q.Name, q.ARN, q.URL = queue.Name, queue.Arn, queue.Url
 	return q, ctx.RegisterResourceOutputs(q, pulumi.Map{"name": q.Name, "arn": q.ARN, "url": q.URL})

@@ -1,10 +1,12 @@
 // Package network marks the subnets and security groups Karpenter may
-// launch GPU nodes into.
+// launch GPU nodes into, without taking over a tag the stack did not create.
 package network
 
 import (
+	"fmt"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ec2"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -12,15 +14,75 @@ import (
 	"karpenter-gpu/wellknown"
 )
 
+// Resource is a subnet or security group with its tags as they are before
+// this update.
+type Resource struct {
+	ID   string
+	Tags map[string]string
+}
+
+// ReadSubnets and ReadSecurityGroups look up the current tags.
+func ReadSubnets(ctx *pulumi.Context, ids []string) ([]Resource, error) {
+	out := make([]Resource, 0, len(ids))
+	for _, id := range ids {
+		s, err := ec2.LookupSubnet(ctx, &ec2.LookupSubnetArgs{Id: &id})
+		if err != nil {
+			return nil, fmt.Errorf("looking up subnet %s: %w", id, err)
+		}
+		out = append(out, Resource{ID: id, Tags: s.Tags})
+	}
+	return out, nil
+}
+
+// ReadSecurityGroups looks up the current tags of security groups.
+func ReadSecurityGroups(ctx *pulumi.Context, ids []string) ([]Resource, error) {
+	out := make([]Resource, 0, len(ids))
+	for _, id := range ids {
+		sg, err := ec2.LookupSecurityGroup(ctx, &ec2.LookupSecurityGroupArgs{Id: &id})
+		if err != nil {
+			return nil, fmt.Errorf("looking up security group %s: %w", id, err)
+		}
+		out = append(out, Resource{ID: id, Tags: sg.Tags})
+	}
+	return out, nil
+}
+
+// Owned decides which resources this stack tags. A resource is tagged
+// when it has no discovery tag, or when the tag is this stack's (its
+// ownership tag names owner). A discovery tag with the cluster's name that
+// the stack did not create is left alone, now and on destroy. A discovery
+// tag naming another cluster is an error: Karpenter of that cluster
+// launches into it.
+func Owned(clusterName, owner string, resources []Resource) ([]string, error) {
+	var ours []string
+	var taken []string
+	for _, r := range resources {
+		value, tagged := r.Tags[wellknown.DiscoveryTagKey]
+		switch {
+		case !tagged || r.Tags[wellknown.DiscoveryOwnerTagKey] == owner:
+			ours = append(ours, r.ID)
+		case value != clusterName:
+			taken = append(taken, fmt.Sprintf("%s (%s=%s)", r.ID, wellknown.DiscoveryTagKey, value))
+		}
+	}
+	if len(taken) > 0 {
+		return nil, fmt.Errorf("discovery: %s already serve another cluster's Karpenter; leave them out of discovery.subnetIds / discovery.securityGroupIds, or select by ID with discovery.mode: ids", strings.Join(taken, ", "))
+	}
+	return ours, nil
+}
+
 // DiscoveryTagsArgs names what to tag. Keys are stable logical names (the
 // resource ID where it is known when the program runs).
 type DiscoveryTagsArgs struct {
-	ClusterName    string
+	ClusterName string
+	// Owner identifies this stack in the ownership tag.
+	Owner          string
 	Subnets        map[string]pulumi.StringInput
 	SecurityGroups map[string]pulumi.StringInput
 }
 
-// DiscoveryTags holds one tag resource per subnet and security group.
+// DiscoveryTags holds the tag resources of the subnets and security groups
+// this stack tags.
 type DiscoveryTags struct {
 	pulumi.ResourceState
 	// Value is the tag value the EC2NodeClass selector terms match.
@@ -28,9 +90,11 @@ type DiscoveryTags struct {
 	Tags  []pulumi.Resource
 }
 
-// NewDiscoveryTags adds karpenter.sh/discovery=<cluster> to each resource.
-// Each tag is its own resource: other tags are never touched, and destroy
-// removes only this one.
+// NewDiscoveryTags adds karpenter.sh/discovery=<cluster>, and an ownership
+// tag naming this stack, to each resource. Each tag is its own resource:
+// other tags are never touched, and destroy removes only these. The
+// ownership tag comes first, so that a discovery tag the stack made never
+// exists without it.
 func NewDiscoveryTags(ctx *pulumi.Context, name string, args *DiscoveryTagsArgs, opts ...pulumi.ResourceOption) (*DiscoveryTags, error) {
 	d := &DiscoveryTags{Value: args.ClusterName}
 	if err := ctx.RegisterComponentResource("karpenter-gpu:network:DiscoveryTags", name, d, opts...); err != nil {
@@ -38,15 +102,23 @@ func NewDiscoveryTags(ctx *pulumi.Context, name string, args *DiscoveryTagsArgs,
 	}
 	for _, group := range []map[string]pulumi.StringInput{args.Subnets, args.SecurityGroups} {
 		for _, key := range slices.Sorted(maps.Keys(group)) {
-			tag, err := ec2.NewTag(ctx, name+"-"+key, &ec2.TagArgs{
+			owner, err := ec2.NewTag(ctx, name+"-"+key+"-owner", &ec2.TagArgs{
 				ResourceId: group[key],
-				Key:        pulumi.String(wellknown.DiscoveryTagKey),
-				Value:      pulumi.String(args.ClusterName),
+				Key:        pulumi.String(wellknown.DiscoveryOwnerTagKey),
+				Value:      pulumi.String(args.Owner),
 			}, pulumi.Parent(d))
 			if err != nil {
 				return nil, err
 			}
-			d.Tags = append(d.Tags, tag)
+			tag, err := ec2.NewTag(ctx, name+"-"+key, &ec2.TagArgs{
+				ResourceId: group[key],
+				Key:        pulumi.String(wellknown.DiscoveryTagKey),
+				Value:      pulumi.String(args.ClusterName),
+			}, pulumi.Parent(d), pulumi.DependsOn([]pulumi.Resource{owner}))
+			if err != nil {
+				return nil, err
+			}
+			d.Tags = append(d.Tags, owner, tag)
 		}
 	}
 	return d, ctx.RegisterResourceOutputs(d, pulumi.Map{"value": pulumi.String(d.Value)})

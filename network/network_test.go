@@ -1,6 +1,9 @@
 package network_test
 
 import (
+	"reflect"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -9,11 +12,12 @@ import (
 	"karpenter-gpu/network"
 )
 
-func TestOneTagResourcePerSubnetAndSecurityGroup(t *testing.T) {
+func TestTwoTagResourcesPerSubnetAndSecurityGroup(t *testing.T) {
 	cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
 	err := cloud.Run(nil, func(ctx *pulumi.Context) error {
 		_, err := network.NewDiscoveryTags(ctx, "discovery", &network.DiscoveryTagsArgs{
 			ClusterName:    "ml-prod",
+			Owner:          "karpenter-gpu/prod",
 			Subnets:        network.IDs([]string{"subnet-0bb22cc33dd44ee55", "subnet-0aa11bb22cc33dd44"}),
 			SecurityGroups: map[string]pulumi.StringInput{"cluster-security-group": pulumi.String("sg-0c1d2e3f405162738")},
 		})
@@ -22,30 +26,52 @@ func TestOneTagResourcePerSubnetAndSecurityGroup(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{
-		"discovery-subnet-0aa11bb22cc33dd44": "subnet-0aa11bb22cc33dd44",
-		"discovery-subnet-0bb22cc33dd44ee55": "subnet-0bb22cc33dd44ee55",
-		"discovery-cluster-security-group":   "sg-0c1d2e3f405162738",
-	}
-	got := map[string]string{}
+	urns := map[string]string{}
+	got := map[string]map[string]any{}
 	for _, r := range cloud.Resources() {
-		if r.Type != "aws:ec2/tag:Tag" {
-			continue
+		if r.Type == "aws:ec2/tag:Tag" {
+			got[r.Name], urns[r.Name] = r.Inputs, r.URN
 		}
-		if r.Inputs["key"] != "karpenter.sh/discovery" || r.Inputs["value"] != "ml-prod" {
-			t.Errorf("%s: %v", r.Name, r.Inputs)
-		}
-		if len(r.Inputs) != 3 {
-			t.Errorf("%s sets more than one tag: %v", r.Name, r.Inputs)
-		}
-		got[r.Name] = r.Inputs["resourceId"].(string)
 	}
-	if len(got) != len(want) {
-		t.Fatalf("tags = %v, want %v", got, want)
-	}
-	for name, id := range want {
-		if got[name] != id {
-			t.Errorf("%s tags %q, want %q", name, got[name], id)
+	for key, id := range map[string]string{
+		"subnet-0aa11bb22cc33dd44": "subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55": "subnet-0bb22cc33dd44ee55",
+		"cluster-security-group": "sg-0c1d2e3f405162738",
+	} {
+		discovery, owner := got["discovery-"+key], got["discovery-"+key+"-owner"]
+		if !reflect.DeepEqual(discovery, map[string]any{"resourceId": id, "key": "karpenter.sh/discovery", "value": "ml-prod"}) {
+			t.Errorf("discovery tag of %s = %v", key, discovery)
 		}
+		if !reflect.DeepEqual(owner, map[string]any{"resourceId": id, "key": "karpenter-gpu/discovery-owner", "value": "karpenter-gpu/prod"}) {
+			t.Errorf("ownership tag of %s = %v", key, owner)
+		}
+	}
+	if len(got) != 6 {
+		t.Errorf("%d tags, want 6: %v", len(got), got)
+	}
+	// The discovery tag never exists without the ownership tag.
+	for _, r := range cloud.Resources() {
+		if r.Type == "aws:ec2/tag:Tag" && !strings.HasSuffix(r.Name, "-owner") && !slices.Contains(r.Dependencies, urns[r.Name+"-owner"]) {
+			t.Errorf("%s does not wait for its ownership tag", r.Name)
+		}
+	}
+}
+
+func TestOwnedTakesOverNothing(t *testing.T) {
+	resources := []network.Resource{
+		{ID: "subnet-untagged", Tags: map[string]string{"Name": "private-a"}},
+		{ID: "subnet-ours", Tags: map[string]string{"karpenter.sh/discovery": "ml-prod", "karpenter-gpu/discovery-owner": "karpenter-gpu/prod"}},
+		{ID: "subnet-preexisting", Tags: map[string]string{"karpenter.sh/discovery": "ml-prod"}},
+		{ID: "subnet-other-stack", Tags: map[string]string{"karpenter.sh/discovery": "ml-prod", "karpenter-gpu/discovery-owner": "karpenter-gpu/dev"}},
+	}
+	ours, err := network.Owned("ml-prod", "karpenter-gpu/prod", resources)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(ours, []string{"subnet-untagged", "subnet-ours"}) {
+		t.Errorf("owned = %v", ours)
+	}
+	_, err = network.Owned("ml-prod", "karpenter-gpu/prod", append(resources, network.Resource{ID: "subnet-shared", Tags: map[string]string{"karpenter.sh/discovery": "ml-staging"}}))
+	if err == nil || !strings.Contains(err.Error(), "subnet-shared (karpenter.sh/discovery=ml-staging) already serve another cluster's Karpenter") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -5,6 +5,7 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -14,7 +15,6 @@ import (
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
 	"karpenter-gpu/iam"
-	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/network"
 	"karpenter-gpu/versions"
@@ -54,24 +54,19 @@ func run(ctx *pulumi.Context, observe func(map[string]any)) error {
 // Deploy declares every resource of the stack from a validated
 // configuration and returns the stack outputs.
 func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
-	// Everything that can still fail on bad input happens before the first resource.
-	if err := checkKarpenterObjects(cfg); err != nil {
-		return nil, err
-	}
-	facts, err := learnCluster(ctx, cfg)
+	pre, err := runPreflight(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
-	accessMode, err := cluster.ResolveNodeAccess(cfg.NodeAccess, facts.AuthenticationMode)
-	if err != nil {
-		return nil, err
+	facts := pre.facts
+	if cfg.Cluster.Create {
+		if facts, err = cluster.Create(ctx, cfg.ClusterName, cfg); err != nil {
+			return nil, err
+		}
 	}
-	subnets, err := discoverySubnets(ctx, cfg, facts)
-	if err != nil {
-		return nil, err
-	}
+	clusterReady := facts.Ready()
 
-	// AWS: identities, interruption queue, discovery tags.
+	// AWS: identities, interruption queue, discovery tags, add-ons.
 	if cfg.Karpenter.CreateOIDCProvider {
 		provider, err := iam.NewOIDCProvider(ctx, "cluster-oidc", &iam.OIDCProviderArgs{
 			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
@@ -95,11 +90,22 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.Cluster.Create && cfg.Karpenter.Identity == config.IdentityPodIdentity {
+		agent, err := cluster.NewAddon(ctx, cluster.PodIdentityAgentAddon, &cluster.AddonArgs{
+			ClusterName: facts.Name, Addon: cluster.PodIdentityAgentAddon, Tags: cfg.Tags,
+		}, pulumi.DependsOn(clusterReady))
+		if err != nil {
+			return nil, err
+		}
+		clusterReady = append(clusterReady, agent)
+	}
+	gates := featureGates(cfg)
 	controllerRole, err := iam.NewControllerRole(ctx, "karpenter-controller", &iam.ControllerRoleArgs{
 		Identity: cfg.Karpenter.Identity,
 		Scope: iam.ControllerScope{
 			Partition: facts.Partition, Region: facts.Region, AccountID: facts.AccountID,
 			ClusterName: facts.Name, ClusterARN: facts.ARN,
+			RebootForRepair: cfg.Karpenter.AWSFeatureGates[wellknown.AWSFeatureGateRebootRepair],
 		},
 		OIDCIssuerURL:   facts.OIDCIssuerURL,
 		OIDCProviderARN: facts.OIDCProviderARN,
@@ -107,27 +113,61 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 		NodeRoleARN:     nodeRole.ARN,
 		QueueARN:        queue.ARN,
 		Tags:            cfg.Tags,
-		After:           facts.Ready(),
+		After:           clusterReady,
 	})
 	if err != nil {
 		return nil, err
 	}
-	discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
-		ClusterName:    facts.Name,
-		Subnets:        network.IDs(subnets),
-		SecurityGroups: discoverySecurityGroups(cfg, facts),
-	})
-	if err != nil {
-		return nil, err
+	var nodePrerequisites []pulumi.Resource
+	if cfg.Discovery.Mode == config.DiscoveryTags {
+		groups := network.IDs(pre.taggedSecurityGroups)
+		if cfg.Cluster.Create && len(cfg.Discovery.SecurityGroupIDs) == 0 {
+			maps.Copy(groups, facts.SecurityGroups) // the created cluster's: ours by construction
+		}
+		discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
+			ClusterName:    facts.Name,
+			Owner:          fmt.Sprintf("%s/%s", ctx.Project(), ctx.Stack()),
+			Subnets:        network.IDs(pre.taggedSubnets),
+			SecurityGroups: groups,
+		})
+		if err != nil {
+			return nil, err
+		}
+		nodePrerequisites = append(nodePrerequisites, discovery.Tags...)
+	}
+	var efaGroup pulumi.StringInput
+	if slices.ContainsFunc(cfg.NodeClasses, func(nc config.NodeClass) bool { return nc.EFA.Enabled() }) {
+		sg, err := network.NewEFASecurityGroup(ctx, "efa", &network.EFASecurityGroupArgs{VpcID: facts.VpcID, ClusterName: facts.Name, Tags: cfg.Tags})
+		if err != nil {
+			return nil, err
+		}
+		efaGroup = sg.ID().ToStringOutput()
+		nodePrerequisites = append(nodePrerequisites, sg)
+	}
+	if anyPoolAllows(cfg, "spot") {
+		role, err := iam.NewSpotServiceLinkedRole(ctx, "spot", &iam.SpotServiceLinkedRoleArgs{
+			Partition: facts.Partition, AccountID: facts.AccountID, Exists: pre.spotRoleExists,
+		})
+		if err != nil {
+			return nil, err
+		}
+		nodePrerequisites = append(nodePrerequisites, role)
+	}
+	if gates[wellknown.FeatureGateNodeRepair] {
+		if _, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
+			ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: cfg.Tags,
+		}, pulumi.DependsOn(clusterReady)); err != nil {
+			return nil, err
+		}
 	}
 
-	// Kubernetes: node access, Karpenter, its node class.
+	// Kubernetes: node access, Karpenter, its node classes.
 	k8s, err := cluster.NewKubernetesProvider(ctx, "cluster", facts)
 	if err != nil {
 		return nil, err
 	}
 	nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
-		Mode: accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
+		Mode: pre.accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
 		After: facts.Ready(),
 	})
 	if err != nil {
@@ -135,7 +175,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	}
 	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
 		Settings: karpenter.ControllerSettings{
-			ClusterName: facts.Name, Karpenter: cfg.Karpenter, FeatureGates: featureGates(cfg),
+			ClusterName: facts.Name, Karpenter: cfg.Karpenter, FeatureGates: gates, AWSFeatureGates: cfg.Karpenter.AWSFeatureGates,
 		},
 		Endpoint: facts.Endpoint,
 		Queue:    queue.Name,
@@ -148,23 +188,24 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	// Custom resources come after both releases and go before them, and
 	// after everything a node needs to launch and join. Dependencies name
 	// resources, not components, so that the graph is the same on every run.
-	nodePrerequisites := slices.Concat(
+	nodePrerequisites = slices.Concat(
 		[]pulumi.Resource{controller.CRDs, controller.Release, nodeAccess.Grant},
-		discovery.Tags,
+		nodePrerequisites,
 		nodeRole.Attachments,
 	)
 	nodeClasses := map[string]pulumi.Resource{}
 	for _, nc := range cfg.NodeClasses {
 		nodeClasses[nc.Name], err = karpenter.NewNodeClass(ctx, nc.Name, &karpenter.NodeClassArgs{
-			Settings: karpenter.NodeClassSettings{NodeClass: nc, DiscoveryValue: discovery.Value, Tags: cfg.Tags},
-			Role:     nodeRole.Name,
+			Settings:           nodeClassSettings(cfg, nc, pre.subnets, pre.securityGroups),
+			Role:               nodeRole.Name,
+			EFASecurityGroupID: efaGroup,
 		}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
 		if err != nil {
 			return nil, err
 		}
 	}
 
-	// GPUs: pools, device plugin, optional smoke test.
+	// GPUs: pools, device plugins, optional smoke test.
 	var pools []pulumi.Resource
 	for _, pool := range cfg.GPUPools {
 		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
@@ -182,6 +223,11 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	if err != nil {
 		return nil, err
 	}
+	if efa := efaNodeClasses(cfg); len(efa) > 0 {
+		if _, err := gpu.NewEFADevicePlugin(ctx, "efa-device-plugin", &gpu.EFADevicePluginArgs{NodeClasses: efa}, pulumi.Provider(k8s)); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.SmokeTest {
 		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
 			Namespace: "default", Pool: cfg.GPUPools[0],
@@ -190,20 +236,21 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 		}
 	}
 
-	return stackOutputs(cfg, facts, outputs{
-		nodeRole: nodeRole, controllerRole: controllerRole, queue: queue, discovery: discovery,
-	}), nil
+	return stackOutputs(cfg, facts, outputs{nodeRole: nodeRole, controllerRole: controllerRole, queue: queue}), nil
 }
 
-// featureGates are the Karpenter feature gates the configuration needs:
-// NodeOverlay tells Karpenter what a time-sliced node will advertise.
+// featureGates are the Karpenter feature gates: the configured ones, and
+// nodeOverlay when a pool shares its GPUs (NodeOverlays tell Karpenter what
+// a time-sliced node will advertise).
 func featureGates(cfg *config.Stack) map[string]bool {
-	for _, pool := range cfg.GPUPools {
-		if pool.Sharing.Replicas > 1 {
-			return map[string]bool{karpenter.FeatureGateNodeOverlay: true}
+	gates := maps.Clone(cfg.Karpenter.FeatureGates)
+	if slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Sharing.Replicas > 1 }) {
+		if gates == nil {
+			gates = map[string]bool{}
 		}
+		gates[wellknown.FeatureGateNodeOverlay] = true
 	}
-	return nil
+	return gates
 }
 
 // devicePluginSettings keep the plugin off Bottlerocket nodes and give it a
@@ -223,106 +270,20 @@ func devicePluginSettings(cfg *config.Stack) gpu.DevicePluginSettings {
 	return s
 }
 
-// checkKarpenterObjects validates the EC2NodeClasses, NodePools and
-// NodeOverlays against the CRD schemas of the pinned Karpenter release
-// before anything exists: the API server would otherwise reject them only
-// after the AWS side is built. The node role's name is not known yet; a
-// placeholder of its form stands in.
-func checkKarpenterObjects(cfg *config.Stack) error {
-	schema, err := crdschema.Karpenter()
-	if err != nil {
-		return err
-	}
-	var objects []map[string]any
+func efaNodeClasses(cfg *config.Stack) []string {
+	var out []string
 	for _, nc := range cfg.NodeClasses {
-		objects = append(objects, karpenter.NodeClassObject(karpenter.NodeClassSettings{
-			NodeClass: nc, DiscoveryValue: cfg.ClusterName, RoleName: "karpenter-node-0000000", Tags: cfg.Tags,
-		}))
-	}
-	for _, pool := range cfg.GPUPools {
-		objects = append(objects, gpu.NodePoolObject(pool))
-		objects = append(objects, gpu.SharingOverlayObjects(pool)...)
-	}
-	for _, obj := range objects {
-		if err := schema.Validate(obj); err != nil {
-			return fmt.Errorf("this configuration would be rejected by Karpenter %s: %w", versions.Karpenter, err)
+		if nc.EFA.Enabled() {
+			out = append(out, nc.Name)
 		}
-	}
-	return nil
-}
-
-// learnCluster looks up the existing cluster, or creates one in greenfield
-// mode, after checking that Karpenter and every node class's AMI serve the
-// cluster's Kubernetes version: an existing cluster's version is known
-// without creating anything, a created one's is configured.
-func learnCluster(ctx *pulumi.Context, cfg *config.Stack) (*cluster.Facts, error) {
-	version := cfg.Cluster.Version
-	var facts *cluster.Facts
-	if !cfg.Cluster.Create {
-		var err error
-		if facts, err = cluster.Lookup(ctx, cfg.ClusterName); err != nil {
-			return nil, err
-		}
-		version = facts.KubernetesVersion
-	}
-	if err := cluster.CheckKarpenterSupports(cfg.ClusterName, version); err != nil {
-		return nil, err
-	}
-	if err := ami.Verify(ctx, version, amiChecks(cfg)); err != nil {
-		return nil, fmt.Errorf("cluster %s runs Kubernetes %s:\n%w", cfg.ClusterName, version, err)
-	}
-	if cfg.Cluster.Create {
-		return cluster.Create(ctx, cfg.ClusterName, cfg)
-	}
-	return facts, nil
-}
-
-// amiChecks are the node classes with the architectures of their pools.
-func amiChecks(cfg *config.Stack) []ami.Class {
-	var out []ami.Class
-	for _, nc := range cfg.NodeClasses {
-		var archs []string
-		for _, pool := range cfg.GPUPools {
-			if pool.NodeClass == nc.Name {
-				archs = append(archs, pool.Architectures...)
-			}
-		}
-		if len(archs) == 0 {
-			archs = []string{"amd64"}
-		}
-		out = append(out, ami.Class{
-			Key:           fmt.Sprintf("%s:nodeClasses[%s].ami", config.Namespace, nc.Name),
-			Alias:         nc.AMI,
-			Architectures: slices.Compact(slices.Sorted(slices.Values(archs))),
-		})
 	}
 	return out
-}
-
-// discoverySubnets are the subnets to tag: configured, the created cluster's
-// (all private), or the private ones of an existing cluster.
-func discoverySubnets(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts) ([]string, error) {
-	switch {
-	case len(cfg.Discovery.SubnetIDs) > 0:
-		return cfg.Discovery.SubnetIDs, nil
-	case cfg.Cluster.Create:
-		return facts.SubnetIDs, nil
-	}
-	return cluster.PrivateSubnets(ctx, facts.SubnetIDs)
-}
-
-func discoverySecurityGroups(cfg *config.Stack, facts *cluster.Facts) map[string]pulumi.StringInput {
-	if len(cfg.Discovery.SecurityGroupIDs) > 0 {
-		return network.IDs(cfg.Discovery.SecurityGroupIDs)
-	}
-	return facts.SecurityGroups
 }
 
 type outputs struct {
 	nodeRole       *iam.NodeRole
 	controllerRole *iam.ControllerRole
 	queue          *karpenter.InterruptionQueue
-	discovery      *network.DiscoveryTags
 }
 
 // stackOutputs are what other stacks read through a StackReference: the
@@ -346,7 +307,7 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map
 		"interruptionQueueName": o.queue.Name,
 		"interruptionQueueArn":  o.queue.ARN,
 		"interruptionQueueUrl":  o.queue.URL,
-		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(o.discovery.Value)},
+		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
 		"karpenterNamespace":    pulumi.String(cfg.Karpenter.Namespace),
 		"karpenterVersion":      pulumi.String(versions.Karpenter),
 		"gpuResourceName":       pulumi.String(wellknown.GPUResource),

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -191,32 +192,125 @@ func TestEveryKarpenterObjectPassesTheCRDSchema(t *testing.T) {
 	}
 }
 
-func TestDiscoveryTagsOnPrivateSubnetsAndClusterSecurityGroup(t *testing.T) {
-	cloud := mustRun(t, nil)
+// discoveryTags maps each tagged resource to its discovery tag value.
+func discoveryTags(cloud *fakecloud.Cloud) map[string]string {
 	got := map[string]string{}
 	for _, tag := range byType(cloud, typeTag) {
-		if tag.Inputs["key"] != wellknown.DiscoveryTagKey {
-			t.Errorf("tag %s key = %v", tag.Name, tag.Inputs["key"])
+		if tag.Inputs["key"] == wellknown.DiscoveryTagKey {
+			got[tag.Inputs["resourceId"].(string)] = tag.Inputs["value"].(string)
 		}
-		got[tag.Inputs["resourceId"].(string)] = tag.Inputs["value"].(string)
 	}
+	return got
+}
+
+func TestDiscoveryTagsOnPrivateSubnetsAndClusterSecurityGroup(t *testing.T) {
 	want := map[string]string{
 		"subnet-0aa11bb22cc33dd44": clusterName, "subnet-0bb22cc33dd44ee55": clusterName, "subnet-0cc33dd44ee55ff66": clusterName,
 		"sg-0c1d2e3f405162738": clusterName,
 	}
-	if !reflect.DeepEqual(got, want) {
+	if got := discoveryTags(mustRun(t, nil)); !reflect.DeepEqual(got, want) {
 		t.Fatalf("tags = %v, want %v", got, want)
 	}
-
-	cloud = mustRun(t, map[string]any{"discovery": map[string]any{
-		"subnetIds": []string{"subnet-0123456789abcdef0"}, "securityGroupIds": []string{"sg-0123456789abcdef0", "sg-0fedcba9876543210"},
+	cloud := mustRun(t, map[string]any{"discovery": map[string]any{
+		"subnetIds": []string{"subnet-0dd44ee55ff660077"}, "securityGroupIds": []string{"sg-0c1d2e3f405162738"},
 	}})
-	var ids []string
-	for _, tag := range byType(cloud, typeTag) {
-		ids = append(ids, tag.Inputs["resourceId"].(string))
+	if got := discoveryTags(cloud); !reflect.DeepEqual(got, map[string]string{"subnet-0dd44ee55ff660077": clusterName, "sg-0c1d2e3f405162738": clusterName}) {
+		t.Fatalf("overridden discovery tagged %v", got)
 	}
-	if !reflect.DeepEqual(ids, []string{"sg-0123456789abcdef0", "sg-0fedcba9876543210", "subnet-0123456789abcdef0"}) {
-		t.Fatalf("overridden discovery tagged %v", ids)
+}
+
+// applyTags gives the fake cloud the tags a run created, as AWS would have
+// them on the next run.
+func applyTags(c *fakecloud.Cluster, cloud *fakecloud.Cloud) {
+	for _, tag := range byType(cloud, typeTag) {
+		id, key, value := tag.Inputs["resourceId"].(string), tag.Inputs["key"].(string), tag.Inputs["value"].(string)
+		if id == c.SecurityGroupID {
+			c.SecurityGroupTags = maps.Clone(c.SecurityGroupTags)
+			c.SecurityGroupTags[key] = value
+		}
+		for i := range c.Subnets {
+			if c.Subnets[i].ID == id {
+				c.Subnets[i].Tags = maps.Clone(c.Subnets[i].Tags)
+				if c.Subnets[i].Tags == nil {
+					c.Subnets[i].Tags = map[string]string{}
+				}
+				c.Subnets[i].Tags[key] = value
+			}
+		}
+	}
+}
+
+// snapshot is every resource with its inputs and dependencies.
+func snapshot(cloud *fakecloud.Cloud) string {
+	var b strings.Builder
+	for _, r := range cloud.Resources() {
+		in, _ := json.Marshal(r.Inputs)
+		b.WriteString(r.URN + " " + strings.Join(r.Dependencies, ",") + " " + string(in) + "\n")
+	}
+	return b.String()
+}
+
+// A discovery tag the stack did not make is never taken over: absent tags
+// are created (with an ownership tag), tags already there for this cluster
+// are left alone (and so survive destroy), another cluster's tag stops the
+// run. Each case runs twice, the second time against the tags the first
+// created: the second run declares exactly what the first did.
+func TestDiscoveryNeverTakesOverTags(t *testing.T) {
+	preexisting := fakecloud.Example(clusterName)
+	preexisting.Subnets[0].Tags = map[string]string{wellknown.DiscoveryTagKey: clusterName}
+	preexisting.SecurityGroupTags = map[string]string{wellknown.DiscoveryTagKey: clusterName}
+	cases := []struct {
+		name    string
+		cluster fakecloud.Cluster
+		tagged  []string
+	}{
+		{"absent", fakecloud.Example(clusterName), []string{"sg-0c1d2e3f405162738", "subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55", "subnet-0cc33dd44ee55ff66"}},
+		{"already there for this cluster", preexisting, []string{"subnet-0bb22cc33dd44ee55", "subnet-0cc33dd44ee55ff66"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := tc.cluster
+			first, err := run(t, c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := slices.Sorted(maps.Keys(discoveryTags(first))); !reflect.DeepEqual(got, tc.tagged) {
+				t.Errorf("tagged %v, want %v", got, tc.tagged)
+			}
+			applyTags(&c, first)
+			second, err := run(t, c, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if snapshot(first) != snapshot(second) {
+				t.Errorf("the second run declares something else:\n%s\n---\n%s", snapshot(first), snapshot(second))
+			}
+		})
+	}
+
+	someoneElse := fakecloud.Example(clusterName)
+	someoneElse.Subnets[1].Tags = map[string]string{wellknown.DiscoveryTagKey: "ml-staging"}
+	for range 2 {
+		cloud, err := run(t, someoneElse, nil)
+		if err == nil || !strings.Contains(err.Error(), "subnet-0bb22cc33dd44ee55 (karpenter.sh/discovery=ml-staging) already serve another cluster's Karpenter") {
+			t.Fatalf("err = %v", err)
+		}
+		if n := len(cloud.Resources()); n != 0 {
+			t.Fatalf("%d resources registered", n)
+		}
+	}
+}
+
+// discovery.mode ids tags nothing and selects by ID.
+func TestDiscoveryByID(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"discovery": map[string]any{"mode": "ids"}})
+	if n := len(byType(cloud, typeTag)); n != 0 {
+		t.Errorf("%d tags in mode ids", n)
+	}
+	spec := one(t, cloud, typeNodeClass, "gpu").Inputs["spec"].(map[string]any)
+	wantSubnets := []any{map[string]any{"id": "subnet-0aa11bb22cc33dd44"}, map[string]any{"id": "subnet-0bb22cc33dd44ee55"}, map[string]any{"id": "subnet-0cc33dd44ee55ff66"}}
+	if !reflect.DeepEqual(spec["subnetSelectorTerms"], wantSubnets) || !reflect.DeepEqual(spec["securityGroupSelectorTerms"], []any{map[string]any{"id": "sg-0c1d2e3f405162738"}}) {
+		t.Errorf("selectors = %v / %v", spec["subnetSelectorTerms"], spec["securityGroupSelectorTerms"])
 	}
 }
 
@@ -375,8 +469,11 @@ func TestTagsReachEveryTaggableAWSResource(t *testing.T) {
 	cloud := mustRun(t, map[string]any{"tags": map[string]string{"team": "ml", "cost-center": "42"}})
 	taggable := 0
 	for _, r := range cloud.Resources() {
+		// The Spot service-linked role is account-wide and may be adopted by
+		// import, which fails when inputs (tags) differ from the role's.
 		if !strings.HasPrefix(r.Type, "aws:") || r.Type == typeTag || r.Type == typeAttachment ||
-			r.Type == "aws:cloudwatch/eventTarget:EventTarget" || r.Type == "aws:sqs/queuePolicy:QueuePolicy" {
+			r.Type == "aws:cloudwatch/eventTarget:EventTarget" || r.Type == "aws:sqs/queuePolicy:QueuePolicy" ||
+			r.Type == "aws:iam/serviceLinkedRole:ServiceLinkedRole" {
 			continue
 		}
 		taggable++

@@ -20,6 +20,11 @@ const (
 	// NvidiaDevicePluginRepository is the NVIDIA device plugin chart repository.
 	NvidiaDevicePluginRepository = "https://nvidia.github.io/k8s-device-plugin"
 
+	// EFADevicePlugin is the aws-efa-k8s-device-plugin chart version, from
+	// AWS's EKS charts repository.
+	EFADevicePlugin     = "v0.5.8"
+	EKSChartsRepository = "https://aws.github.io/eks-charts"
+
 	// DefaultAMI is the EKS-optimized AMI release that nodes boot from. Pinned so
 	// that a new AMI release does not drift every GPU node on its own; this
 	// release covers Kubernetes 1.30 to 1.36.

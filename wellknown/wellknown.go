@@ -5,6 +5,9 @@ package wellknown
 const (
 	// DiscoveryTagKey marks the subnets and security groups Karpenter may use.
 	DiscoveryTagKey = "karpenter.sh/discovery"
+	// DiscoveryOwnerTagKey names the stack that put DiscoveryTagKey on a
+	// resource, so that the next run knows the tag is its own.
+	DiscoveryOwnerTagKey = "karpenter-gpu/discovery-owner"
 
 	// GPUResource is the extended resource the NVIDIA device plugin registers.
 	GPUResource = "nvidia.com/gpu"
@@ -20,6 +23,9 @@ const (
 	// DevicePluginConfigLabel picks, per node, one of the device plugin's
 	// named configurations (config.map in its chart): how pools time-slice.
 	DevicePluginConfigLabel = "nvidia.com/device-plugin.config"
+	// EFAPresentLabel marks nodes with EFA interfaces, as EKS node groups do;
+	// the EFA device plugin selects it.
+	EFAPresentLabel = "vpc.amazonaws.com/efa.present"
 	// PodSecurityEnforceLabel sets a namespace's Pod Security level.
 	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 
@@ -39,6 +45,21 @@ const (
 	ServiceAccountRoleAnnotation = "eks.amazonaws.com/role-arn"
 	// KarpenterServiceAccount is the service account the Karpenter chart creates.
 	KarpenterServiceAccount = "karpenter"
+)
+
+// Feature gates of the pinned Karpenter chart (settings.featureGates and
+// settings.awsFeatureGates in its values.yaml; a test compares them).
+var (
+	KarpenterFeatureGates    = []string{"capacityBuffer", "nodeOverlay", "nodeRepair", "podDeletionCostManagement", "reservedCapacity", "spotToSpotConsolidation", "staticCapacity", "terminateFirstDrift", "terminateFirstRepair"}
+	KarpenterAWSFeatureGates = []string{"draEFA", "draNVIDIAGPU", "nodeClassCEL", "rebootForRepair"}
+)
+
+// Feature gates the stack itself depends on.
+const (
+	FeatureGateNodeOverlay      = "nodeOverlay"
+	FeatureGateNodeRepair       = "nodeRepair"
+	FeatureGateReservedCapacity = "reservedCapacity"
+	AWSFeatureGateRebootRepair  = "rebootForRepair"
 )
 
 // ReservedNodeClassTagKeys are tag keys Karpenter manages itself and rejects

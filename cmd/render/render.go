@@ -261,6 +261,12 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 		if r.ReadID != "" {
 			name += " (read " + r.ReadID + ")"
 		}
+		if r.ImportID != "" {
+			name += " (adopted: import " + r.ImportID + ")"
+		}
+		if r.RetainOnDelete {
+			name += " (kept on destroy)"
+		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Type, name, parent, strings.Join(deps, ", "))
 	}
 	return b.String()

@@ -190,3 +190,30 @@ func BenchmarkStackEvaluation(b *testing.B) {
 		}
 	}
 }
+
+// The prod example shows the training recipe in what it renders.
+func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
+	files, err := Render(Options{ConfigFile: "../../Pulumi.prod.yaml.example", Stack: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	training := string(files["kubernetes/ec2nodeclass-training.yaml"])
+	for _, want := range []string{"capacityReservationSelectorTerms:", "purpose: training", "interfaceType: efa-only", "placementGroupSelector:", "- id: subnet-0aa11bb22cc33dd44", "- id: sg-"} {
+		if !strings.Contains(training, want) {
+			t.Errorf("training node class lacks %q", want)
+		}
+	}
+	if _, ok := files["kubernetes/ec2nodeclass-serving.yaml"]; !ok {
+		t.Error("no serving node class")
+	}
+	if !strings.Contains(string(files["helm/efa-device-plugin.yaml"]), "karpenter.k8s.aws/ec2nodeclass") {
+		t.Error("no EFA device plugin values")
+	}
+	plan := string(files["plan.md"])
+	for _, want := range []string{"| aws:eks/addon:Addon | `eks-node-monitoring-agent` |", "| aws:ec2/securityGroup:SecurityGroup | `efa` |",
+		"| aws:iam/serviceLinkedRole:ServiceLinkedRole | `spot` (adopted: import arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot) (kept on destroy) |"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan.md lacks %s", want)
+		}
+	}
+}

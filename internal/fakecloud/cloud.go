@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -29,6 +30,8 @@ type Resource struct {
 	RetainOnDelete bool
 	// CreateTimeout is the customTimeouts create value, if any.
 	CreateTimeout string
+	// ImportID is set for resources the program adopts by import.
+	ImportID string
 }
 
 // Cloud implements pulumi.MockResourceMonitor.
@@ -103,13 +106,14 @@ func (c *Cloud) URN(parent, typ, name string) string {
 // would: its inputs plus the outputs AWS or Kubernetes would assign.
 func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
 	inputs, _ := Plain(resource.NewProperty(args.Inputs)).(map[string]any)
-	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: inputs, ReadID: args.ID}
+	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent, r.Dependencies, r.RetainOnDelete = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), rpc.GetRetainOnDelete()
 		r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
+		r.ImportID = rpc.GetImportId()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
-		r.Parent, r.Dependencies = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...)
+		r.Parent, r.Dependencies, r.ReadID = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), args.ID
 	}
 	sort.Strings(r.Dependencies)
 	r.URN = c.URN(r.Parent, r.Type, r.Name)
@@ -156,6 +160,10 @@ func (c *Cloud) state(typ, name, readID string, inputs map[string]any) (map[stri
 		state["arn"] = fmt.Sprintf("arn:%s:sqs:%s:%s:%s", cl.Partition, cl.Region, cl.AccountID, queueName)
 		state["url"] = fmt.Sprintf("https://sqs.%s.amazonaws.com/%s/%s", cl.Region, cl.AccountID, queueName)
 		id = state["url"].(string)
+	case "aws:ec2/securityGroup:SecurityGroup":
+		sum := sha256.Sum256([]byte(name))
+		id = "sg-" + hex.EncodeToString(sum[:])[:17]
+		state["arn"] = fmt.Sprintf("arn:%s:ec2:%s:%s:security-group/%s", cl.Partition, cl.Region, cl.AccountID, id)
 	case "aws:cloudwatch/eventRule:EventRule":
 		state["name"] = physicalName(name)
 		state["arn"] = fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cl.Partition, cl.Region, cl.AccountID, state["name"])
@@ -196,6 +204,27 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			return nil, fmt.Errorf("ResourceNotFoundException: No cluster found for name: %v", in["name"])
 		}
 		out = c.describeCluster()
+	case "aws:ec2/getSecurityGroup:getSecurityGroup":
+		if in["id"] != cl.SecurityGroupID {
+			return nil, fmt.Errorf("InvalidGroup.NotFound: The security group '%v' does not exist", in["id"])
+		}
+		tags := map[string]any{}
+		for k, v := range cl.SecurityGroupTags {
+			tags[k] = v
+		}
+		out = map[string]any{"id": cl.SecurityGroupID, "name": "eks-cluster-sg-" + cl.Name, "vpcId": cl.VpcID, "tags": tags,
+			"arn": fmt.Sprintf("arn:%s:ec2:%s:%s:security-group/%s", cl.Partition, cl.Region, cl.AccountID, cl.SecurityGroupID)}
+	case "aws:iam/getRole:getRole":
+		if in["name"] != "AWSServiceRoleForEC2Spot" || !cl.SpotServiceLinkedRole {
+			return nil, fmt.Errorf("reading IAM Role (%v): operation error IAM: GetRole, https response error StatusCode: 404, NoSuchEntity: The role with name %v cannot be found.", in["name"], in["name"])
+		}
+		out = map[string]any{"id": in["name"], "name": in["name"], "path": "/aws-service-role/spot.amazonaws.com/",
+			"arn": fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%v", cl.Partition, cl.AccountID, in["name"])}
+	case "aws:eks/getAddon:getAddon":
+		if !slices.Contains(cl.Addons, fmt.Sprint(in["addonName"])) {
+			return nil, fmt.Errorf("reading EKS Add-On (%v:%v): operation error EKS: DescribeAddon, ResourceNotFoundException: No addon: %v found in cluster: %v", cl.Name, in["addonName"], in["addonName"], cl.Name)
+		}
+		out = map[string]any{"id": cl.Name + ":" + fmt.Sprint(in["addonName"]), "addonName": in["addonName"], "clusterName": cl.Name, "addonVersion": "v1.0.0-eksbuild.1"}
 	case "aws:ssm/getParameter:getParameter":
 		name, _ := in["name"].(string)
 		value, ok := ssmParameter(name)
@@ -209,6 +238,9 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		for _, s := range cl.Subnets {
 			if s.ID == in["id"] {
 				tags := map[string]any{"Name": s.ID}
+				for k, v := range s.Tags {
+					tags[k] = v
+				}
 				if s.Public {
 					tags["kubernetes.io/role/elb"] = "1"
 				} else {

@@ -14,6 +14,8 @@ type Subnet struct {
 	ID     string
 	Zone   string
 	Public bool
+	// Tags besides the load-balancer role tag that Public implies.
+	Tags map[string]string
 }
 
 // Cluster is the account, region and EKS cluster the fake cloud serves.
@@ -33,6 +35,12 @@ type Cluster struct {
 	Subnets              []Subnet
 	// AwsAuthMapRoles is the mapRoles of the cluster's aws-auth ConfigMap.
 	AwsAuthMapRoles string
+	// SecurityGroupTags are the cluster security group's tags.
+	SecurityGroupTags map[string]string
+	// Addons are the EKS add-ons the cluster runs.
+	Addons []string
+	// SpotServiceLinkedRole tells whether the account has AWSServiceRoleForEC2Spot.
+	SpotServiceLinkedRole bool
 }
 
 // DNSSuffix is the partition's domain, as aws.GetPartition reports it.
@@ -62,6 +70,11 @@ func Example(name string) Cluster {
 		VpcID:                "vpc-0a1b2c3d4e5f60718",
 		SecurityGroupID:      "sg-0c1d2e3f405162738",
 		AuthenticationMode:   "API_AND_CONFIG_MAP",
+		SecurityGroupTags: map[string]string{
+			"Name": "eks-cluster-sg-" + name, "kubernetes.io/cluster/" + name: "owned",
+		},
+		Addons:                []string{"coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"},
+		SpotServiceLinkedRole: true,
 		Subnets: []Subnet{
 			{ID: "subnet-0aa11bb22cc33dd44", Zone: "us-west-2a"},
 			{ID: "subnet-0bb22cc33dd44ee55", Zone: "us-west-2b"},

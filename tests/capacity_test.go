@@ -1,0 +1,161 @@
+package tests
+
+import (
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/wellknown"
+)
+
+// training is an EFA class and pool with a placement group and reservations.
+func training(subnets ...string) map[string]any {
+	return map[string]any{
+		"nodeClasses": []any{
+			map[string]any{"name": "serving"},
+			map[string]any{"name": "p5", "efa": map[string]int{"networkCards": 32}, "subnetIds": subnets,
+				"placementGroup": map[string]string{"name": "training"},
+				"capacityReservations": []any{map[string]any{"tags": map[string]string{"purpose": "training"}}}},
+		},
+		"gpuPools": []any{
+			map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4},
+			map[string]any{"name": "train", "nodeClass": "p5", "instanceTypes": []string{"p5.48xlarge"}, "gpuCount": map[string]int{"min": 8, "max": 8},
+				"maxGPUs": 16, "capacityTypes": []string{"reserved", "on-demand"},
+				"taints": []any{map[string]any{"key": "workload", "value": "training", "effect": "NoSchedule"}}},
+		},
+		"karpenter": map[string]any{"featureGates": map[string]bool{"nodeRepair": true}, "awsFeatureGates": map[string]bool{"rebootForRepair": true}},
+	}
+}
+
+func TestEFATrainingClass(t *testing.T) {
+	cloud := mustRun(t, training("subnet-0aa11bb22cc33dd44", "subnet-0dd44ee55ff660077"))
+	sg := one(t, cloud, "aws:ec2/securityGroup:SecurityGroup", "efa")
+	self := map[string]any{"protocol": "-1", "fromPort": float64(0), "toPort": float64(0), "self": true}
+	if sg.Inputs["vpcId"] != fakecloud.Example(clusterName).VpcID ||
+		!reflect.DeepEqual(sg.Inputs["ingress"], []any{self}) || !reflect.DeepEqual(sg.Inputs["egress"], []any{self}) {
+		t.Errorf("EFA security group = %v", sg.Inputs)
+	}
+	p5 := one(t, cloud, typeNodeClass, "p5")
+	spec := p5.Inputs["spec"].(map[string]any)
+	groups := spec["securityGroupSelectorTerms"].([]any)
+	if len(groups) != 2 || !strings.HasPrefix(groups[1].(map[string]any)["id"].(string), "sg-") {
+		t.Errorf("EFA class security groups = %v", groups)
+	}
+	if !dependsOn(p5, sg.URN) {
+		t.Error("the EFA class does not depend on its security group")
+	}
+	serving := one(t, cloud, typeNodeClass, "serving").Inputs["spec"].(map[string]any)
+	if len(serving["securityGroupSelectorTerms"].([]any)) != 1 {
+		t.Errorf("a class without EFA selects %v", serving["securityGroupSelectorTerms"])
+	}
+	if _, ok := serving["networkInterfaces"]; ok {
+		t.Error("a class without EFA gets network interfaces")
+	}
+	efa := one(t, cloud, typeRelease, "efa-device-plugin").Inputs
+	if efa["chart"] != "aws-efa-k8s-device-plugin" || efa["version"] == "" || efa["namespace"] != "kube-system" {
+		t.Errorf("EFA plugin release = %v", efa)
+	}
+	// Node repair: the gate, the agent that reports GPU faults, and reboot.
+	values := one(t, cloud, typeRelease, "karpenter").Inputs["values"].(map[string]any)["settings"].(map[string]any)
+	if values["featureGates"].(map[string]any)["nodeRepair"] != true || values["awsFeatureGates"].(map[string]any)["rebootForRepair"] != true {
+		t.Errorf("gates = %v / %v", values["featureGates"], values["awsFeatureGates"])
+	}
+	agent := one(t, cloud, "aws:eks/addon:Addon", "eks-node-monitoring-agent").Inputs
+	if agent["addonName"] != "eks-node-monitoring-agent" || agent["clusterName"] != clusterName {
+		t.Errorf("node monitoring agent = %v", agent)
+	}
+	var reboot bool
+	for _, p := range byType(cloud, typePolicy) {
+		reboot = reboot || strings.Contains(p.Inputs["policy"].(string), "ec2:RebootInstances")
+	}
+	if !reboot {
+		t.Error("rebootForRepair without ec2:RebootInstances")
+	}
+	if len(byType(mustRun(t, nil), "aws:ec2/securityGroup:SecurityGroup")) != 0 || len(byType(mustRun(t, nil), "aws:eks/addon:Addon")) != 0 {
+		t.Error("EFA group or add-ons without being asked for")
+	}
+}
+
+func TestEFAClassNeedsOneZone(t *testing.T) {
+	cloud, err := run(t, fakecloud.Example(clusterName), training("subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"))
+	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:nodeClasses[p5].subnetIds: subnets in 2 availability zones (us-west-2a: subnet-0aa11bb22cc33dd44; us-west-2b: subnet-0bb22cc33dd44ee55)") {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(cloud.Resources()); n != 0 {
+		t.Fatalf("%d resources registered", n)
+	}
+}
+
+// The Spot service-linked role is made sure of when a pool allows spot:
+// created in an account without it, adopted by import where it exists,
+// kept on destroy either way; absent when no pool uses spot.
+func TestSpotServiceLinkedRole(t *testing.T) {
+	fresh := fakecloud.Example(clusterName)
+	fresh.SpotServiceLinkedRole = false
+	cloud, err := run(t, fresh, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := one(t, cloud, "aws:iam/serviceLinkedRole:ServiceLinkedRole", "spot")
+	if created.Inputs["awsServiceName"] != "spot.amazonaws.com" || created.ImportID != "" || !created.RetainOnDelete {
+		t.Errorf("created role = %+v", created)
+	}
+	nodeClass := one(t, cloud, typeNodeClass, "gpu")
+	if !dependsOn(nodeClass, created.URN) {
+		t.Error("the node class does not wait for the Spot role")
+	}
+	adopted := one(t, mustRun(t, nil), "aws:iam/serviceLinkedRole:ServiceLinkedRole", "spot")
+	if adopted.ImportID != "arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot" || !adopted.RetainOnDelete ||
+		!reflect.DeepEqual(adopted.Inputs, created.Inputs) || adopted.URN != created.URN {
+		t.Errorf("adopted role = %+v", adopted)
+	}
+	onDemand := mustRun(t, map[string]any{"gpuPools": []any{map[string]any{"name": "a", "gpus": []string{"t4"}, "maxGPUs": 2, "capacityTypes": []string{"on-demand"}}}})
+	if n := len(byType(onDemand, "aws:iam/serviceLinkedRole:ServiceLinkedRole")); n != 0 {
+		t.Errorf("%d Spot roles for an on-demand stack", n)
+	}
+}
+
+func TestPodIdentityAgentOnACreatedCluster(t *testing.T) {
+	cloud := mustRun(t, map[string]any{
+		"karpenter": map[string]any{"identity": "podIdentity"},
+		"cluster": map[string]any{
+			"create": true, "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
+		},
+	})
+	agent := one(t, cloud, "aws:eks/addon:Addon", "eks-pod-identity-agent")
+	if agent.Inputs["addonName"] != "eks-pod-identity-agent" || !dependsOn(agent, one(t, cloud, "eks:index:Cluster", clusterName).URN) {
+		t.Errorf("agent = %+v", agent)
+	}
+	assoc := one(t, cloud, "aws:eks/podIdentityAssociation:PodIdentityAssociation", "karpenter-controller")
+	if !dependsOn(assoc, agent.URN) {
+		t.Error("the association does not wait for the agent")
+	}
+	// An existing cluster is not changed: a missing agent is only a warning.
+	existing := fakecloud.Example(clusterName)
+	existing.Addons = slices.DeleteFunc(slices.Clone(existing.Addons), func(a string) bool { return a == "eks-pod-identity-agent" })
+	cloud, err := run(t, existing, map[string]any{"karpenter": map[string]any{"identity": "podIdentity"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(byType(cloud, "aws:eks/addon:Addon")); n != 0 {
+		t.Errorf("%d add-ons installed on an existing cluster", n)
+	}
+}
+
+// Reservations reach the class; the reserved pool launches from it.
+func TestReservedPool(t *testing.T) {
+	cloud := mustRun(t, training("subnet-0aa11bb22cc33dd44"))
+	spec := one(t, cloud, typeNodeClass, "p5").Inputs["spec"].(map[string]any)
+	if !reflect.DeepEqual(spec["capacityReservationSelectorTerms"], []any{map[string]any{"tags": map[string]any{"purpose": "training"}}}) {
+		t.Errorf("reservation terms = %v", spec["capacityReservationSelectorTerms"])
+	}
+	pool := one(t, cloud, typeNodePool, "gpu-pool-train").Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	for _, r := range pool["requirements"].([]any) {
+		req := r.(map[string]any)
+		if req["key"] == wellknown.LabelCapacityType && !reflect.DeepEqual(req["values"], []any{"reserved", "on-demand"}) {
+			t.Errorf("capacity types = %v", req["values"])
+		}
+	}
+}
