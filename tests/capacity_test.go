@@ -16,7 +16,7 @@ func training(subnets ...string) map[string]any {
 		"nodeClasses": []any{
 			map[string]any{"name": "serving"},
 			map[string]any{"name": "p5", "efa": map[string]int{"networkCards": 32}, "subnetIds": subnets,
-				"placementGroup": map[string]string{"name": "training"},
+				"placementGroup":       map[string]string{"name": "training"},
 				"capacityReservations": []any{map[string]any{"tags": map[string]string{"purpose": "training"}}}},
 		},
 		"gpuPools": []any{
