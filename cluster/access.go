@@ -16,10 +16,15 @@ import (
 
 // ResolveNodeAccess turns the configured mode into the one the cluster
 // supports, or explains why the configured mode cannot work.
-func ResolveNodeAccess(requested config.NodeAccessMode, authMode string) (config.NodeAccessMode, error) {
+//
+// With an existing node role (nodeRole.name), auto grants nothing: the role
+// already lets the existing Karpenter's nodes join.
+func ResolveNodeAccess(requested config.NodeAccessMode, authMode string, existingRole bool) (config.NodeAccessMode, error) {
 	api := strings.HasPrefix(authMode, AuthModeAPI)
 	configMap := strings.HasSuffix(authMode, AuthModeConfigMap)
 	switch {
+	case requested == config.NodeAccessAuto && existingRole:
+		return config.NodeAccessNone, nil
 	case requested == config.NodeAccessAuto && api:
 		return config.NodeAccessAccessEntry, nil
 	case requested == config.NodeAccessAuto:

@@ -40,6 +40,11 @@ type Facts struct {
 
 	Endpoint   pulumi.StringOutput
 	Kubeconfig pulumi.StringOutput
+	// KubeconfigText is the kubeconfig of an existing cluster, known before
+	// anything is created (empty for a created cluster).
+	KubeconfigText string
+	// AutoMode is set on an EKS Auto Mode cluster.
+	AutoMode bool
 	// OIDCIssuerURL is the https:// issuer of the cluster's service account tokens.
 	OIDCIssuerURL pulumi.StringOutput
 	// OIDCProviderARN is the IAM OIDC provider for the issuer; an IAM
@@ -130,6 +135,8 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 		KubernetesVersion:      c.Version,
 		Endpoint:               pulumi.String(c.Endpoint).ToStringOutput(),
 		Kubeconfig:             pulumi.String(kubeconfig).ToStringOutput(),
+		KubeconfigText:         kubeconfig,
+		AutoMode:               len(c.ComputeConfigs) > 0 && c.ComputeConfigs[0].Enabled,
 		OIDCIssuerURL:          pulumi.String(issuer).ToStringOutput(),
 		OIDCProviderARN:        pulumi.String(OIDCProviderARN(acct.partition, acct.id, issuer)).ToStringOutput(),
 		AuthenticationMode:     authMode,

@@ -79,20 +79,23 @@ func TestMergeMapRolesIntoEmptyAndBroken(t *testing.T) {
 
 func TestResolveNodeAccess(t *testing.T) {
 	cases := []struct {
-		requested config.NodeAccessMode
-		authMode  string
-		want      config.NodeAccessMode
-		err       string
+		requested    config.NodeAccessMode
+		authMode     string
+		existingRole bool
+		want         config.NodeAccessMode
+		err          string
 	}{
-		{config.NodeAccessAuto, "API", config.NodeAccessAccessEntry, ""},
-		{config.NodeAccessAuto, "API_AND_CONFIG_MAP", config.NodeAccessAccessEntry, ""},
-		{config.NodeAccessAuto, "CONFIG_MAP", config.NodeAccessAwsAuth, ""},
-		{config.NodeAccessAwsAuth, "API_AND_CONFIG_MAP", config.NodeAccessAwsAuth, ""},
-		{config.NodeAccessAccessEntry, "CONFIG_MAP", "", `karpenter-gpu:nodeAccess: "accessEntry": the cluster's authentication mode is CONFIG_MAP`},
-		{config.NodeAccessAwsAuth, "API", "", `karpenter-gpu:nodeAccess: "awsAuth": the cluster's authentication mode is API`},
+		{config.NodeAccessAuto, "API", false, config.NodeAccessAccessEntry, ""},
+		{config.NodeAccessAuto, "API_AND_CONFIG_MAP", false, config.NodeAccessAccessEntry, ""},
+		{config.NodeAccessAuto, "CONFIG_MAP", false, config.NodeAccessAwsAuth, ""},
+		{config.NodeAccessAuto, "API", true, config.NodeAccessNone, ""},
+		{config.NodeAccessAccessEntry, "API", true, config.NodeAccessAccessEntry, ""},
+		{config.NodeAccessAwsAuth, "API_AND_CONFIG_MAP", false, config.NodeAccessAwsAuth, ""},
+		{config.NodeAccessAccessEntry, "CONFIG_MAP", false, "", `karpenter-gpu:nodeAccess: "accessEntry": the cluster's authentication mode is CONFIG_MAP`},
+		{config.NodeAccessAwsAuth, "API", false, "", `karpenter-gpu:nodeAccess: "awsAuth": the cluster's authentication mode is API`},
 	}
 	for _, tc := range cases {
-		got, err := cluster.ResolveNodeAccess(tc.requested, tc.authMode)
+		got, err := cluster.ResolveNodeAccess(tc.requested, tc.authMode, tc.existingRole)
 		if tc.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("%s on %s: err = %v, want %q", tc.requested, tc.authMode, err, tc.err)

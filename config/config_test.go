@@ -158,6 +158,14 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"ids mode on a created cluster", map[string]string{"clusterName": "ml", "discovery": `{"mode":"ids"}`,
 			"cluster": `{"create":true,"vpcId":"vpc-0123456789abcdef0","subnetIds":["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]}`}, []string{
 			`discovery.securityGroupIds is missing: discovery.mode ids selects security groups by ID`}},
+		{"pools-only needs the existing node role", map[string]string{"clusterName": "ml", "karpenter": `{"install":false,"featureGates":{"nodeRepair":true}}`}, []string{
+			`nodeRole.name is missing: with karpenter.install false, name the node role of the existing Karpenter`,
+			`karpenter.featureGates: {"nodeRepair":true}: with karpenter.install false the controller is the existing one`}},
+		{"pools-only on a created cluster", map[string]string{"clusterName": "ml", "karpenter": `{"install":false}`, "nodeRole": `{"name":"KarpenterNodeRole-ml"}`,
+			"cluster": `{"create":true,"vpcId":"vpc-0123456789abcdef0","subnetIds":["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]}`}, []string{
+			`karpenter.install: false: a cluster this stack creates runs no Karpenter yet`}},
+		{"existing role is not ours to change", map[string]string{"clusterName": "ml", "nodeRole": `{"name":"KarpenterNodeRole-ml","extraPolicyArns":["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]}`}, []string{
+			`an existing role (nodeRole.name) is not the stack's to change`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},

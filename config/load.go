@@ -27,6 +27,7 @@ func Defaults() Stack {
 			SystemNodeCount: 2,
 		},
 		Karpenter: Karpenter{
+			Install:   true,
 			Namespace: "kube-system",
 			Identity:  IdentityIRSA,
 			Replicas:  2,

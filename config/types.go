@@ -42,6 +42,9 @@ const (
 // Karpenter configures the controller installation. Its release is the one
 // pinned in package versions: the objects are proven against its CRDs only.
 type Karpenter struct {
+	// Install false declares only GPU pools on top of a Karpenter the
+	// cluster already runs (pools-only mode).
+	Install            bool     `json:"install"`
 	Namespace          string   `json:"namespace"`
 	Identity           Identity `json:"identity"`
 	CreateOIDCProvider bool     `json:"createOidcProvider"`
@@ -63,6 +66,8 @@ const (
 	NodeAccessAuto        NodeAccessMode = "auto"
 	NodeAccessAccessEntry NodeAccessMode = "accessEntry"
 	NodeAccessAwsAuth     NodeAccessMode = "awsAuth"
+	// NodeAccessNone grants nothing: the existing node role already joins.
+	NodeAccessNone NodeAccessMode = "none"
 )
 
 // DiscoveryMode is how node classes find their subnets and security groups.
@@ -83,8 +88,10 @@ type Discovery struct {
 	SecurityGroupIDs []string      `json:"securityGroupIds"`
 }
 
-// NodeRole adds to the node IAM role.
+// NodeRole is the role of GPU nodes: one the stack creates, or an
+// existing one named here.
 type NodeRole struct {
+	Name                string   `json:"name"`
 	ExtraPolicyARNs     []string `json:"extraPolicyArns"`
 	PermissionsBoundary string   `json:"permissionsBoundary"`
 }

@@ -22,6 +22,7 @@ var (
 	placementGroupIDPattern = regexp.MustCompile(`^pg-[0-9a-z]+$`)
 	reservationIDPattern    = regexp.MustCompile(`^cr-[0-9a-z]+$`)
 	accountIDPattern        = regexp.MustCompile(`^[0-9]{12}$`)
+	roleNamePattern         = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
 	policyARNPattern        = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$`)
 	quantityPattern         = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ki)?$`)
 	durationPattern         = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
@@ -56,7 +57,8 @@ func (c *Stack) validate(p *problems) {
 	if c.Cluster.Create && c.Karpenter.CreateOIDCProvider {
 		p.add("karpenter.createOidcProvider", true, "a cluster created by this stack gets its OIDC provider with it; remove the key")
 	}
-	oneOf(p, "nodeAccess", string(c.NodeAccess), NodeAccessAuto, NodeAccessAccessEntry, NodeAccessAwsAuth)
+	oneOf(p, "nodeAccess", string(c.NodeAccess), NodeAccessAuto, NodeAccessAccessEntry, NodeAccessAwsAuth, NodeAccessNone)
+	c.validatePoolsOnly(p)
 	if c.Cluster.Create && c.NodeAccess == NodeAccessAwsAuth {
 		p.add("nodeAccess", string(c.NodeAccess), "a cluster created by this stack uses API authentication only; use auto or accessEntry")
 	}
@@ -67,6 +69,15 @@ func (c *Stack) validate(p *problems) {
 	eachMatches(p, "discovery.subnetIds", c.Discovery.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
 	eachMatches(p, "discovery.securityGroupIds", c.Discovery.SecurityGroupIDs, sgIDPattern, "want security group IDs such as sg-0123456789abcdef0")
 	eachMatches(p, "nodeRole.extraPolicyArns", c.NodeRole.ExtraPolicyARNs, policyARNPattern, "want IAM policy ARNs such as arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy")
+	if n := c.NodeRole; n.Name != "" {
+		if !roleNamePattern.MatchString(n.Name) {
+			p.add("nodeRole.name", n.Name, "want an IAM role name (1-64 letters, digits, +=,.@_-)")
+		}
+		if len(n.ExtraPolicyARNs) > 0 || n.PermissionsBoundary != "" {
+			p.add("nodeRole", map[string]any{"name": n.Name, "extraPolicyArns": n.ExtraPolicyARNs, "permissionsBoundary": n.PermissionsBoundary},
+				"an existing role (nodeRole.name) is not the stack's to change; attach policies to it where it is managed")
+		}
+	}
 	if b := c.NodeRole.PermissionsBoundary; b != "" && !policyARNPattern.MatchString(b) {
 		p.add("nodeRole.permissionsBoundary", b, "want an IAM policy ARN")
 	}
@@ -78,6 +89,30 @@ func (c *Stack) validate(p *problems) {
 	}
 	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
 		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
+	}
+}
+
+// validatePoolsOnly checks karpenter.install: false, where the stack adds
+// GPU pools to a Karpenter it did not install.
+func (c *Stack) validatePoolsOnly(p *problems) {
+	if c.Karpenter.Install {
+		return
+	}
+	const why = "with karpenter.install false the controller is the existing one, whose settings are not this stack's"
+	if len(c.Karpenter.FeatureGates) > 0 {
+		p.add("karpenter.featureGates", c.Karpenter.FeatureGates, why)
+	}
+	if len(c.Karpenter.AWSFeatureGates) > 0 {
+		p.add("karpenter.awsFeatureGates", c.Karpenter.AWSFeatureGates, why)
+	}
+	if len(c.Karpenter.Values) > 0 {
+		p.add("karpenter.values", c.Karpenter.Values, why)
+	}
+	if c.NodeRole.Name == "" {
+		p.add("nodeRole.name", nil, "with karpenter.install false, name the node role of the existing Karpenter: its controller policy lets it pass only that role to instances")
+	}
+	if c.Cluster.Create {
+		p.add("karpenter.install", false, "a cluster this stack creates runs no Karpenter yet; leave karpenter.install at true")
 	}
 }
 

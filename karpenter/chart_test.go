@@ -134,6 +134,9 @@ func TestControllerChartWithTheStackValues(t *testing.T) {
 			if r := c.Resources; !reflect.DeepEqual(r.Requests, r.Limits) || r.Limits.Cpu().String() != s.Karpenter.CPU || r.Limits.Memory().String() != s.Karpenter.Memory {
 				t.Errorf("resources = %v", r)
 			}
+			if deployment.Annotations[wellknown.OwnerAnnotation] != s.Owner {
+				t.Errorf("Deployment annotations = %v, want the owner %q", deployment.Annotations, s.Owner)
+			}
 			if *deployment.Spec.Replicas != tc.replicas || pod.Spec.PriorityClassName != "system-cluster-critical" {
 				t.Errorf("replicas %d, priority class %q", *deployment.Spec.Replicas, pod.Spec.PriorityClassName)
 			}
@@ -183,14 +186,20 @@ func TestCRDChartInstallsTheCRDsTheSchemaCheckUses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	objects, err := charts.Render(dir, charts.Release{Name: karpenter.ReleaseName + "-crd", Namespace: "kube-system", Kubernetes: "1.35"}, nil)
+	objects, err := charts.Render(dir, charts.Release{Name: karpenter.ReleaseName + "-crd", Namespace: "kube-system", Kubernetes: "1.35"},
+		map[string]any{"additionalAnnotations": karpenter.OwnerAnnotations("karpenter-gpu/prod")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	installed := map[string]any{}
 	for _, obj := range objects {
 		if obj["kind"] == "CustomResourceDefinition" {
-			installed[obj["metadata"].(map[string]any)["name"].(string)] = obj["spec"]
+			meta := obj["metadata"].(map[string]any)
+			installed[meta["name"].(string)] = obj["spec"]
+			// The stack tells its own CRDs from another install's by this.
+			if meta["annotations"].(map[string]any)[wellknown.OwnerAnnotation] != "karpenter-gpu/prod" {
+				t.Errorf("CRD %s annotations = %v", meta["name"], meta["annotations"])
+			}
 		}
 	}
 	for _, raw := range crdschema.KarpenterCRDs {

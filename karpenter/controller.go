@@ -23,6 +23,9 @@ type ControllerSettings struct {
 	QueueName       string
 	RoleARN         string
 	Karpenter       config.Karpenter
+	// Owner marks what this stack installs (wellknown.OwnerAnnotation), so
+	// that a later run tells it from a Karpenter someone else installed.
+	Owner string
 	// FeatureGates and AWSFeatureGates are settings.featureGates and
 	// settings.awsFeatureGates; gates not named keep the chart's defaults.
 	FeatureGates, AWSFeatureGates map[string]bool
@@ -55,16 +58,23 @@ func ControllerValues(s ControllerSettings) map[string]any {
 		}
 	}
 	values := map[string]any{
-		"settings":       settings,
-		"serviceAccount": serviceAccount,
-		"replicas":       s.Karpenter.Replicas,
-		"logLevel":       s.Karpenter.LogLevel,
+		"additionalAnnotations": OwnerAnnotations(s.Owner),
+		"settings":              settings,
+		"serviceAccount":        serviceAccount,
+		"replicas":              s.Karpenter.Replicas,
+		"logLevel":              s.Karpenter.LogLevel,
 		// Requests equal limits: the controller is never throttled or evicted first.
 		"controller": map[string]any{
 			"resources": map[string]any{"requests": resources, "limits": maps.Clone(resources)},
 		},
 	}
 	return MergeValues(values, s.Karpenter.Values)
+}
+
+// OwnerAnnotations are the charts' additionalAnnotations: both put them on
+// what they install (the controller Deployment, the CRDs).
+func OwnerAnnotations(owner string) map[string]any {
+	return map[string]any{wellknown.OwnerAnnotation: owner}
 }
 
 // MergeValues merges over into base the way Helm merges values files:
@@ -117,6 +127,7 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 		Version:         pulumi.String(versions.Karpenter),
 		Namespace:       pulumi.String(k.Namespace),
 		CreateNamespace: pulumi.Bool(true),
+		Values:          pulumi.Map{"additionalAnnotations": pulumi.ToMap(OwnerAnnotations(args.Settings.Owner))},
 	}, pulumi.Parent(c))
 	if err != nil {
 		return nil, err

@@ -170,6 +170,7 @@ func controllerSettings(identity config.Identity, extra map[string]any) karpente
 	k := config.Defaults().Karpenter
 	k.Identity, k.Values = identity, extra
 	return karpenter.ControllerSettings{
+		Owner:       "karpenter-gpu/prod",
 		ClusterName: "ml-prod", ClusterEndpoint: "https://EXAMPLE.gr7.us-west-2.eks.amazonaws.com",
 		QueueName: "karpenter-interruption-1a2b3c4",
 		RoleARN:   "arn:aws:iam::123456789012:role/karpenter-controller-1a2b3c4", Karpenter: k,

@@ -3,6 +3,7 @@ package stack
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -31,7 +32,14 @@ type preflight struct {
 	// taggedSubnets and taggedSecurityGroups are those this stack tags.
 	taggedSubnets, taggedSecurityGroups []string
 	spotRoleExists                      bool
+	// nodeRoleARN is the existing node role's (nodeRole.name).
+	nodeRoleARN string
+	// karpenter is what of Karpenter the existing cluster runs.
+	karpenter cluster.InstalledKarpenter
 }
+
+// owner names this stack in ownership tags and annotations.
+func owner(ctx *pulumi.Context) string { return ctx.Project() + "/" + ctx.Stack() }
 
 func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := checkKarpenterObjects(cfg); err != nil {
@@ -45,6 +53,9 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 			return nil, err
 		}
 		p.facts, p.kubernetes, authMode = facts, facts.KubernetesVersion, facts.AuthenticationMode
+		if facts.AutoMode {
+			return nil, fmt.Errorf("cluster %s runs EKS Auto Mode, which brings its own Karpenter, node class API (eks.amazonaws.com NodeClass) and GPU drivers and plugins: this stack's controller, EC2NodeClasses and device plugin would fight them. On Auto Mode, declare GPU NodePools against Auto Mode's own node class instead, or use this stack on a cluster without Auto Mode", cfg.ClusterName)
+		}
 	}
 	if err := cluster.CheckKarpenterSupports(cfg.ClusterName, p.kubernetes); err != nil {
 		return nil, err
@@ -53,8 +64,18 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 		return nil, fmt.Errorf("cluster %s runs Kubernetes %s:\n%w", cfg.ClusterName, p.kubernetes, err)
 	}
 	var err error
-	if p.accessMode, err = cluster.ResolveNodeAccess(cfg.NodeAccess, authMode); err != nil {
+	if p.accessMode, err = cluster.ResolveNodeAccess(cfg.NodeAccess, authMode, cfg.NodeRole.Name != ""); err != nil {
 		return nil, err
+	}
+	if p.facts != nil {
+		if err := p.checkKarpenter(ctx, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.NodeRole.Name != "" {
+		if p.nodeRoleARN, err = iam.ExistingRoleARN(ctx, cfg.NodeRole.Name); err != nil {
+			return nil, fmt.Errorf("%s:nodeRole.name: %q: %w", config.Namespace, cfg.NodeRole.Name, err)
+		}
 	}
 	if err := p.chooseNetwork(ctx, cfg); err != nil {
 		return nil, err
@@ -72,6 +93,29 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 		}
 	}
 	return p, p.warn(ctx, cfg)
+}
+
+// checkKarpenter reads what of Karpenter the cluster runs: in the default
+// mode there must be none but this stack's own (two controllers would fight
+// over the same nodes); with karpenter.install false there must be one.
+func (p *preflight) checkKarpenter(ctx *pulumi.Context, cfg *config.Stack) error {
+	client, err := cluster.Client(p.facts.KubeconfigText)
+	if err != nil {
+		return fmt.Errorf("connecting to cluster %s: %w", cfg.ClusterName, err)
+	}
+	if p.karpenter, err = cluster.DetectKarpenter(ctx.Context(), client, owner(ctx)); err != nil {
+		return fmt.Errorf("looking for Karpenter in cluster %s: %w", cfg.ClusterName, err)
+	}
+	foreign := p.karpenter.Foreign()
+	switch {
+	case cfg.Karpenter.Install && len(foreign) > 0:
+		return fmt.Errorf("cluster %s already runs a Karpenter this stack did not install (%s): a second controller, CRD set and interruption queue would fight it. Set %s:karpenter.install to false to add GPU pools to it, with nodeRole.name naming its node role",
+			cfg.ClusterName, strings.Join(foreign, ", "), config.Namespace)
+	case !cfg.Karpenter.Install && (len(p.karpenter.Controllers) == 0 || !p.karpenter.HasCRD("nodepools.karpenter.sh")):
+		return fmt.Errorf("%s:karpenter.install: false: cluster %s runs no Karpenter (controller Deployments found: %d; NodePool CRD found: %v); leave karpenter.install at true to install it",
+			config.Namespace, cfg.ClusterName, len(p.karpenter.Controllers), p.karpenter.HasCRD("nodepools.karpenter.sh"))
+	}
+	return nil
 }
 
 // chooseNetwork picks the subnets and security groups of GPU nodes and,
@@ -106,24 +150,23 @@ func (p *preflight) chooseNetwork(ctx *pulumi.Context, cfg *config.Stack) error 
 	if err != nil {
 		return err
 	}
-	owner := fmt.Sprintf("%s/%s", ctx.Project(), ctx.Stack())
-	if p.taggedSubnets, err = network.Owned(cfg.ClusterName, owner, subnets); err != nil {
+	if p.taggedSubnets, err = network.Owned(cfg.ClusterName, owner(ctx), subnets); err != nil {
 		return err
 	}
-	p.taggedSecurityGroups, err = network.Owned(cfg.ClusterName, owner, groups)
+	p.taggedSecurityGroups, err = network.Owned(cfg.ClusterName, owner(ctx), groups)
 	return err
 }
 
 // warn reports what works but is likely to disappoint.
 func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 	agent := true
-	if !cfg.Cluster.Create && cfg.Karpenter.Identity == config.IdentityPodIdentity {
+	if !cfg.Cluster.Create && cfg.Karpenter.Install && cfg.Karpenter.Identity == config.IdentityPodIdentity {
 		var err error
 		if agent, err = cluster.HasAddon(ctx, cfg.ClusterName, cluster.PodIdentityAgentAddon); err != nil {
 			return err
 		}
 	}
-	for _, msg := range warnings(cfg, agent) {
+	for _, msg := range warnings(cfg, agent, p.karpenter) {
 		if err := ctx.Log.Warn(msg, nil); err != nil {
 			return err
 		}
@@ -132,9 +175,18 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 }
 
 // warnings are the warnings for a configuration, given whether the cluster
-// runs the Pod Identity agent.
-func warnings(cfg *config.Stack, podIdentityAgent bool) []string {
+// runs the Pod Identity agent and what of Karpenter it runs.
+func warnings(cfg *config.Stack, podIdentityAgent bool, installed cluster.InstalledKarpenter) []string {
 	var out []string
+	for _, c := range installed.Controllers {
+		if !cfg.Karpenter.Install && c.Version != versions.Karpenter {
+			out = append(out, fmt.Sprintf("the cluster's Karpenter %s/%s runs %s, but the node classes and pools were proven against the CRDs of Karpenter %s; fields newer than %s may be refused or ignored",
+				c.Namespace, c.Name, c.Version, versions.Karpenter, c.Version))
+		}
+	}
+	if !cfg.Karpenter.Install && slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Sharing.Replicas > 1 }) {
+		out = append(out, "a pool shares its GPUs: the existing Karpenter needs its nodeOverlay feature gate on to read the NodeOverlays, or it launches a node per pod")
+	}
 	for _, pool := range cfg.GPUPools {
 		if msg := gpu.SpotStarvation(pool); msg != "" {
 			out = append(out, fmt.Sprintf("gpuPools[%s]: %s", pool.Name, msg))

@@ -4,10 +4,10 @@
 package stack
 
 import (
-	"fmt"
 	"maps"
 	"slices"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/ami"
@@ -64,142 +64,51 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 			return nil, err
 		}
 	}
-	clusterReady := facts.Ready()
-
-	// AWS: identities, interruption queue, discovery tags, add-ons.
-	if cfg.Karpenter.CreateOIDCProvider {
-		provider, err := iam.NewOIDCProvider(ctx, "cluster-oidc", &iam.OIDCProviderArgs{
-			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
-		})
-		if err != nil {
-			return nil, err
-		}
-		facts.OIDCProviderARN = provider.Arn
-	}
-	nodeRole, err := iam.NewNodeRole(ctx, "karpenter-node", &iam.NodeRoleArgs{
-		Partition:           facts.Partition,
-		DNSSuffix:           facts.DNSSuffix,
-		ExtraPolicyARNs:     cfg.NodeRole.ExtraPolicyARNs,
-		PermissionsBoundary: cfg.NodeRole.PermissionsBoundary,
-		Tags:                cfg.Tags,
-	})
+	nodeRole, err := declareNodeRole(ctx, cfg, pre, facts)
 	if err != nil {
 		return nil, err
 	}
-	queue, err := karpenter.NewInterruptionQueue(ctx, "karpenter-interruption", &karpenter.InterruptionQueueArgs{Tags: cfg.Tags})
-	if err != nil {
-		return nil, err
-	}
-	if cfg.Cluster.Create && cfg.Karpenter.Identity == config.IdentityPodIdentity {
-		agent, err := cluster.NewAddon(ctx, cluster.PodIdentityAgentAddon, &cluster.AddonArgs{
-			ClusterName: facts.Name, Addon: cluster.PodIdentityAgentAddon, Tags: cfg.Tags,
-		}, pulumi.DependsOn(clusterReady))
-		if err != nil {
-			return nil, err
-		}
-		clusterReady = append(clusterReady, agent)
-	}
-	gates := featureGates(cfg)
-	controllerRole, err := iam.NewControllerRole(ctx, "karpenter-controller", &iam.ControllerRoleArgs{
-		Identity: cfg.Karpenter.Identity,
-		Scope: iam.ControllerScope{
-			Partition: facts.Partition, Region: facts.Region, AccountID: facts.AccountID,
-			ClusterName: facts.Name, ClusterARN: facts.ARN,
-			RebootForRepair: cfg.Karpenter.AWSFeatureGates[wellknown.AWSFeatureGateRebootRepair],
-		},
-		OIDCIssuerURL:   facts.OIDCIssuerURL,
-		OIDCProviderARN: facts.OIDCProviderARN,
-		Namespace:       cfg.Karpenter.Namespace,
-		NodeRoleARN:     nodeRole.ARN,
-		QueueARN:        queue.ARN,
-		Tags:            cfg.Tags,
-		After:           clusterReady,
-	})
-	if err != nil {
-		return nil, err
-	}
-	var nodePrerequisites []pulumi.Resource
-	if cfg.Discovery.Mode == config.DiscoveryTags {
-		groups := network.IDs(pre.taggedSecurityGroups)
-		if cfg.Cluster.Create && len(cfg.Discovery.SecurityGroupIDs) == 0 {
-			maps.Copy(groups, facts.SecurityGroups) // the created cluster's: ours by construction
-		}
-		discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
-			ClusterName:    facts.Name,
-			Owner:          fmt.Sprintf("%s/%s", ctx.Project(), ctx.Stack()),
-			Subnets:        network.IDs(pre.taggedSubnets),
-			SecurityGroups: groups,
-		})
-		if err != nil {
-			return nil, err
-		}
-		nodePrerequisites = append(nodePrerequisites, discovery.Tags...)
-	}
-	var efaGroup pulumi.StringInput
-	if slices.ContainsFunc(cfg.NodeClasses, func(nc config.NodeClass) bool { return nc.EFA.Enabled() }) {
-		sg, err := network.NewEFASecurityGroup(ctx, "efa", &network.EFASecurityGroupArgs{VpcID: facts.VpcID, ClusterName: facts.Name, Tags: cfg.Tags})
-		if err != nil {
-			return nil, err
-		}
-		efaGroup = sg.ID().ToStringOutput()
-		nodePrerequisites = append(nodePrerequisites, sg)
-	}
-	if anyPoolAllows(cfg, "spot") {
-		role, err := iam.NewSpotServiceLinkedRole(ctx, "spot", &iam.SpotServiceLinkedRoleArgs{
-			Partition: facts.Partition, AccountID: facts.AccountID, Exists: pre.spotRoleExists,
-		})
-		if err != nil {
-			return nil, err
-		}
-		nodePrerequisites = append(nodePrerequisites, role)
-	}
-	if gates[wellknown.FeatureGateNodeRepair] {
-		if _, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
-			ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: cfg.Tags,
-		}, pulumi.DependsOn(clusterReady)); err != nil {
-			return nil, err
-		}
-	}
-
-	// Kubernetes: node access, Karpenter, its node classes.
 	k8s, err := cluster.NewKubernetesProvider(ctx, "cluster", facts)
 	if err != nil {
 		return nil, err
 	}
-	nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
-		Mode: pre.accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.ARN, Tags: cfg.Tags, Kubernetes: k8s,
-		After: facts.Ready(),
-	})
+	// Karpenter itself: nil in pools-only mode, where the cluster's own runs.
+	controller, err := declareKarpenter(ctx, cfg, facts, nodeRole, k8s)
 	if err != nil {
 		return nil, err
 	}
-	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
-		Settings: karpenter.ControllerSettings{
-			ClusterName: facts.Name, Karpenter: cfg.Karpenter, FeatureGates: gates, AWSFeatureGates: cfg.Karpenter.AWSFeatureGates,
-		},
-		Endpoint: facts.Endpoint,
-		Queue:    queue.Name,
-		RoleARN:  controllerRole.ARN,
-		After:    controllerRole.Grants,
-	}, pulumi.Providers(k8s))
+
+	// What nodes need to launch and join, for as long as any exists.
+	nodePrerequisites, efaGroup, err := declareNodePrerequisites(ctx, cfg, pre, facts)
 	if err != nil {
 		return nil, err
 	}
-	// Custom resources come after both releases and go before them, and
-	// after everything a node needs to launch and join. Dependencies name
-	// resources, not components, so that the graph is the same on every run.
-	nodePrerequisites = slices.Concat(
-		[]pulumi.Resource{controller.CRDs, controller.Release, nodeAccess.Grant},
-		nodePrerequisites,
-		nodeRole.Attachments,
-	)
+	nodePrerequisites = append(nodePrerequisites, nodeRole.prerequisites...)
+	if pre.accessMode != config.NodeAccessNone {
+		nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
+			Mode: pre.accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.arn, Tags: cfg.Tags, Kubernetes: k8s,
+			After: facts.Ready(),
+		})
+		if err != nil {
+			return nil, err
+		}
+		nodePrerequisites = append(nodePrerequisites, nodeAccess.Grant)
+	}
+
+	// Karpenter's custom resources come after the releases and go before
+	// them, and after everything a node needs. Dependencies name resources,
+	// not components, so that the graph is the same on every run.
+	var releases []pulumi.Resource
+	if controller != nil {
+		releases = []pulumi.Resource{controller.CRDs, controller.Release}
+	}
 	nodeClasses := map[string]pulumi.Resource{}
 	for _, nc := range cfg.NodeClasses {
 		nodeClasses[nc.Name], err = karpenter.NewNodeClass(ctx, nc.Name, &karpenter.NodeClassArgs{
 			Settings:           nodeClassSettings(cfg, nc, pre.subnets, pre.securityGroups),
-			Role:               nodeRole.Name,
+			Role:               nodeRole.name,
 			EFASecurityGroupID: efaGroup,
-		}, pulumi.Provider(k8s), pulumi.DependsOn(nodePrerequisites))
+		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)))
 		if err != nil {
 			return nil, err
 		}
@@ -209,7 +118,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 	var pools []pulumi.Resource
 	for _, pool := range cfg.GPUPools {
 		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
-			pulumi.Provider(k8s), pulumi.DependsOn([]pulumi.Resource{nodeClasses[pool.NodeClass], controller.CRDs, controller.Release}))
+			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)))
 		if err != nil {
 			return nil, err
 		}
@@ -235,8 +144,151 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 			return nil, err
 		}
 	}
+	return stackOutputs(cfg, facts, pre, nodeRole, controller), nil
+}
 
-	return stackOutputs(cfg, facts, outputs{nodeRole: nodeRole, controllerRole: controllerRole, queue: queue}), nil
+// nodeRole is the role of GPU nodes, created or existing.
+type nodeRole struct {
+	name, arn pulumi.StringOutput
+	// prerequisites complete a created role (its policy attachments).
+	prerequisites []pulumi.Resource
+}
+
+func declareNodeRole(ctx *pulumi.Context, cfg *config.Stack, pre *preflight, facts *cluster.Facts) (*nodeRole, error) {
+	if cfg.NodeRole.Name != "" {
+		return &nodeRole{name: pulumi.String(cfg.NodeRole.Name).ToStringOutput(), arn: pulumi.String(pre.nodeRoleARN).ToStringOutput()}, nil
+	}
+	r, err := iam.NewNodeRole(ctx, "karpenter-node", &iam.NodeRoleArgs{
+		Partition:           facts.Partition,
+		DNSSuffix:           facts.DNSSuffix,
+		ExtraPolicyARNs:     cfg.NodeRole.ExtraPolicyARNs,
+		PermissionsBoundary: cfg.NodeRole.PermissionsBoundary,
+		Tags:                cfg.Tags,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &nodeRole{name: r.Name, arn: r.ARN, prerequisites: r.Attachments}, nil
+}
+
+// installedKarpenter is what the stack installs of Karpenter.
+type installedKarpenter struct {
+	*karpenter.Controller
+	queue          *karpenter.InterruptionQueue
+	controllerRole *iam.ControllerRole
+}
+
+// declareKarpenter installs Karpenter: its interruption queue, its
+// identity and its releases. Nothing in pools-only mode.
+func declareKarpenter(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, role *nodeRole, k8s *kubernetes.Provider) (*installedKarpenter, error) {
+	if !cfg.Karpenter.Install {
+		return nil, nil
+	}
+	clusterReady := facts.Ready()
+	if cfg.Karpenter.CreateOIDCProvider {
+		provider, err := iam.NewOIDCProvider(ctx, "cluster-oidc", &iam.OIDCProviderArgs{
+			IssuerURL: facts.OIDCIssuerURL, Tags: cfg.Tags,
+		})
+		if err != nil {
+			return nil, err
+		}
+		facts.OIDCProviderARN = provider.Arn
+	}
+	queue, err := karpenter.NewInterruptionQueue(ctx, "karpenter-interruption", &karpenter.InterruptionQueueArgs{Tags: cfg.Tags})
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Cluster.Create && cfg.Karpenter.Identity == config.IdentityPodIdentity {
+		agent, err := cluster.NewAddon(ctx, cluster.PodIdentityAgentAddon, &cluster.AddonArgs{
+			ClusterName: facts.Name, Addon: cluster.PodIdentityAgentAddon, Tags: cfg.Tags,
+		}, pulumi.DependsOn(clusterReady))
+		if err != nil {
+			return nil, err
+		}
+		clusterReady = append(clusterReady, agent)
+	}
+	controllerRole, err := iam.NewControllerRole(ctx, "karpenter-controller", &iam.ControllerRoleArgs{
+		Identity: cfg.Karpenter.Identity,
+		Scope: iam.ControllerScope{
+			Partition: facts.Partition, Region: facts.Region, AccountID: facts.AccountID,
+			ClusterName: facts.Name, ClusterARN: facts.ARN,
+			RebootForRepair: cfg.Karpenter.AWSFeatureGates[wellknown.AWSFeatureGateRebootRepair],
+		},
+		OIDCIssuerURL:   facts.OIDCIssuerURL,
+		OIDCProviderARN: facts.OIDCProviderARN,
+		Namespace:       cfg.Karpenter.Namespace,
+		NodeRoleARN:     role.arn,
+		QueueARN:        queue.ARN,
+		Tags:            cfg.Tags,
+		After:           clusterReady,
+	})
+	if err != nil {
+		return nil, err
+	}
+	gates := featureGates(cfg)
+	if gates[wellknown.FeatureGateNodeRepair] {
+		if _, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
+			ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: cfg.Tags,
+		}, pulumi.DependsOn(clusterReady)); err != nil {
+			return nil, err
+		}
+	}
+	controller, err := karpenter.NewController(ctx, "karpenter", &karpenter.ControllerArgs{
+		Settings: karpenter.ControllerSettings{
+			ClusterName: facts.Name, Karpenter: cfg.Karpenter, Owner: owner(ctx),
+			FeatureGates: gates, AWSFeatureGates: cfg.Karpenter.AWSFeatureGates,
+		},
+		Endpoint: facts.Endpoint,
+		Queue:    queue.Name,
+		RoleARN:  controllerRole.ARN,
+		After:    controllerRole.Grants,
+	}, pulumi.Providers(k8s))
+	if err != nil {
+		return nil, err
+	}
+	return &installedKarpenter{Controller: controller, queue: queue, controllerRole: controllerRole}, nil
+}
+
+// declareNodePrerequisites declares what GPU nodes need besides their role
+// and cluster access: discovery tags, the EFA security group (whose ID it
+// returns), the Spot service-linked role.
+func declareNodePrerequisites(ctx *pulumi.Context, cfg *config.Stack, pre *preflight, facts *cluster.Facts) ([]pulumi.Resource, pulumi.StringInput, error) {
+	var out []pulumi.Resource
+	if cfg.Discovery.Mode == config.DiscoveryTags {
+		groups := network.IDs(pre.taggedSecurityGroups)
+		if cfg.Cluster.Create && len(cfg.Discovery.SecurityGroupIDs) == 0 {
+			maps.Copy(groups, facts.SecurityGroups) // the created cluster's: ours by construction
+		}
+		discovery, err := network.NewDiscoveryTags(ctx, "karpenter-discovery", &network.DiscoveryTagsArgs{
+			ClusterName:    facts.Name,
+			Owner:          owner(ctx),
+			Subnets:        network.IDs(pre.taggedSubnets),
+			SecurityGroups: groups,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, discovery.Tags...)
+	}
+	var efaGroup pulumi.StringInput
+	if len(efaNodeClasses(cfg)) > 0 {
+		sg, err := network.NewEFASecurityGroup(ctx, "efa", &network.EFASecurityGroupArgs{VpcID: facts.VpcID, ClusterName: facts.Name, Tags: cfg.Tags})
+		if err != nil {
+			return nil, nil, err
+		}
+		efaGroup = sg.ID().ToStringOutput()
+		out = append(out, sg)
+	}
+	if anyPoolAllows(cfg, "spot") {
+		role, err := iam.NewSpotServiceLinkedRole(ctx, "spot", &iam.SpotServiceLinkedRoleArgs{
+			Partition: facts.Partition, AccountID: facts.AccountID, Exists: pre.spotRoleExists,
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		out = append(out, role)
+	}
+	return out, efaGroup, nil
 }
 
 // featureGates are the Karpenter feature gates: the configured ones, and
@@ -280,15 +332,10 @@ func efaNodeClasses(cfg *config.Stack) []string {
 	return out
 }
 
-type outputs struct {
-	nodeRole       *iam.NodeRole
-	controllerRole *iam.ControllerRole
-	queue          *karpenter.InterruptionQueue
-}
-
 // stackOutputs are what other stacks read through a StackReference: the
-// contract the README's outputs section documents. Keys are only added.
-func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map {
+// contract the README's outputs section documents. Keys are only added; in
+// pools-only mode the controller's keys are empty strings.
+func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
 	pools := map[string]any{}
 	for _, pool := range cfg.GPUPools {
 		pools[pool.Name] = GPUPoolOutput(pool)
@@ -297,19 +344,28 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, o outputs) pulumi.Map
 	for _, nc := range cfg.NodeClasses {
 		nodeClasses[nc.Name] = map[string]any{"ami": nc.AMI, "amiFamily": nc.Family()}
 	}
+	none := pulumi.String("").ToStringOutput()
+	controllerRole, queueName, queueARN, queueURL := none, none, none, none
+	karpenterVersion, karpenterNamespace := versions.Karpenter, cfg.Karpenter.Namespace
+	if controller != nil {
+		controllerRole = controller.controllerRole.ARN
+		queueName, queueARN, queueURL = controller.queue.Name, controller.queue.ARN, controller.queue.URL
+	} else if c := pre.karpenter.Controllers; len(c) > 0 {
+		karpenterVersion, karpenterNamespace = c[0].Version, c[0].Namespace
+	}
 	return pulumi.Map{
 		"clusterName":           pulumi.String(facts.Name),
 		"clusterEndpoint":       facts.Endpoint,
 		"oidcProviderArn":       facts.OIDCProviderARN,
-		"nodeRoleName":          o.nodeRole.Name,
-		"nodeRoleArn":           o.nodeRole.ARN,
-		"controllerRoleArn":     o.controllerRole.ARN,
-		"interruptionQueueName": o.queue.Name,
-		"interruptionQueueArn":  o.queue.ARN,
-		"interruptionQueueUrl":  o.queue.URL,
+		"nodeRoleName":          role.name,
+		"nodeRoleArn":           role.arn,
+		"controllerRoleArn":     controllerRole,
+		"interruptionQueueName": queueName,
+		"interruptionQueueArn":  queueARN,
+		"interruptionQueueUrl":  queueURL,
 		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
-		"karpenterNamespace":    pulumi.String(cfg.Karpenter.Namespace),
-		"karpenterVersion":      pulumi.String(versions.Karpenter),
+		"karpenterNamespace":    pulumi.String(karpenterNamespace),
+		"karpenterVersion":      pulumi.String(karpenterVersion),
 		"gpuResourceName":       pulumi.String(wellknown.GPUResource),
 		"devicePluginNamespace": pulumi.String(cfg.DevicePlugin.Namespace),
 		"nodeClasses":           pulumi.ToMap(nodeClasses),

@@ -4,7 +4,10 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/stackfile"
 	"karpenter-gpu/stack"
@@ -12,9 +15,9 @@ import (
 
 const clusterName = "ml-prod"
 
-// run runs the real program against the example cluster with the given
-// keys of the karpenter-gpu namespace; clusterName is set unless overridden.
-func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakecloud.Cloud, error) {
+// stackConfig is the stack configuration with the given keys of the
+// karpenter-gpu namespace; clusterName is set unless overridden.
+func stackConfig(t *testing.T, values map[string]any) map[string]string {
 	t.Helper()
 	cfg := map[string]string{config.Namespace + ":clusterName": clusterName}
 	for k, v := range values {
@@ -28,8 +31,28 @@ func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakec
 		}
 		cfg[config.Namespace+":"+k] = string(b)
 	}
+	return cfg
+}
+
+// run runs the real program against a fake cluster with the given keys.
+func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakecloud.Cloud, error) {
+	t.Helper()
 	cloud := fakecloud.New(cluster, config.Namespace, "test")
-	return cloud, cloud.Run(cfg, stack.Run)
+	return cloud, cloud.Run(stackConfig(t, values), stack.Run)
+}
+
+// observe is the program that also stores its resolved outputs in into.
+func observe(into *map[string]any) pulumi.RunFunc {
+	return stack.RunObserved(func(m map[string]any) { *into = m })
+}
+
+// schemaCheck validates a Karpenter object against the pinned CRDs.
+func schemaCheck(obj map[string]any) error {
+	v, err := crdschema.Karpenter()
+	if err != nil {
+		return err
+	}
+	return v.Validate(obj)
 }
 
 func mustRun(t *testing.T, values map[string]any) *fakecloud.Cloud {

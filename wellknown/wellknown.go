@@ -41,6 +41,10 @@ const (
 	LabelInstanceType    = "node.kubernetes.io/instance-type"
 	LabelArch            = "kubernetes.io/arch"
 
+	// OwnerAnnotation names the stack that installed a Karpenter CRD or
+	// controller, so that a run tells its own install from another.
+	OwnerAnnotation = "karpenter-gpu/owner"
+
 	// ServiceAccountRoleAnnotation binds a service account to an IAM role (IRSA).
 	ServiceAccountRoleAnnotation = "eks.amazonaws.com/role-arn"
 	// KarpenterServiceAccount is the service account the Karpenter chart creates.

@@ -26,13 +26,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
 	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
 	outDir := flags.String("out", "rendered", "directory to write; replaced as a whole")
+	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
 	if err := flags.Parse(args); err != nil {
 		return 2
 	}
 	if *configFile == "" {
 		*configFile = "Pulumi." + *stackName + ".yaml"
 	}
-	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName})
+	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion})
 	if err == nil {
 		err = write(*outDir, files)
 	}

@@ -28,6 +28,10 @@ type Options struct {
 	ClusterFile string
 	// Stack names the stack in URNs.
 	Stack string
+	// Karpenter, when set, is the version of a Karpenter someone else runs
+	// in the cluster (namespace karpenter): the case karpenter.install false
+	// is for.
+	Karpenter string
 }
 
 // Render runs the stack program under the engine's mocks and returns the
@@ -40,6 +44,16 @@ func Render(opts Options) (map[string][]byte, error) {
 	cluster, err := clusterFacts(opts.ClusterFile, cfg)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Karpenter != "" {
+		cluster.Karpenter = &fakecloud.Karpenter{Namespace: "karpenter", Version: opts.Karpenter}
+	}
+	// A node role the configuration names exists in the modelled account.
+	var nodeRole struct {
+		Name string `json:"name"`
+	}
+	if raw, ok := cfg[config.Namespace+":nodeRole"]; ok && json.Unmarshal([]byte(raw), &nodeRole) == nil && nodeRole.Name != "" {
+		cluster.Roles = map[string]string{nodeRole.Name: nodeRole.Name}
 	}
 	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
 	var outputs map[string]any
@@ -243,6 +257,12 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
 	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))
 	fmt.Fprintf(&b, "- Karpenter objects checked against the pinned CRD schemas: %s\n\n", strings.Join(checked, ", "))
+	if k := cluster.Karpenter; k != nil {
+		fmt.Fprintf(&b, "## Relies on\n\nThis stack installs no Karpenter (`karpenter.install: false`). It relies on what the cluster already runs:\n\n"+
+			"- the Karpenter controller `%s/karpenter` (%s) with its CRDs, interruption handling and controller role; the objects here were proven against Karpenter %s's CRDs;\n"+
+			"- the node role the node classes name, which that controller may pass to instances and which already lets its nodes join the cluster (unless `nodeAccess` asks for an access entry);\n"+
+			"- that controller's `nodeOverlay` feature gate, if a pool shares its GPUs.\n\n", k.Namespace, k.Version, versions.Karpenter)
+	}
 	b.WriteString("## Longest dependency chain\n\n")
 	for i, urn := range chain {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, label(urn))

@@ -217,3 +217,45 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 		}
 	}
 }
+
+// Pools-only mode renders only the pool side and says what it relies on;
+// an Auto Mode cluster is refused.
+func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "Pulumi.pools.yaml")
+	if err := os.WriteFile(cfg, []byte(`config:
+  karpenter-gpu:clusterName: ml-dev
+  karpenter-gpu:karpenter:
+    install: false
+  karpenter-gpu:nodeRole:
+    name: KarpenterNodeRole-ml-dev
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err := Render(Options{ConfigFile: cfg, Stack: "pools", Karpenter: "1.15.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := string(files["plan.md"])
+	for _, want := range []string{"## Relies on", "the Karpenter controller `karpenter/karpenter` (1.15.1)", "| kubernetes:karpenter.sh/v1:NodePool |"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan.md lacks %q", want)
+		}
+	}
+	for _, absent := range []string{"helm/karpenter.yaml", "charts/karpenter.yaml", "sqs/karpenter-interruption-policy.json", "iam/karpenter-controller-trust.json"} {
+		if _, ok := files[absent]; ok {
+			t.Errorf("pools-only render writes %s", absent)
+		}
+	}
+	if _, err := Render(Options{ConfigFile: devConfig, Stack: "dev", Karpenter: "1.15.1"}); err == nil || !strings.Contains(err.Error(), "already runs a Karpenter this stack did not install") {
+		t.Errorf("default mode on a cluster with Karpenter: %v", err)
+	}
+
+	auto := filepath.Join(t.TempDir(), "auto.json")
+	raw, _ := os.ReadFile(describeCluster(t, "1.34"))
+	if err := os.WriteFile(auto, []byte(strings.Replace(string(raw), `"accessConfig"`, `"computeConfig": {"enabled": true, "nodePools": ["general-purpose"]}, "accessConfig"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Render(Options{ConfigFile: devConfig, ClusterFile: auto, Stack: "dev"}); err == nil || !strings.Contains(err.Error(), "runs EKS Auto Mode") {
+		t.Errorf("Auto Mode: %v", err)
+	}
+}

@@ -13,6 +13,9 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/dynamic"
+
+	"karpenter-gpu/cluster"
 )
 
 // Resource is one resource the program registered (or read).
@@ -70,6 +73,10 @@ func (c *Cloud) Run(config map[string]string, program pulumi.RunFunc) error {
 			_ = os.Unsetenv(pulumi.EnvConfig)
 		}
 	}()
+	// The program reads the cluster's Kubernetes API through cluster.Client.
+	client := cluster.Client
+	cluster.Client = func(string) (dynamic.Interface, error) { return c.Cluster.kubernetes(), nil }
+	defer func() { cluster.Client = client }()
 	return pulumi.RunErr(program, pulumi.WithMocks(c.project, c.stack, c))
 }
 
@@ -215,6 +222,10 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		out = map[string]any{"id": cl.SecurityGroupID, "name": "eks-cluster-sg-" + cl.Name, "vpcId": cl.VpcID, "tags": tags,
 			"arn": fmt.Sprintf("arn:%s:ec2:%s:%s:security-group/%s", cl.Partition, cl.Region, cl.AccountID, cl.SecurityGroupID)}
 	case "aws:iam/getRole:getRole":
+		if role, ok := cl.Roles[fmt.Sprint(in["name"])]; ok {
+			out = map[string]any{"id": in["name"], "name": in["name"], "path": "/", "arn": fmt.Sprintf("arn:%s:iam::%s:role/%s", cl.Partition, cl.AccountID, role)}
+			break
+		}
 		if in["name"] != "AWSServiceRoleForEC2Spot" || !cl.SpotServiceLinkedRole {
 			return nil, fmt.Errorf("reading IAM Role (%v): operation error IAM: GetRole, https response error StatusCode: 404, NoSuchEntity: The role with name %v cannot be found.", in["name"], in["name"])
 		}
@@ -278,6 +289,7 @@ func (c *Cloud) describeCluster() map[string]any {
 		"certificateAuthorities": []any{map[string]any{"data": cl.CertificateAuthority}},
 		"identities":             identities,
 		"accessConfigs":          []any{map[string]any{"authenticationMode": cl.AuthenticationMode}},
+		"computeConfigs":         []any{map[string]any{"enabled": cl.AutoMode, "nodePools": []any{}, "nodeRoleArn": ""}},
 		"vpcConfig": map[string]any{
 			"subnetIds":              subnets,
 			"clusterSecurityGroupId": cl.SecurityGroupID,

@@ -41,6 +41,13 @@ type Cluster struct {
 	Addons []string
 	// SpotServiceLinkedRole tells whether the account has AWSServiceRoleForEC2Spot.
 	SpotServiceLinkedRole bool
+	// AutoMode is EKS Auto Mode (describe-cluster's computeConfig.enabled).
+	AutoMode bool
+	// Karpenter is a Karpenter someone else installed; nil for none.
+	Karpenter *Karpenter
+	// Roles are IAM roles of the account by name, with their path and name
+	// as in their ARN (e.g. "KarpenterNodeRole-ml-prod").
+	Roles map[string]string
 }
 
 // DNSSuffix is the partition's domain, as aws.GetPartition reports it.
@@ -119,6 +126,9 @@ type describeCluster struct {
 		AccessConfig struct {
 			AuthenticationMode string `json:"authenticationMode"`
 		} `json:"accessConfig"`
+		ComputeConfig struct {
+			Enabled bool `json:"enabled"`
+		} `json:"computeConfig"`
 	} `json:"cluster"`
 }
 
@@ -149,6 +159,7 @@ func FromDescribeCluster(data []byte) (Cluster, error) {
 		VpcID:                c.ResourcesVpcConfig.VpcID,
 		SecurityGroupID:      c.ResourcesVpcConfig.ClusterSecurityGroupID,
 		AuthenticationMode:   c.AccessConfig.AuthenticationMode,
+		AutoMode:             c.ComputeConfig.Enabled,
 	}
 	for _, id := range c.ResourcesVpcConfig.SubnetIDs {
 		out.Subnets = append(out.Subnets, Subnet{ID: id})

@@ -1,0 +1,119 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"karpenter-gpu/wellknown"
+)
+
+// Resources read to find an installed Karpenter.
+var (
+	CRDResource        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	DeploymentResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+)
+
+// KarpenterCRDs are the CRDs every Karpenter v1 installation has.
+var KarpenterCRDs = []string{"nodepools.karpenter.sh", "nodeclaims.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"}
+
+// Client connects to the cluster with a kubeconfig, as kubectl would. The
+// offline render and the tests replace it with a fake cluster.
+var Client = func(kubeconfig string) (dynamic.Interface, error) {
+	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kubeconfig))
+	if err != nil {
+		return nil, err
+	}
+	return dynamic.NewForConfig(cfg)
+}
+
+// KarpenterController is a Karpenter controller Deployment.
+type KarpenterController struct {
+	Namespace, Name string
+	// Version is its image tag, e.g. "1.14.0".
+	Version string
+	// Ours is set when this stack installed it.
+	Ours bool
+}
+
+// InstalledKarpenter is what of Karpenter a cluster already runs.
+type InstalledKarpenter struct {
+	// CRDs found, by name, and whether this stack installed each.
+	CRDs        map[string]bool
+	Controllers []KarpenterController
+}
+
+// HasCRD tells whether the CRD exists, whoever installed it.
+func (k InstalledKarpenter) HasCRD(name string) bool {
+	_, ok := k.CRDs[name]
+	return ok
+}
+
+// Foreign lists what this stack did not install.
+func (k InstalledKarpenter) Foreign() []string {
+	var out []string
+	for _, name := range KarpenterCRDs {
+		if ours, found := k.CRDs[name]; found && !ours {
+			out = append(out, "CRD "+name)
+		}
+	}
+	for _, c := range k.Controllers {
+		if !c.Ours {
+			out = append(out, fmt.Sprintf("Deployment %s/%s (Karpenter %s)", c.Namespace, c.Name, c.Version))
+		}
+	}
+	return out
+}
+
+// DetectKarpenter reads Karpenter's CRDs and controller Deployments.
+// owner is the value of the ownership annotation this stack puts on what it
+// installs (wellknown.OwnerAnnotation).
+func DetectKarpenter(ctx context.Context, client dynamic.Interface, owner string) (InstalledKarpenter, error) {
+	found := InstalledKarpenter{CRDs: map[string]bool{}}
+	for _, name := range KarpenterCRDs {
+		crd, err := client.Resource(CRDResource).Get(ctx, name, metav1.GetOptions{})
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			return found, fmt.Errorf("reading CRD %s: %w", name, err)
+		}
+		found.CRDs[name] = crd.GetAnnotations()[wellknown.OwnerAnnotation] == owner
+	}
+	deployments, err := client.Resource(DeploymentResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return found, fmt.Errorf("listing Deployments: %w", err)
+	}
+	for _, d := range deployments.Items {
+		if version, ok := karpenterImage(d); ok {
+			found.Controllers = append(found.Controllers, KarpenterController{
+				Namespace: d.GetNamespace(), Name: d.GetName(), Version: version,
+				Ours: d.GetAnnotations()[wellknown.OwnerAnnotation] == owner,
+			})
+		}
+	}
+	return found, nil
+}
+
+// karpenterImage finds the Karpenter controller image of a Deployment
+// (public.ecr.aws/karpenter/controller:1.15.1@sha256:…, or a mirror of it)
+// and returns its tag.
+func karpenterImage(d unstructured.Unstructured) (string, bool) {
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		image, _ := c.(map[string]any)["image"].(string)
+		ref, _, _ := strings.Cut(image, "@")
+		repo, tag, _ := strings.Cut(ref[strings.LastIndex(ref, "/")+1:], ":")
+		if repo == "controller" && strings.Contains(ref, "karpenter/") {
+			return tag, true
+		}
+	}
+	return "", false
+}

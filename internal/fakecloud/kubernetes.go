@@ -1,0 +1,48 @@
+package fakecloud
+
+import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	dynamicfake "k8s.io/client-go/dynamic/fake"
+
+	"karpenter-gpu/cluster"
+)
+
+// Karpenter is a Karpenter that someone else installed in the cluster.
+type Karpenter struct {
+	Namespace string
+	// Version is the controller image's tag.
+	Version string
+}
+
+// kubernetes answers the stack's reads of the cluster's Kubernetes API:
+// the CRDs and controller of an installed Karpenter, if any.
+func (c Cluster) kubernetes() dynamic.Interface {
+	var objects []runtime.Object
+	if k := c.Karpenter; k != nil {
+		for _, name := range cluster.KarpenterCRDs {
+			crd := &unstructured.Unstructured{}
+			crd.SetAPIVersion("apiextensions.k8s.io/v1")
+			crd.SetKind("CustomResourceDefinition")
+			crd.SetName(name)
+			objects = append(objects, crd)
+		}
+		d := &unstructured.Unstructured{Object: map[string]any{
+			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "controller", "image": "public.ecr.aws/karpenter/controller:" + k.Version + "@sha256:0000000000000000000000000000000000000000000000000000000000000000"},
+			}}}},
+		}}
+		d.SetAPIVersion("apps/v1")
+		d.SetKind("Deployment")
+		d.SetNamespace(k.Namespace)
+		d.SetName("karpenter")
+		objects = append(objects, d)
+	}
+	lists := map[schema.GroupVersionResource]string{
+		cluster.CRDResource:        "CustomResourceDefinitionList",
+		cluster.DeploymentResource: "DeploymentList",
+	}
+	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objects...)
+}
