@@ -13,6 +13,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/config"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/wellknown"
@@ -161,6 +162,18 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 		"metadata":   map[string]any{"name": pool.Name},
 		"spec":       spec,
 	}
+}
+
+// Requirements are the NodePool's requirements as the catalogue matches them.
+func Requirements(pool config.GPUPool) []catalog.Requirement {
+	var out []catalog.Requirement
+	spec := NodePoolObject(pool)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
+	for _, r := range spec["requirements"].([]any) {
+		req := r.(map[string]any)
+		values, _ := req["values"].([]string)
+		out = append(out, catalog.Requirement{Key: req["key"].(string), Operator: req["operator"].(string), Values: values})
+	}
+	return out
 }
 
 // SharingOverlayObjects tell Karpenter, before it launches anything, how

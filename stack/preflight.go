@@ -2,12 +2,14 @@ package stack
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/ami"
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
@@ -15,6 +17,7 @@ import (
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/network"
+	"karpenter-gpu/quota"
 	"karpenter-gpu/versions"
 )
 
@@ -36,6 +39,10 @@ type preflight struct {
 	nodeRoleARN string
 	// karpenter is what of Karpenter the existing cluster runs.
 	karpenter cluster.InstalledKarpenter
+	// instanceTypes are the catalogue's types each pool may launch.
+	instanceTypes map[string][]catalog.InstanceType
+	// warnings are shown at preview.
+	warnings []string
 }
 
 // owner names this stack in ownership tags and annotations.
@@ -45,7 +52,11 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := checkKarpenterObjects(cfg); err != nil {
 		return nil, err
 	}
-	p := &preflight{kubernetes: cfg.Cluster.Version}
+	types, err := matchInstanceTypes(cfg)
+	if err != nil {
+		return nil, err
+	}
+	p := &preflight{kubernetes: cfg.Cluster.Version, instanceTypes: types}
 	authMode := cluster.AuthModeAPI
 	if !cfg.Cluster.Create {
 		facts, err := cluster.Lookup(ctx, cfg.ClusterName)
@@ -63,7 +74,6 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := ami.Verify(ctx, p.kubernetes, amiChecks(cfg)); err != nil {
 		return nil, fmt.Errorf("cluster %s runs Kubernetes %s:\n%w", cfg.ClusterName, p.kubernetes, err)
 	}
-	var err error
 	if p.accessMode, err = cluster.ResolveNodeAccess(cfg.NodeAccess, authMode, cfg.NodeRole.Name != ""); err != nil {
 		return nil, err
 	}
@@ -93,6 +103,47 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 		}
 	}
 	return p, p.warn(ctx, cfg)
+}
+
+// matchInstanceTypes finds, for every pool, the catalogue's instance types
+// its NodePool's requirements admit, and refuses a pool that admits none:
+// Karpenter would accept it and never launch a node.
+func matchInstanceTypes(cfg *config.Stack) (map[string][]catalog.InstanceType, error) {
+	out := map[string][]catalog.InstanceType{}
+	var errs []string
+	for _, pool := range cfg.GPUPools {
+		types, err := catalog.Match(gpu.Requirements(pool))
+		if err != nil {
+			errs = append(errs, fmt.Sprintf("%s:gpuPools[%s]: no EC2 instance type can serve this pool: %v", config.Namespace, pool.Name, err))
+			continue
+		}
+		out[pool.Name] = types
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("%s\n(instance types as in the catalogue of package catalog, dated 2026-11-28)", strings.Join(errs, "\n"))
+	}
+	return out, nil
+}
+
+// quotaNeeds are the vCPUs each pool needs of each quota to reach maxGPUs.
+func (p *preflight) quotaNeeds(cfg *config.Stack) []quota.Need {
+	var needs []quota.Need
+	for _, pool := range cfg.GPUPools {
+		for _, capacity := range pool.CapacityTypes {
+			if _, counted := quota.Codes[capacity]; !counted {
+				continue // reserved capacity has no vCPU quota
+			}
+			byClass := map[string][]catalog.InstanceType{}
+			for _, t := range p.instanceTypes[pool.Name] {
+				byClass[t.QuotaClass()] = append(byClass[t.QuotaClass()], t)
+			}
+			for _, class := range slices.Sorted(maps.Keys(byClass)) {
+				vcpus, setBy := catalog.VCPUsNeeded(byClass[class], pool.MaxGPUs)
+				needs = append(needs, quota.Need{Pool: pool.Name, CapacityType: capacity, Class: class, VCPUs: vcpus, SetBy: setBy})
+			}
+		}
+	}
+	return needs
 }
 
 // checkKarpenter reads what of Karpenter the cluster runs: in the default
@@ -157,7 +208,7 @@ func (p *preflight) chooseNetwork(ctx *pulumi.Context, cfg *config.Stack) error 
 	return err
 }
 
-// warn reports what works but is likely to disappoint.
+// warn collects what works but is likely to disappoint.
 func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 	agent := true
 	if !cfg.Cluster.Create && cfg.Karpenter.Install && cfg.Karpenter.Identity == config.IdentityPodIdentity {
@@ -166,12 +217,17 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 			return err
 		}
 	}
-	for _, msg := range warnings(cfg, agent, p.karpenter) {
-		if err := ctx.Log.Warn(msg, nil); err != nil {
-			return err
-		}
-	}
+	p.warnings = append(warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
 	return nil
+}
+
+// region is the stack's AWS region.
+func (p *preflight) region(ctx *pulumi.Context) string {
+	if p.facts != nil {
+		return p.facts.Region
+	}
+	region, _ := ctx.GetConfig("aws:region")
+	return region
 }
 
 // warnings are the warnings for a configuration, given whether the cluster

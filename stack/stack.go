@@ -5,12 +5,14 @@ package stack
 
 import (
 	"maps"
+	"math"
 	"slices"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/ami"
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
@@ -24,27 +26,49 @@ import (
 // Run is the Pulumi program.
 func Run(ctx *pulumi.Context) error { return run(ctx, nil) }
 
-// RunObserved is Run that also hands the stack outputs, once resolved, to
-// observe: the offline render writes them, tests read the contract.
-func RunObserved(observe func(outputs map[string]any)) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error { return run(ctx, observe) }
+// Observed is what a run shows besides its resources.
+type Observed struct {
+	// Outputs are the stack outputs, resolved.
+	Outputs map[string]any
+	// Warnings are what preview printed as warnings.
+	Warnings []string
 }
 
-func run(ctx *pulumi.Context, observe func(map[string]any)) error {
+// RunObserved is Run that also hands the outputs, once resolved, and the
+// warnings to observe, before it returns: the offline render writes them,
+// tests read them. Only for runs whose outputs all become known (the
+// engine's mocks): it waits for them.
+func RunObserved(observe func(Observed)) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		done := make(chan struct{})
+		if err := run(ctx, func(o Observed) { observe(o); close(done) }); err != nil {
+			return err
+		}
+		<-done
+		return nil
+	}
+}
+
+func run(ctx *pulumi.Context, observe func(Observed)) error {
 	cfg, err := config.Load(ctx)
 	if err != nil {
 		return err
 	}
-	outputs, err := Deploy(ctx, cfg)
+	outputs, warnings, err := Deploy(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	for _, w := range warnings {
+		if err := ctx.Log.Warn(w, nil); err != nil {
+			return err
+		}
 	}
 	for name, value := range outputs {
 		ctx.Export(name, value)
 	}
 	if observe != nil {
 		outputs.ToMapOutput().ApplyT(func(m map[string]any) error {
-			observe(m)
+			observe(Observed{Outputs: m, Warnings: warnings})
 			return nil
 		})
 	}
@@ -52,36 +76,36 @@ func run(ctx *pulumi.Context, observe func(map[string]any)) error {
 }
 
 // Deploy declares every resource of the stack from a validated
-// configuration and returns the stack outputs.
-func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
+// configuration and returns the stack outputs and the warnings to show.
+func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error) {
 	pre, err := runPreflight(ctx, cfg)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	facts := pre.facts
 	if cfg.Cluster.Create {
 		if facts, err = cluster.Create(ctx, cfg.ClusterName, cfg); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	nodeRole, err := declareNodeRole(ctx, cfg, pre, facts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	k8s, err := cluster.NewKubernetesProvider(ctx, "cluster", facts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Karpenter itself: nil in pools-only mode, where the cluster's own runs.
 	controller, err := declareKarpenter(ctx, cfg, facts, nodeRole, k8s)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	// What nodes need to launch and join, for as long as any exists.
 	nodePrerequisites, efaGroup, err := declareNodePrerequisites(ctx, cfg, pre, facts)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	nodePrerequisites = append(nodePrerequisites, nodeRole.prerequisites...)
 	if pre.accessMode != config.NodeAccessNone {
@@ -90,7 +114,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 			After: facts.Ready(),
 		})
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		nodePrerequisites = append(nodePrerequisites, nodeAccess.Grant)
 	}
@@ -110,7 +134,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 			EFASecurityGroupID: efaGroup,
 		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 
@@ -120,7 +144,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
 			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)))
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		pools = append(pools, np.Resources()...)
 	}
@@ -130,21 +154,21 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, error) {
 		Settings:  devicePluginSettings(cfg),
 	}, pulumi.Providers(k8s))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if efa := efaNodeClasses(cfg); len(efa) > 0 {
 		if _, err := gpu.NewEFADevicePlugin(ctx, "efa-device-plugin", &gpu.EFADevicePluginArgs{NodeClasses: efa}, pulumi.Provider(k8s)); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if cfg.SmokeTest {
 		if _, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{
 			Namespace: "default", Pool: cfg.GPUPools[0],
 		}, pulumi.Provider(k8s), pulumi.DependsOn(append(pools, devicePlugin.Release))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return stackOutputs(cfg, facts, pre, nodeRole, controller), nil
+	return stackOutputs(cfg, facts, pre, nodeRole, controller), pre.warnings, nil
 }
 
 // nodeRole is the role of GPU nodes, created or existing.
@@ -338,7 +362,7 @@ func efaNodeClasses(cfg *config.Stack) []string {
 func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
 	pools := map[string]any{}
 	for _, pool := range cfg.GPUPools {
-		pools[pool.Name] = GPUPoolOutput(pool)
+		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name])
 	}
 	nodeClasses := map[string]any{}
 	for _, nc := range cfg.NodeClasses {
@@ -374,8 +398,9 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 }
 
 // GPUPoolOutput is one pool's entry of the gpuPools output: everything a
-// pod needs to land on the pool's nodes, and what the pool may launch.
-func GPUPoolOutput(pool config.GPUPool) map[string]any {
+// pod needs to land on the pool's nodes, what the pool may launch, and what
+// that can cost at most.
+func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType) map[string]any {
 	tolerations := []any{}
 	for _, t := range gpu.Tolerations(pool) {
 		tolerations = append(tolerations, t)
@@ -384,15 +409,25 @@ func GPUPoolOutput(pool config.GPUPool) map[string]any {
 	for k, v := range gpu.NodeSelector(pool) {
 		selector[k] = v
 	}
+	names := make([]any, len(types))
+	for i, t := range types {
+		names[i] = t.Name
+	}
+	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"}
+	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs); ok {
+		ceiling["usdPerHour"], ceiling["setBy"] = math.Round(usd*100)/100, setBy
+	}
 	return map[string]any{
-		"nodeSelector":    selector,
-		"tolerations":     tolerations,
-		"gpuResourceName": wellknown.GPUResource,
-		"gpusPerNode":     map[string]any{"min": pool.GPUCount.Min, "max": pool.GPUCount.Max},
-		"capacityTypes":   pool.CapacityTypes,
-		"architectures":   pool.Architectures,
-		"maxGPUs":         pool.MaxGPUs,
-		"sharingReplicas": pool.Sharing.Replicas,
-		"nodeClass":       pool.NodeClass,
+		"instanceTypes":     names,
+		"hourlyCostCeiling": ceiling,
+		"nodeSelector":      selector,
+		"tolerations":       tolerations,
+		"gpuResourceName":   wellknown.GPUResource,
+		"gpusPerNode":       map[string]any{"min": pool.GPUCount.Min, "max": pool.GPUCount.Max},
+		"capacityTypes":     pool.CapacityTypes,
+		"architectures":     pool.Architectures,
+		"maxGPUs":           pool.MaxGPUs,
+		"sharingReplicas":   pool.Sharing.Replicas,
+		"nodeClass":         pool.NodeClass,
 	}
 }

@@ -43,7 +43,7 @@ func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakec
 
 // observe is the program that also stores its resolved outputs in into.
 func observe(into *map[string]any) pulumi.RunFunc {
-	return stack.RunObserved(func(m map[string]any) { *into = m })
+	return stack.RunObserved(func(o stack.Observed) { *into = o.Outputs })
 }
 
 // schemaCheck validates a Karpenter object against the pinned CRDs.
@@ -115,7 +115,7 @@ func runStackFileOutputs(t *testing.T, file string) (*fakecloud.Cloud, map[strin
 	}
 	cloud := fakecloud.New(fakecloud.Example(cfg[config.Namespace+":clusterName"]), config.Namespace, "test")
 	var outputs map[string]any
-	if err := cloud.Run(cfg, stack.RunObserved(func(m map[string]any) { outputs = m })); err != nil {
+	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { outputs = o.Outputs })); err != nil {
 		t.Fatal(err)
 	}
 	if outputs == nil {

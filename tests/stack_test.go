@@ -545,7 +545,7 @@ func TestSecondRunIsIdentical(t *testing.T) {
 func TestStackOutputs(t *testing.T) {
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	var got map[string]any
-	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, stack.RunObserved(func(m map[string]any) { got = m }))
+	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, stack.RunObserved(func(o stack.Observed) { got = o.Outputs }))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -570,6 +570,13 @@ func TestStackOutputs(t *testing.T) {
 			"maxGPUs":         4,
 			"sharingReplicas": 0,
 			"nodeClass":       "gpu",
+			"instanceTypes": []any{"g4dn.xlarge", "g4dn.2xlarge", "g4dn.4xlarge", "g4dn.8xlarge", "g4dn.16xlarge",
+				"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.16xlarge",
+				"g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge",
+				"g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge", "gr6.4xlarge", "gr6.8xlarge"},
+			// g6e.16xlarge: $7.57719 for one L40S, × 4 GPUs.
+			"hourlyCostCeiling": map[string]any{"usdPerHour": 30.31, "setBy": "g6e.16xlarge", "region": "us-east-1",
+				"basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"},
 		}},
 	}
 	for k, w := range want {

@@ -3,14 +3,17 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
 	"sigs.k8s.io/yaml"
 
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
@@ -56,11 +59,12 @@ func Render(opts Options) (map[string][]byte, error) {
 		cluster.Roles = map[string]string{nodeRole.Name: nodeRole.Name}
 	}
 	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
-	var outputs map[string]any
-	if err := cloud.Run(cfg, stack.RunObserved(func(m map[string]any) { outputs = m })); err != nil {
+	var observed stack.Observed
+	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { observed = o })); err != nil {
 		return nil, err
 	}
-	out, err := files(cloud, cluster, opts)
+	outputs := observed.Outputs
+	out, err := files(cloud, cluster, opts, observed)
 	if err != nil {
 		return nil, err
 	}
@@ -112,7 +116,7 @@ var jsonDocuments = map[string]struct {
 	"aws:cloudwatch/eventRule:EventRule": {dir: "events", input: "eventPattern"},
 }
 
-func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map[string][]byte, error) {
+func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, observed stack.Observed) (map[string][]byte, error) {
 	out := map[string][]byte{}
 	schema, err := crdschema.Karpenter()
 	if err != nil {
@@ -170,7 +174,7 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options) (map
 			}
 		}
 	}
-	out["plan.md"] = []byte(planMarkdown(cloud, cluster, opts, checked))
+	out["plan.md"] = []byte(planMarkdown(cloud, cluster, opts, checked, observed))
 	return out, nil
 }
 
@@ -235,7 +239,7 @@ func jsonFile(out map[string][]byte, name string, doc any) error {
 	return nil
 }
 
-func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, checked []string) string {
+func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, checked []string, observed stack.Observed) string {
 	resources := cloud.Resources()
 	byURN := map[string]fakecloud.Resource{}
 	for _, r := range resources {
@@ -263,6 +267,14 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 			"- the node role the node classes name, which that controller may pass to instances and which already lets its nodes join the cluster (unless `nodeAccess` asks for an access entry);\n"+
 			"- that controller's `nodeOverlay` feature gate, if a pool shares its GPUs.\n\n", k.Namespace, k.Version, versions.Karpenter)
 	}
+	if len(observed.Warnings) > 0 {
+		b.WriteString("## Warnings (as preview prints them)\n\n")
+		for _, w := range observed.Warnings {
+			fmt.Fprintf(&b, "- %s\n", w)
+		}
+		b.WriteString("\n")
+	}
+	poolsSection(&b, observed.Outputs, cluster.Region)
 	b.WriteString("## Longest dependency chain\n\n")
 	for i, urn := range chain {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, label(urn))
@@ -290,6 +302,32 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 		fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", r.Type, name, parent, strings.Join(deps, ", "))
 	}
 	return b.String()
+}
+
+// poolsSection lists, per pool, the instance types it may launch and the
+// most it can cost per hour, from the gpuPools output.
+func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
+	pools, _ := outputs["gpuPools"].(map[string]any)
+	if len(pools) == 0 {
+		return
+	}
+	b.WriteString("## GPU pools\n\n| Pool | Max GPUs | Instance types it may launch | Cost ceiling per hour (on demand) |\n|---|---|---|---|\n")
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
+		pool := pools[name].(map[string]any)
+		var types []string
+		for _, t := range pool["instanceTypes"].([]any) {
+			types = append(types, fmt.Sprint(t))
+		}
+		cost := "no list price known"
+		if ceiling := pool["hourlyCostCeiling"].(map[string]any); ceiling["usdPerHour"] != nil {
+			cost = fmt.Sprintf("$%.2f (%s prices; set by %s)", ceiling["usdPerHour"], ceiling["region"], ceiling["setBy"])
+		}
+		fmt.Fprintf(b, "| `%s` | %v | %s | %s |\n", name, pool["maxGPUs"], strings.Join(types, ", "), cost)
+	}
+	if region != catalog.PricesRegion {
+		fmt.Fprintf(b, "\nPrices are %s list prices (the only region the pinned Karpenter module carries); %s prices differ.\n", catalog.PricesRegion, region)
+	}
+	b.WriteString("\n")
 }
 
 func shortType(t string) string { return t[strings.LastIndex(t, ":")+1:] }

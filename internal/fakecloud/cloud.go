@@ -236,6 +236,14 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			return nil, fmt.Errorf("reading EKS Add-On (%v:%v): operation error EKS: DescribeAddon, ResourceNotFoundException: No addon: %v found in cluster: %v", cl.Name, in["addonName"], in["addonName"], cl.Name)
 		}
 		out = map[string]any{"id": cl.Name + ":" + fmt.Sprint(in["addonName"]), "addonName": in["addonName"], "clusterName": cl.Name, "addonVersion": "v1.0.0-eksbuild.1"}
+	case "aws:servicequotas/getServiceQuota:getServiceQuota":
+		code := fmt.Sprint(in["quotaCode"])
+		value, ok := cl.Quotas[code]
+		if !ok {
+			return nil, fmt.Errorf("reading Service Quota (ec2/%s): NoSuchResourceException", code)
+		}
+		out = map[string]any{"id": "ec2/" + code, "serviceCode": "ec2", "quotaCode": code, "value": value, "adjustable": true,
+			"arn": fmt.Sprintf("arn:%s:servicequotas:%s:%s:ec2/%s", cl.Partition, cl.Region, cl.AccountID, code)}
 	case "aws:ssm/getParameter:getParameter":
 		name, _ := in["name"].(string)
 		value, ok := ssmParameter(name)

@@ -45,6 +45,8 @@ type Cluster struct {
 	AutoMode bool
 	// Karpenter is a Karpenter someone else installed; nil for none.
 	Karpenter *Karpenter
+	// Quotas are the account's EC2 vCPU quotas by Service Quotas code.
+	Quotas map[string]float64
 	// Roles are IAM roles of the account by name, with their path and name
 	// as in their ARN (e.g. "KarpenterNodeRole-ml-prod").
 	Roles map[string]string
@@ -82,6 +84,8 @@ func Example(name string) Cluster {
 		},
 		Addons:                []string{"coredns", "eks-pod-identity-agent", "kube-proxy", "vpc-cni"},
 		SpotServiceLinkedRole: true,
+		// G and VT raised for inference, P still at a new account's zero.
+		Quotas: map[string]float64{"L-DB2E81BA": 384, "L-3819A6DF": 384, "L-417A185B": 0, "L-7212CCBC": 0},
 		Subnets: []Subnet{
 			{ID: "subnet-0aa11bb22cc33dd44", Zone: "us-west-2a"},
 			{ID: "subnet-0bb22cc33dd44ee55", Zone: "us-west-2b"},

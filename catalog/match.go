@@ -1,0 +1,173 @@
+package catalog
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+)
+
+// Requirement is a NodePool requirement: a node selector requirement with
+// Karpenter's operators (In, NotIn, Exists, DoesNotExist, Gt, Lt, Gte, Lte).
+type Requirement struct {
+	Key      string   `json:"key"`
+	Operator string   `json:"operator"`
+	Values   []string `json:"values"`
+}
+
+// Labels are the well-known labels Karpenter gives a node of this type, as
+// far as they tell instance types apart.
+func (t InstanceType) Labels() map[string]string {
+	return map[string]string{
+		"node.kubernetes.io/instance-type":            t.Name,
+		"karpenter.k8s.aws/instance-family":           t.Family,
+		"kubernetes.io/arch":                          t.Arch,
+		"karpenter.k8s.aws/instance-cpu":              strconv.Itoa(t.VCPUs),
+		"karpenter.k8s.aws/instance-memory":           strconv.Itoa(t.MemoryMi),
+		"karpenter.k8s.aws/instance-gpu-name":         t.GPUName,
+		"karpenter.k8s.aws/instance-gpu-manufacturer": "nvidia",
+		"karpenter.k8s.aws/instance-gpu-count":        strconv.Itoa(t.GPUCount),
+		"karpenter.k8s.aws/instance-gpu-memory":       strconv.Itoa(t.GPUMemoryMi),
+	}
+}
+
+// Matches tells whether the type meets the requirement. Requirements on
+// labels that do not tell instance types apart (capacity type, zone, the
+// pool's own labels) hold for every type.
+func (t InstanceType) Matches(r Requirement) (bool, error) {
+	value, known := t.Labels()[r.Key]
+	if !known {
+		return true, nil
+	}
+	switch r.Operator {
+	case "In":
+		return slices.Contains(r.Values, value), nil
+	case "NotIn":
+		return !slices.Contains(r.Values, value), nil
+	case "Exists":
+		return true, nil
+	case "DoesNotExist":
+		return false, nil
+	case "Gt", "Lt", "Gte", "Lte":
+		if len(r.Values) != 1 {
+			return false, fmt.Errorf("%s %s wants one value, got %v", r.Key, r.Operator, r.Values)
+		}
+		bound, err := strconv.Atoi(r.Values[0])
+		if err != nil {
+			return false, fmt.Errorf("%s %s %q: not a whole number", r.Key, r.Operator, r.Values[0])
+		}
+		n, err := strconv.Atoi(value)
+		if err != nil {
+			return false, nil
+		}
+		switch r.Operator {
+		case "Gt":
+			return n > bound, nil
+		case "Lt":
+			return n < bound, nil
+		case "Gte":
+			return n >= bound, nil
+		default:
+			return n <= bound, nil
+		}
+	}
+	return false, fmt.Errorf("unknown operator %q", r.Operator)
+}
+
+// Match returns the catalogue's types that meet every requirement. When
+// none does, the error names the requirement that rules out the fewest
+// types meeting all the others: the narrowest explanation.
+func Match(reqs []Requirement) ([]InstanceType, error) {
+	types, err := matchAll(reqs, -1)
+	if err != nil || len(types) > 0 {
+		return types, err
+	}
+	var blame *Requirement
+	var spared []InstanceType
+	for i := range reqs {
+		others, _ := matchAll(reqs, i)
+		if len(others) > 0 && (blame == nil || len(others) < len(spared)) {
+			blame, spared = &reqs[i], others
+		}
+	}
+	if blame == nil {
+		return nil, fmt.Errorf("no instance type meets even all but one of these requirements: %v", reqs)
+	}
+	names := make([]string, len(spared))
+	for j, t := range spared {
+		names[j] = t.Name
+	}
+	return nil, fmt.Errorf("requirement %s %s %v rules out the %d instance types that meet the others (%s)", blame.Key, blame.Operator, blame.Values, len(spared), abbreviate(names))
+}
+
+// matchAll returns the types that meet every requirement but the one at skip.
+func matchAll(reqs []Requirement, skip int) ([]InstanceType, error) {
+	var out []InstanceType
+next:
+	for _, t := range InstanceTypes {
+		for i, r := range reqs {
+			if i == skip {
+				continue
+			}
+			ok, err := t.Matches(r)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				continue next
+			}
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func abbreviate(names []string) string {
+	if len(names) > 6 {
+		return fmt.Sprintf("%s, … %d more", join(names[:6]), len(names)-6)
+	}
+	return join(names)
+}
+
+func join(s []string) string {
+	out := ""
+	for i, n := range s {
+		if i > 0 {
+			out += ", "
+		}
+		out += n
+	}
+	return out
+}
+
+// CostCeiling is the most a pool of maxGPUs GPUs can cost per hour on
+// demand: the highest price per GPU among the types × maxGPUs, with the
+// type that sets it. ok is false when no type has a price.
+func CostCeiling(types []InstanceType, maxGPUs int) (usdPerHour float64, setBy string, ok bool) {
+	var worst float64
+	for _, t := range types {
+		price, priced := OnDemandHourlyUSD[t.Name]
+		if !priced || t.GPUCount == 0 {
+			continue
+		}
+		if perGPU := price / float64(t.GPUCount); perGPU > worst {
+			worst, setBy, ok = perGPU, t.Name, true
+		}
+	}
+	return worst * float64(maxGPUs), setBy, ok
+}
+
+// VCPUsNeeded is the most vCPUs maxGPUs GPUs can take among the types:
+// whole instances of one type, ceil(maxGPUs / GPUs) of them. The quota a
+// pool needs to reach its limit in the worst case.
+func VCPUsNeeded(types []InstanceType, maxGPUs int) (vcpus int, setBy string) {
+	for _, t := range types {
+		if t.GPUCount == 0 {
+			continue
+		}
+		instances := (maxGPUs + t.GPUCount - 1) / t.GPUCount
+		if n := instances * t.VCPUs; n > vcpus {
+			vcpus, setBy = n, t.Name
+		}
+	}
+	return vcpus, setBy
+}

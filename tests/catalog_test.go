@@ -1,0 +1,72 @@
+package tests
+
+import (
+	"strings"
+	"testing"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/stack"
+)
+
+// A pool no instance type can serve is accepted by Karpenter and never
+// launches: refused before anything, with its key and the reason.
+func TestImpossiblePoolsAreRefused(t *testing.T) {
+	cases := map[string]struct {
+		pool map[string]any
+		want string
+	}{
+		"t4g on amd64": {map[string]any{"name": "arm", "gpus": []string{"t4g"}, "maxGPUs": 2},
+			"karpenter-gpu:gpuPools[arm]: no EC2 instance type can serve this pool: requirement kubernetes.io/arch In [amd64] rules out the 4 instance types that meet the others (g5g.xlarge"},
+		"fractional GPUs, whole-GPU count": {map[string]any{"name": "frac", "instanceFamilies": []string{"g6f"}, "maxGPUs": 2},
+			"karpenter-gpu:gpuPools[frac]: no EC2 instance type can serve this pool: requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 4 instance types that meet the others (g6f.large"},
+		"a count no type offers": {map[string]any{"name": "three", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 3, "max": 3}, "maxGPUs": 6},
+			"karpenter-gpu:gpuPools[three]: no EC2 instance type can serve this pool"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{tc.pool}})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v", err)
+			}
+			if len(cloud.Resources()) != 0 || len(cloud.Calls()) != 0 {
+				t.Fatalf("%d resources, calls %v before the refusal", len(cloud.Resources()), cloud.Calls())
+			}
+		})
+	}
+}
+
+// Preview warns, per pool, when the account's vCPU quota cannot hold
+// maxGPUs on the pool's hungriest type, and says how to ask for more.
+func TestQuotaWarnings(t *testing.T) {
+	observe := func(c fakecloud.Cluster, values map[string]any) []string {
+		var got stack.Observed
+		cloud := fakecloud.New(c, config.Namespace, "test")
+		if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+			t.Fatal(err)
+		}
+		return got.Warnings
+	}
+	training := map[string]any{"gpuPools": []any{
+		map[string]any{"name": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16, "capacityTypes": []string{"on-demand"}},
+		map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 2, "capacityTypes": []string{"spot"}},
+	}}
+	warnings := strings.Join(observe(fakecloud.Example(clusterName), training), "\n")
+	for _, want := range []string{
+		`gpuPools[training]: reaching maxGPUs on p5.48xlarge needs 384 vCPUs of P instances (on-demand), but the quota "Running On-Demand P instances" (L-417A185B) is 0 in us-west-2`,
+		"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-417A185B --desired-value 384 --region us-west-2",
+	} {
+		if !strings.Contains(warnings, want) {
+			t.Errorf("warnings lack %q:\n%s", want, warnings)
+		}
+	}
+	if strings.Contains(warnings, "gpuPools[inference]") {
+		t.Errorf("a pool within its quota warned:\n%s", warnings)
+	}
+	// A quota that cannot be read is one warning, not a failure.
+	unreadable := fakecloud.Example(clusterName)
+	unreadable.Quotas = nil
+	if got := strings.Join(observe(unreadable, training), "\n"); !strings.Contains(got, `could not read the EC2 quota "Running On-Demand P instances" (L-417A185B)`) {
+		t.Errorf("warnings = %s", got)
+	}
+}
