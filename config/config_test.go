@@ -166,6 +166,14 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			`karpenter.install: false: a cluster this stack creates runs no Karpenter yet`}},
 		{"existing role is not ours to change", map[string]string{"clusterName": "ml", "nodeRole": `{"name":"KarpenterNodeRole-ml","extraPolicyArns":["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]}`}, []string{
 			`an existing role (nodeRole.name) is not the stack's to change`}},
+		{"cold start options need Bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","soci":true,"dataVolumeSnapshot":{"snapshotId":"snap-0123456789abcdef0"}}]`}, []string{
+			`nodeClasses[gpu].soci: true: SOCI parallel pull is offered for Bottlerocket classes`,
+			`nodeClasses[gpu].dataVolumeSnapshot: {"snapshotId":"snap-0123456789abcdef0","initializationRateMiBps":0}: only Bottlerocket keeps images on a separate data volume`}},
+		{"snapshot rate", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"br","ami":"bottlerocket@v1.50.0","dataVolumeSnapshot":{"snapshotId":"snap-1","initializationRateMiBps":500}}]`}, []string{
+			`nodeClasses[br].dataVolumeSnapshot.snapshotId: "snap-1": want an EBS snapshot ID`,
+			`nodeClasses[br].dataVolumeSnapshot.initializationRateMiBps: 500: want a whole number from 100 to 300`}},
+		{"headroom beyond the limit", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":2,"headroom":3}]`}, []string{
+			`gpuPools[a].headroom: 3: above maxGPUs (2)`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},

@@ -113,6 +113,19 @@ type NodeClass struct {
 	PlacementGroup PlacementGroup `json:"placementGroup"`
 	// SubnetIDs pins the class to these subnets (EFA classes: one zone).
 	SubnetIDs []string `json:"subnetIds"`
+	// SOCI pulls image layers in parallel (Bottlerocket's SOCI snapshotter).
+	SOCI bool `json:"soci"`
+	// DataVolumeSnapshot restores Bottlerocket's data volume from a snapshot
+	// that holds pre-pulled images.
+	DataVolumeSnapshot DataVolumeSnapshot `json:"dataVolumeSnapshot"`
+}
+
+// DataVolumeSnapshot is an EBS snapshot of a Bottlerocket data volume.
+type DataVolumeSnapshot struct {
+	SnapshotID string `json:"snapshotId"`
+	// InitializationRateMiBps makes EBS load the snapshot at this rate
+	// (100-300) instead of lazily on first read.
+	InitializationRateMiBps int `json:"initializationRateMiBps"`
 }
 
 // CapacityReservation is one capacityReservationSelectorTerm: an ID, or
@@ -168,6 +181,9 @@ type GPUPool struct {
 	Taints                 []Taint           `json:"taints"`
 	Sharing                Sharing           `json:"sharing"`
 	MinValues              MinValues         `json:"minValues"`
+	// Headroom keeps this many GPUs of the pool ready ahead of demand
+	// (Karpenter's CapacityBuffer).
+	Headroom int `json:"headroom"`
 }
 
 // MinValues makes Karpenter keep at least this many instance families or

@@ -23,6 +23,7 @@ var (
 	reservationIDPattern    = regexp.MustCompile(`^cr-[0-9a-z]+$`)
 	accountIDPattern        = regexp.MustCompile(`^[0-9]{12}$`)
 	roleNamePattern         = regexp.MustCompile(`^[\w+=,.@-]{1,64}$`)
+	snapshotIDPattern       = regexp.MustCompile(`^snap-[0-9a-f]{8,17}$`)
 	policyARNPattern        = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/.+$`)
 	quantityPattern         = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(m|Mi|Gi|Ki)?$`)
 	durationPattern         = regexp.MustCompile(`^([0-9]+(s|m|h))+$`)
@@ -249,6 +250,20 @@ func (n *NodeClass) validate(p *problems, key string) {
 		p.add(key+".placementGroup.id", pg.ID, "want a placement group ID such as pg-0123456789abcdef0")
 	}
 	eachMatches(p, key+".subnetIds", n.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
+	if n.SOCI && n.Family() != "bottlerocket" {
+		p.add(key+".soci", true, "SOCI parallel pull is offered for Bottlerocket classes, whose AMI carries the snapshotter; the AL2023 AMI would need it installed at every boot from outside the AMI")
+	}
+	if snap := n.DataVolumeSnapshot; snap.SnapshotID != "" || snap.InitializationRateMiBps != 0 {
+		switch {
+		case n.Family() != "bottlerocket":
+			p.add(key+".dataVolumeSnapshot", snap, "only Bottlerocket keeps images on a separate data volume that a snapshot can fill")
+		case !snapshotIDPattern.MatchString(snap.SnapshotID):
+			p.add(key+".dataVolumeSnapshot.snapshotId", snap.SnapshotID, "want an EBS snapshot ID such as snap-0123456789abcdef0")
+		}
+		if r := snap.InitializationRateMiBps; r != 0 {
+			intRange(p, key+".dataVolumeSnapshot.initializationRateMiBps", r, 100, 300)
+		}
+	}
 	validateAWSTags(p, key+".tags", n.Tags)
 	for _, k := range slices.Sorted(maps.Keys(n.Tags)) {
 		if slices.Contains(wellknown.ReservedNodeClassTagKeys, k) || strings.HasPrefix(k, wellknown.ReservedNodeClassTagPrefix) {
@@ -338,6 +353,9 @@ func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
 			p.add(key+".capacityTypes", pool.CapacityTypes, "reserved capacity needs karpenter.featureGates.reservedCapacity, which is set to false")
 		}
 	}
+	if on, set := c.Karpenter.FeatureGates[wellknown.FeatureGateCapacityBuffer]; pool.Headroom != 0 && set && !on {
+		p.add(key+".headroom", pool.Headroom, "headroom needs karpenter.featureGates.capacityBuffer, which is set to false")
+	}
 	if on, set := c.Karpenter.FeatureGates[wellknown.FeatureGateNodeOverlay]; pool.Sharing.Replicas != 0 && set && !on {
 		p.add(key+".sharing.replicas", pool.Sharing.Replicas, "sharing needs karpenter.featureGates.nodeOverlay (NodeOverlays tell Karpenter the shared capacity), which is set to false")
 	}
@@ -426,6 +444,12 @@ func (g *GPUPool) validate(p *problems, key string) {
 		intRange(p, key+".minValues."+mv.key, mv.n, 1, 50)
 		if len(mv.listed) > 0 && mv.n > len(mv.listed) {
 			p.add(key+".minValues."+mv.key, mv.n, fmt.Sprintf("the pool lists only %d %s: Karpenter could never launch", len(mv.listed), mv.key))
+		}
+	}
+	if g.Headroom != 0 {
+		intRange(p, key+".headroom", g.Headroom, 1, 64)
+		if g.Headroom > g.MaxGPUs && g.MaxGPUs > 0 {
+			p.add(key+".headroom", g.Headroom, fmt.Sprintf("above maxGPUs (%d): the pool could never hold it", g.MaxGPUs))
 		}
 	}
 	if r := g.Sharing.Replicas; r != 0 && (r < 2 || r > 48) {

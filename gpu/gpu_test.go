@@ -465,3 +465,34 @@ func TestEFADevicePluginPlacement(t *testing.T) {
 		t.Error("the EFA plugin would run on a class without EFA")
 	}
 }
+
+// Headroom: a CapacityBuffer Karpenter's own CRD accepts, of pods that fit
+// the pool's nodes whatever their taints.
+func TestHeadroom(t *testing.T) {
+	p := pools["training"]
+	p.Headroom = 2
+	v, err := crdschema.KarpenterWithCapacityBuffer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	buffer := gpu.CapacityBufferObject(p, "kube-system")
+	if err := v.Validate(buffer); err != nil {
+		t.Fatal(err)
+	}
+	if got := buffer["spec"].(map[string]any); got["replicas"] != 2 || got["podTemplateRef"].(map[string]any)["name"] != "training-headroom" {
+		t.Errorf("buffer spec = %v", got)
+	}
+	var spec corev1.PodSpec
+	convert(t, gpu.HeadroomPodSpec(p), &spec)
+	if ok, err := placement.Fits(spec, producedNode(t, p)); err != nil || !ok {
+		t.Errorf("a headroom pod (%v, %v) does not fit the pool's node", spec.NodeSelector, spec.Tolerations)
+	}
+	if spec.Containers[0].Resources.Requests.Name(corev1.ResourceName(wellknown.GPUResource), "").Value() != 1 {
+		t.Errorf("headroom pod requests %v", spec.Containers[0].Resources.Requests)
+	}
+	// Karpenter's CRD refuses a template reference without a count.
+	delete(buffer["spec"].(map[string]any), "replicas")
+	if err := v.Validate(buffer); err == nil {
+		t.Error("a buffer without replicas passed")
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/BurntSushi/toml"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/yaml"
 
@@ -415,5 +416,43 @@ func TestFeatureGatesAreTheCharts(t *testing.T) {
 	}
 	if got := slices.Sorted(maps.Keys(values.Settings.AWSFeatureGates)); !reflect.DeepEqual(got, wellknown.KarpenterAWSFeatureGates) {
 		t.Errorf("chart AWS gates %v, known %v", got, wellknown.KarpenterAWSFeatureGates)
+	}
+}
+
+func TestColdStartOptionsOnBottlerocket(t *testing.T) {
+	obj := karpenter.NodeClassObject(nodeClassSettings(func(nc *config.NodeClass) {
+		nc.AMI, nc.SOCI = "bottlerocket@v1.50.0", true
+		nc.DataVolumeSnapshot = config.DataVolumeSnapshot{SnapshotID: "snap-0123456789abcdef0", InitializationRateMiBps: 300}
+	}))
+	if err := schema(t).Validate(obj); err != nil {
+		t.Fatal(err)
+	}
+	spec := obj["spec"].(map[string]any)
+	var settings struct {
+		Settings struct {
+			ContainerRuntime struct {
+				Snapshotter string `toml:"snapshotter"`
+			} `toml:"container-runtime"`
+			Plugins struct {
+				SOCI struct {
+					PullMode string `toml:"pull-mode"`
+				} `toml:"soci-snapshotter"`
+			} `toml:"container-runtime-plugins"`
+		} `toml:"settings"`
+	}
+	if _, err := toml.Decode(spec["userData"].(string), &settings); err != nil {
+		t.Fatal(err)
+	}
+	if settings.Settings.ContainerRuntime.Snapshotter != "soci" || settings.Settings.Plugins.SOCI.PullMode != "parallel-pull-unpack" {
+		t.Errorf("user data = %q", spec["userData"])
+	}
+	data := spec["blockDeviceMappings"].([]any)[1].(map[string]any)["ebs"].(map[string]any)
+	if data["snapshotID"] != "snap-0123456789abcdef0" || data["volumeInitializationRate"] != 300 {
+		t.Errorf("data volume = %v", data)
+	}
+	// Karpenter's own rule: a rate without a snapshot is refused.
+	delete(data, "snapshotID")
+	if err := schema(t).Validate(obj); err == nil {
+		t.Error("a volume initialization rate without a snapshot passed")
 	}
 }

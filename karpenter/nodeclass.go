@@ -82,6 +82,9 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 	if nc.InstanceStorePolicy != "" {
 		spec["instanceStorePolicy"] = nc.InstanceStorePolicy
 	}
+	if nc.SOCI {
+		spec["userData"] = BottlerocketSOCI
+	}
 	if len(nc.CapacityReservations) > 0 {
 		spec["capacityReservationSelectorTerms"] = reservationTerms(nc.CapacityReservations)
 	}
@@ -151,6 +154,16 @@ func efaInterfaces(cards int) []any {
 	return nics
 }
 
+// BottlerocketSOCI is Bottlerocket user data (TOML settings, which
+// Karpenter merges with its own) that pulls and unpacks image layers in
+// parallel through the SOCI snapshotter that Bottlerocket ships.
+const BottlerocketSOCI = `[settings.container-runtime]
+snapshotter = "soci"
+
+[settings.container-runtime-plugins.soci-snapshotter]
+pull-mode = "parallel-pull-unpack"
+`
+
 // BottlerocketRootGiB is the OS volume Karpenter itself gives Bottlerocket
 // (amifamily/bottlerocket.go in the pinned module): it must hold the AMI's
 // root snapshot, which grew past 4 GiB.
@@ -170,6 +183,12 @@ func blockDevices(nc config.NodeClass) []any {
 		}
 	}
 	data := ebs(nc.RootVolume.SizeGiB, nc.RootVolume.IOPS, nc.RootVolume.ThroughputMiBps)
+	if snap := nc.DataVolumeSnapshot; snap.SnapshotID != "" {
+		data["snapshotID"] = snap.SnapshotID
+		if snap.InitializationRateMiBps != 0 {
+			data["volumeInitializationRate"] = snap.InitializationRateMiBps
+		}
+	}
 	if nc.Family() == "bottlerocket" {
 		return []any{
 			map[string]any{"deviceName": "/dev/xvda", "ebs": ebs(BottlerocketRootGiB, 3000, 125)},

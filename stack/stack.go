@@ -147,6 +147,12 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 			return nil, nil, err
 		}
 		pools = append(pools, np.Resources()...)
+		if pool.Headroom > 0 {
+			if _, err := gpu.NewHeadroom(ctx, "gpu-headroom-"+pool.Name, &gpu.HeadroomArgs{Pool: pool, Namespace: cfg.Karpenter.Namespace},
+				pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{np.NodePool}, releases...))); err != nil {
+				return nil, nil, err
+			}
+		}
 	}
 	devicePlugin, err := gpu.NewDevicePlugin(ctx, "nvidia-device-plugin", &gpu.DevicePluginArgs{
 		Version:   cfg.DevicePlugin.Version,
@@ -315,16 +321,23 @@ func declareNodePrerequisites(ctx *pulumi.Context, cfg *config.Stack, pre *prefl
 	return out, efaGroup, nil
 }
 
-// featureGates are the Karpenter feature gates: the configured ones, and
+// featureGates are the Karpenter feature gates: the configured ones,
 // nodeOverlay when a pool shares its GPUs (NodeOverlays tell Karpenter what
-// a time-sliced node will advertise).
+// a time-sliced node will advertise) and capacityBuffer when a pool keeps
+// headroom.
 func featureGates(cfg *config.Stack) map[string]bool {
 	gates := maps.Clone(cfg.Karpenter.FeatureGates)
-	if slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Sharing.Replicas > 1 }) {
+	turnOn := func(gate string) {
 		if gates == nil {
 			gates = map[string]bool{}
 		}
-		gates[wellknown.FeatureGateNodeOverlay] = true
+		gates[gate] = true
+	}
+	if slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Sharing.Replicas > 1 }) {
+		turnOn(wellknown.FeatureGateNodeOverlay)
+	}
+	if slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Headroom > 0 }) {
+		turnOn(wellknown.FeatureGateCapacityBuffer)
 	}
 	return gates
 }

@@ -70,3 +70,19 @@ func TestQuotaWarnings(t *testing.T) {
 		t.Errorf("warnings = %s", got)
 	}
 }
+
+// Headroom turns on Karpenter's capacityBuffer gate and waits for the pool.
+func TestHeadroomStack(t *testing.T) {
+	cloud := mustRun(t, map[string]any{"gpuPools": []any{map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4, "headroom": 1}}})
+	buffer := one(t, cloud, "kubernetes:autoscaling.x-k8s.io/v1beta1:CapacityBuffer", "gpu-headroom-inference")
+	template := one(t, cloud, "kubernetes:core/v1:PodTemplate", "gpu-headroom-inference")
+	for _, dep := range []fakecloud.Resource{template, one(t, cloud, typeNodePool, "gpu-pool-inference"), one(t, cloud, typeRelease, "karpenter-crd")} {
+		if !dependsOn(buffer, dep.URN) {
+			t.Errorf("the buffer does not wait for %s", dep.Name)
+		}
+	}
+	gates := one(t, cloud, typeRelease, "karpenter").Inputs["values"].(map[string]any)["settings"].(map[string]any)["featureGates"].(map[string]any)
+	if gates["capacityBuffer"] != true {
+		t.Errorf("gates = %v", gates)
+	}
+}

@@ -30,6 +30,9 @@ const (
 	// release covers Kubernetes 1.30 to 1.36.
 	DefaultAMI = "al2023@v20260610"
 
+	// PauseImage holds headroom placeholders' shape (it never runs).
+	PauseImage = "registry.k8s.io/pause:3.10"
+
 	// CUDASmokeTestImage runs nvidia-smi in the smoke-test Job.
 	CUDASmokeTestImage = "nvcr.io/nvidia/cuda:12.9.1-base-ubuntu24.04"
 )

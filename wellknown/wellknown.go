@@ -63,6 +63,7 @@ const (
 	FeatureGateNodeOverlay      = "nodeOverlay"
 	FeatureGateNodeRepair       = "nodeRepair"
 	FeatureGateReservedCapacity = "reservedCapacity"
+	FeatureGateCapacityBuffer   = "capacityBuffer"
 	AWSFeatureGateRebootRepair  = "rebootForRepair"
 )
 

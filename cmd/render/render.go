@@ -118,7 +118,7 @@ var jsonDocuments = map[string]struct {
 
 func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, observed stack.Observed) (map[string][]byte, error) {
 	out := map[string][]byte{}
-	schema, err := crdschema.Karpenter()
+	schema, err := crdschema.KarpenterWithCapacityBuffer()
 	if err != nil {
 		return nil, err
 	}
@@ -144,7 +144,7 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, obse
 					obj[k] = v
 				}
 			}
-			if strings.Contains(r.Type, "karpenter") {
+			if strings.Contains(r.Type, "karpenter") || strings.Contains(r.Type, "CapacityBuffer") {
 				if err := schema.Validate(obj); err != nil {
 					return nil, err
 				}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 
@@ -23,6 +25,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/internal/charts"
 )
 
 type version struct {
@@ -47,6 +51,22 @@ var KarpenterCRDs = [][]byte{
 // compiled once per process.
 var Karpenter = sync.OnceValues(func() (*Validator, error) {
 	return New(KarpenterCRDs...)
+})
+
+// KarpenterWithCapacityBuffer also validates CapacityBuffers, whose CRD
+// the module ships as a file (pkg/apis/crds) but does not embed: it is read
+// from the module's folder, so only where the Go toolchain and module cache
+// are (tests, the offline render).
+var KarpenterWithCapacityBuffer = sync.OnceValues(func() (*Validator, error) {
+	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	if err != nil {
+		return nil, err
+	}
+	buffer, err := os.ReadFile(filepath.Join(dir, "pkg/apis/crds/autoscaling.x-k8s.io_capacitybuffers.yaml"))
+	if err != nil {
+		return nil, err
+	}
+	return New(append(KarpenterCRDs, buffer)...)
 })
 
 // New compiles the given CRD manifests.
