@@ -174,6 +174,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			`nodeClasses[br].dataVolumeSnapshot.initializationRateMiBps: 500: want a whole number from 100 to 300`}},
 		{"headroom beyond the limit", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":2,"headroom":3}]`}, []string{
 			`gpuPools[a].headroom: 3: above maxGPUs (2)`}},
+		{"chart repository", map[string]string{"clusterName": "ml", "karpenter": `{"chartRepository":"public.ecr.aws/karpenter"}`, "devicePlugin": `{"chartRepository":"ftp://charts"}`}, []string{
+			`karpenter.chartRepository: "public.ecr.aws/karpenter": want an OCI registry path (oci://public.ecr.aws/karpenter), an HTTP chart repository (https://…) or a local folder`,
+			`devicePlugin.chartRepository: "ftp://charts"`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},

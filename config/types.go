@@ -44,7 +44,10 @@ const (
 type Karpenter struct {
 	// Install false declares only GPU pools on top of a Karpenter the
 	// cluster already runs (pools-only mode).
-	Install            bool     `json:"install"`
+	Install bool `json:"install"`
+	// ChartRepository holds the karpenter and karpenter-crd charts: an OCI
+	// registry path, an HTTP repository or a local folder (a mirror).
+	ChartRepository    string   `json:"chartRepository"`
 	Namespace          string   `json:"namespace"`
 	Identity           Identity `json:"identity"`
 	CreateOIDCProvider bool     `json:"createOidcProvider"`
@@ -216,8 +219,11 @@ type Taint struct {
 
 // DevicePlugin configures the NVIDIA device plugin release.
 type DevicePlugin struct {
-	Version   string `json:"version"`
-	Namespace string `json:"namespace"`
+	// ChartRepository holds the nvidia-device-plugin chart (see
+	// Karpenter.ChartRepository).
+	ChartRepository string `json:"chartRepository"`
+	Version         string `json:"version"`
+	Namespace       string `json:"namespace"`
 }
 
 // Sharing turns on time-slicing for a pool's nodes: each physical GPU is

@@ -88,6 +88,8 @@ func (c *Stack) validate(p *problems) {
 	if !semverPattern.MatchString(c.DevicePlugin.Version) {
 		p.add("devicePlugin.version", c.DevicePlugin.Version, "want a chart version such as 0.20.0")
 	}
+	chartRepository(p, "karpenter.chartRepository", c.Karpenter.ChartRepository)
+	chartRepository(p, "devicePlugin.chartRepository", c.DevicePlugin.ChartRepository)
 	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
 		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
 	}
@@ -164,6 +166,16 @@ func (k *Karpenter) validate(p *problems) {
 				p.add("karpenter.values.settings."+gates, v, "set feature gates in karpenter."+gates+" only, so that the stack sees them (it turns some on itself)")
 			}
 		}
+	}
+}
+
+var chartRepositoryPattern = regexp.MustCompile(`^(oci://[a-z0-9.-]+(:[0-9]+)?(/[A-Za-z0-9._/-]*)?|https?://[^\s]+|\.{0,2}/[^\s]*)$`)
+
+// chartRepository accepts an OCI registry path, an HTTP(S) chart repository
+// or a local folder (absolute, or relative to the project: ./ or ../).
+func chartRepository(p *problems, key, value string) {
+	if !chartRepositoryPattern.MatchString(value) {
+		p.add(key, value, "want an OCI registry path (oci://public.ecr.aws/karpenter), an HTTP chart repository (https://…) or a local folder holding the charts (./charts, /srv/charts)")
 	}
 }
 

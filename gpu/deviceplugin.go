@@ -9,7 +9,7 @@ import (
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"karpenter-gpu/versions"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/wellknown"
 )
 
@@ -74,9 +74,11 @@ sharing:
 
 // DevicePluginArgs configures the NVIDIA device plugin release.
 type DevicePluginArgs struct {
-	Version   string
-	Namespace string
-	Settings  DevicePluginSettings
+	// ChartRepository holds the nvidia-device-plugin chart.
+	ChartRepository string
+	Version         string
+	Namespace       string
+	Settings        DevicePluginSettings
 }
 
 // DevicePlugin is the plugin's namespace and Helm release.
@@ -104,10 +106,11 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 	if err != nil {
 		return nil, err
 	}
+	chart, repo := charts.ReleaseSource(args.ChartRepository, "nvidia-device-plugin")
 	d.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
 		Name:           pulumi.String("nvidia-device-plugin"),
-		Chart:          pulumi.String("nvidia-device-plugin"),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(versions.NvidiaDevicePluginRepository)},
+		Chart:          chart,
+		RepositoryOpts: repo,
 		Version:        pulumi.String(args.Version),
 		Namespace:      ns.Metadata.Name().Elem(),
 		Values:         pulumi.ToMap(DevicePluginValues(args.Settings)),

@@ -7,6 +7,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -121,9 +122,11 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 	}
 	k := args.Settings.Karpenter
 	var err error
+	crdChart, crdRepo := charts.ReleaseSource(k.ChartRepository, "karpenter-crd")
 	c.CRDs, err = helmv3.NewRelease(ctx, name+"-crd", &helmv3.ReleaseArgs{
 		Name:            pulumi.String(ReleaseName + "-crd"),
-		Chart:           pulumi.String(versions.KarpenterChartRepository + "/karpenter-crd"),
+		Chart:           crdChart,
+		RepositoryOpts:  crdRepo,
 		Version:         pulumi.String(versions.Karpenter),
 		Namespace:       pulumi.String(k.Namespace),
 		CreateNamespace: pulumi.Bool(true),
@@ -137,13 +140,15 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 		s.ClusterEndpoint, s.QueueName, s.RoleARN = v[0].(string), v[1].(string), v[2].(string)
 		return ControllerValues(s)
 	}).(pulumi.MapOutput)
+	controllerChart, controllerRepo := charts.ReleaseSource(k.ChartRepository, "karpenter")
 	c.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name:      pulumi.String(ReleaseName),
-		Chart:     pulumi.String(versions.KarpenterChartRepository + "/karpenter"),
-		Version:   pulumi.String(versions.Karpenter),
-		Namespace: pulumi.String(k.Namespace),
-		SkipCrds:  pulumi.Bool(true),
-		Values:    values,
+		Name:           pulumi.String(ReleaseName),
+		Chart:          controllerChart,
+		RepositoryOpts: controllerRepo,
+		Version:        pulumi.String(versions.Karpenter),
+		Namespace:      pulumi.String(k.Namespace),
+		SkipCrds:       pulumi.Bool(true),
+		Values:         values,
 	}, pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{c.CRDs}, args.After...)))
 	if err != nil {
 		return nil, err

@@ -155,9 +155,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 		}
 	}
 	devicePlugin, err := gpu.NewDevicePlugin(ctx, "nvidia-device-plugin", &gpu.DevicePluginArgs{
-		Version:   cfg.DevicePlugin.Version,
-		Namespace: cfg.DevicePlugin.Namespace,
-		Settings:  devicePluginSettings(cfg),
+		ChartRepository: cfg.DevicePlugin.ChartRepository,
+		Version:         cfg.DevicePlugin.Version,
+		Namespace:       cfg.DevicePlugin.Namespace,
+		Settings:        devicePluginSettings(cfg),
 	}, pulumi.Providers(k8s))
 	if err != nil {
 		return nil, nil, err

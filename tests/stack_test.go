@@ -465,6 +465,28 @@ func TestHelmReleasesArePinned(t *testing.T) {
 	}
 }
 
+// Chart sources are configuration: a private OCI mirror, an HTTP
+// repository, or a local folder for deploy runners without internet.
+func TestChartRepositories(t *testing.T) {
+	cloud := mustRun(t, map[string]any{
+		"karpenter":    map[string]any{"chartRepository": "./charts"},
+		"devicePlugin": map[string]any{"chartRepository": "oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror"},
+	})
+	for name, want := range map[string]string{
+		"karpenter": "./charts/karpenter", "karpenter-crd": "./charts/karpenter-crd",
+		"nvidia-device-plugin": "oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/nvidia-device-plugin",
+	} {
+		in := one(t, cloud, typeRelease, name).Inputs
+		if in["chart"] != want || in["repositoryOpts"] != nil {
+			t.Errorf("%s: chart %v, repository %v; want %s alone", name, in["chart"], in["repositoryOpts"], want)
+		}
+	}
+	http := one(t, mustRun(t, map[string]any{"karpenter": map[string]any{"chartRepository": "https://charts.example.com/karpenter"}}), typeRelease, "karpenter").Inputs
+	if http["chart"] != "karpenter" || http["repositoryOpts"].(map[string]any)["repo"] != "https://charts.example.com/karpenter" {
+		t.Errorf("HTTP repository: %v", http)
+	}
+}
+
 func TestTagsReachEveryTaggableAWSResource(t *testing.T) {
 	cloud := mustRun(t, map[string]any{"tags": map[string]string{"team": "ml", "cost-center": "42"}})
 	taggable := 0

@@ -1,0 +1,39 @@
+package charts
+
+import (
+	"strings"
+
+	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Reference says where Helm finds chart name in a chart repository given
+// as configuration: an OCI registry path (oci://…), an HTTP chart
+// repository (https://…), or a local folder that holds the chart folders by
+// name (an air-gapped deploy runner, a mirror checked out beside the stack).
+// chart is what Helm's chart argument gets; repo is the repository option,
+// empty when the chart reference is complete by itself.
+func Reference(repository, name string) (chart, repo string) {
+	switch {
+	case strings.HasPrefix(repository, "oci://"):
+		return strings.TrimSuffix(repository, "/") + "/" + name, ""
+	case IsHTTP(repository):
+		return name, repository
+	}
+	return strings.TrimSuffix(repository, "/") + "/" + name, ""
+}
+
+// IsHTTP tells whether a repository is an HTTP chart repository.
+func IsHTTP(repository string) bool {
+	return strings.HasPrefix(repository, "https://") || strings.HasPrefix(repository, "http://")
+}
+
+// ReleaseSource is a helm.v3.Release's chart and repository options for
+// chart name in repository.
+func ReleaseSource(repository, name string) (pulumi.StringInput, *helmv3.RepositoryOptsArgs) {
+	chart, repo := Reference(repository, name)
+	if repo == "" {
+		return pulumi.String(chart), nil
+	}
+	return pulumi.String(chart), &helmv3.RepositoryOptsArgs{Repo: pulumi.String(repo)}
+}
