@@ -207,21 +207,29 @@ const (
 func (c *Stack) validateNodeClasses(p *problems) {
 	seen := map[string]bool{}
 	for i, nc := range c.NodeClasses {
-		key := fmt.Sprintf("nodeClasses[%d]", i)
-		if nc.Name != "" {
-			key = fmt.Sprintf("nodeClasses[%s]", nc.Name)
-		}
-		switch {
-		case nc.Name == "":
-			p.add(key+".name", nil, "every node class needs a name (lowercase letters, digits, '-')")
-		case !dnsLabelPattern.MatchString(nc.Name):
-			p.add(key+".name", nc.Name, "want a Kubernetes object name (lowercase letters, digits, '-')")
-		case seen[nc.Name]:
-			p.add(key+".name", nc.Name, "node class names must be unique")
-		}
-		seen[nc.Name] = true
+		key := entryKey(p, "nodeClasses", "node class", i, nc.Name, seen)
 		nc.validate(p, key)
 	}
+}
+
+// entryKey checks the name of entry i of a list (present, a Kubernetes
+// object name, not repeated) and returns the key that names the entry in
+// messages: by its name, or by its index while it has none.
+func entryKey(p *problems, list, what string, i int, name string, seen map[string]bool) string {
+	key := fmt.Sprintf("%s[%d]", list, i)
+	if name != "" {
+		key = fmt.Sprintf("%s[%s]", list, name)
+	}
+	switch {
+	case name == "":
+		p.add(key+".name", nil, "every "+what+" needs a name (lowercase letters, digits, '-')")
+	case !dnsLabelPattern.MatchString(name):
+		p.add(key+".name", name, "want a Kubernetes object name: lowercase letters, digits and '-', at most 63")
+	case seen[name]:
+		p.add(key+".name", name, what+" names must be unique")
+	}
+	seen[name] = true
+	return key
 }
 
 func (n *NodeClass) validate(p *problems, key string) {
@@ -329,19 +337,7 @@ var (
 func (c *Stack) validatePools(p *problems) {
 	seen := map[string]bool{}
 	for i, pool := range c.GPUPools {
-		key := fmt.Sprintf("gpuPools[%d]", i)
-		if pool.Name != "" {
-			key = fmt.Sprintf("gpuPools[%s]", pool.Name)
-		}
-		switch {
-		case pool.Name == "":
-			p.add(key+".name", nil, "every pool needs a name (lowercase letters, digits, '-')")
-		case !dnsLabelPattern.MatchString(pool.Name):
-			p.add(key+".name", pool.Name, "want lowercase letters, digits and '-', at most 63")
-		case seen[pool.Name]:
-			p.add(key+".name", pool.Name, "pool names must be unique")
-		}
-		seen[pool.Name] = true
+		key := entryKey(p, "gpuPools", "pool", i, pool.Name, seen)
 		pool.validate(p, key)
 		c.validatePoolNodeClass(p, key, pool)
 	}
