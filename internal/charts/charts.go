@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -24,8 +25,27 @@ import (
 const KarpenterModule = "github.com/aws/karpenter-provider-aws"
 
 // ModuleDir is where the go command keeps the module at the version go.mod
-// requires. It asks `go list`, so it must run inside this module.
+// requires. It asks `go list` once per process, so it must run inside this
+// module.
 func ModuleDir(module string) (string, error) {
+	moduleDirs.Lock()
+	defer moduleDirs.Unlock()
+	if dir, ok := moduleDirs.found[module]; ok {
+		return dir, nil
+	}
+	dir, err := goListDir(module)
+	if err == nil {
+		moduleDirs.found[module] = dir
+	}
+	return dir, err
+}
+
+var moduleDirs = struct {
+	sync.Mutex
+	found map[string]string
+}{found: map[string]string{}}
+
+func goListDir(module string) (string, error) {
 	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
 	if err != nil {
 		var stderr string
