@@ -19,20 +19,20 @@ type GPU struct {
 // GPUs are the NVIDIA GPU names in Karpenter's instance-type reference
 // (AMD's radeon-pro-v520 is left out: every pool requires NVIDIA).
 //
-// Memory: where the pinned Karpenter module's recorded EC2 data has the GPU
-// (pkg/fake/zz_generated.describe_instance_types.go: T4, A10G, L4, H100),
-// or Karpenter's reference gives it (L40S), the value EC2 reports; elsewhere
-// the GPU's nominal memory, which EC2 never exceeds. The table only decides
+// Memory: the most that Karpenter's reference or its recorded EC2 data
+// gives any instance type with the GPU (the rows of InstanceTypes); for
+// b300, rtx-pro-server-6000 and rtx-pro-4500, which neither has, the GPU's
+// nominal memory, which EC2 never exceeds. The table only decides
 // whether a pool's minGPUMemoryGiB can be met at all, so an upper bound
 // never refuses a pool that EC2 could serve. Karpenter itself filters on
 // the live EC2 figures.
 var GPUs = []GPU{
 	{Name: "a100", MaxMemoryMiB: 81920},  // p4d 40 GiB, p4de 80 GiB
 	{Name: "a10g", MaxMemoryMiB: 22888},  // g5
-	{Name: "b200", MaxMemoryMiB: 196608}, // p6-b200, nominal 192 GiB
+	{Name: "b200", MaxMemoryMiB: 183359}, // p6-b200
 	{Name: "b300", MaxMemoryMiB: 294912}, // p6-b300, nominal 288 GiB
 	{Name: "h100", MaxMemoryMiB: 81920},  // p5
-	{Name: "h200", MaxMemoryMiB: 144384}, // p5e, p5en, nominal 141 GiB
+	{Name: "h200", MaxMemoryMiB: 144384}, // p5e, p5en
 	{Name: "l4", MaxMemoryMiB: 22888},    // g6
 	{Name: "l40s", MaxMemoryMiB: 45776},  // g6e
 	{Name: "rtx-pro-4500", MaxMemoryMiB: 32768},

@@ -94,17 +94,19 @@ var InstanceTypes = []InstanceType{
 	{"g7e.24xlarge", "g7e", "amd64", 96, 786432, "rtx-pro-server-6000", 4, 98304, SourcePublished},
 	{"g7e.48xlarge", "g7e", "amd64", 192, 1572864, "rtx-pro-server-6000", 8, 98304, SourcePublished},
 
-	{"p3.2xlarge", "p3", "amd64", 8, 62464, "v100", 1, 16384, SourcePublished},
-	{"p3.8xlarge", "p3", "amd64", 32, 249856, "v100", 4, 16384, SourcePublished},
-	{"p3.16xlarge", "p3", "amd64", 64, 499712, "v100", 8, 16384, SourcePublished},
-	{"p3dn.24xlarge", "p3dn", "amd64", 96, 786432, "v100", 8, 32768, SourcePublished},
-	{"p4d.24xlarge", "p4d", "amd64", 96, 1179648, "a100", 8, 40960, SourcePublished},
-	{"p4de.24xlarge", "p4de", "amd64", 96, 1179648, "a100", 8, 81920, SourcePublished},
-	{"p5.4xlarge", "p5", "amd64", 16, 262144, "h100", 1, 81920, SourcePublished},
+	{"p3.2xlarge", "p3", "amd64", 8, 62464, "v100", 1, 16384, SourceReference},
+	{"p3.8xlarge", "p3", "amd64", 32, 249856, "v100", 4, 16384, SourceReference},
+	{"p3.16xlarge", "p3", "amd64", 64, 499712, "v100", 8, 16384, SourceReference},
+	{"p3dn.24xlarge", "p3dn", "amd64", 96, 786432, "v100", 8, 32768, SourceReference},
+	{"p4d.24xlarge", "p4d", "amd64", 96, 1179648, "a100", 8, 40960, SourceReference},
+	{"p4de.24xlarge", "p4de", "amd64", 96, 1179648, "a100", 8, 81920, SourceReference},
+	// Karpenter labels p5.4xlarge with GPU count 0 and offers no
+	// nvidia.com/gpu on it: a GPU pool never launches it.
+	{"p5.4xlarge", "p5", "amd64", 16, 262144, "h100", 0, 81920, SourceReference},
 	{"p5.48xlarge", "p5", "amd64", 192, 2097152, "h100", 8, 81920, SourceFakeEC2},
-	{"p5e.48xlarge", "p5e", "amd64", 192, 2097152, "h200", 8, 144384, SourcePublished},
-	{"p5en.48xlarge", "p5en", "amd64", 192, 2097152, "h200", 8, 144384, SourcePublished},
-	{"p6-b200.48xlarge", "p6-b200", "amd64", 192, 2097152, "b200", 8, 196608, SourcePublished},
+	{"p5e.48xlarge", "p5e", "amd64", 192, 2097152, "h200", 8, 144384, SourceReference},
+	{"p5en.48xlarge", "p5en", "amd64", 192, 2097152, "h200", 8, 144384, SourceReference},
+	{"p6-b200.48xlarge", "p6-b200", "amd64", 192, 2097152, "b200", 8, 183359, SourceReference},
 	{"p6-b300.48xlarge", "p6-b300", "amd64", 192, 4194304, "b300", 8, 294912, SourcePublished},
 }
 

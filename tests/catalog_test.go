@@ -20,6 +20,9 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 			"karpenter-gpu:gpuPools[arm]: no EC2 instance type can serve this pool: requirement kubernetes.io/arch In [amd64] rules out the 4 instance types that meet the others (g5g.xlarge"},
 		"fractional GPUs, whole-GPU count": {map[string]any{"name": "frac", "instanceFamilies": []string{"g6f"}, "maxGPUs": 2},
 			"karpenter-gpu:gpuPools[frac]: no EC2 instance type can serve this pool: requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 4 instance types that meet the others (g6f.large"},
+		// Karpenter labels p5.4xlarge with no GPU: one H100 is not to be had.
+		"one H100": {map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 4},
+			"karpenter-gpu:gpuPools[h100]: no EC2 instance type can serve this pool: requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 1 instance types that meet the others (p5.4xlarge)"},
 		"a count no type offers": {map[string]any{"name": "three", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 3, "max": 3}, "maxGPUs": 6},
 			"karpenter-gpu:gpuPools[three]: no EC2 instance type can serve this pool"},
 	}

@@ -653,7 +653,7 @@ func TestAMIMustExistForTheClusterVersion(t *testing.T) {
 			"nodeClasses": []any{map[string]any{"name": "serving"}, map[string]any{"name": "training", "ami": "bottlerocket@v1.50.0"}},
 			"gpuPools": []any{
 				map[string]any{"name": "a", "gpus": []string{"t4g"}, "maxGPUs": 2, "architectures": []string{"arm64"}},
-				map[string]any{"name": "b", "gpus": []string{"h100"}, "maxGPUs": 8, "nodeClass": "training"},
+				map[string]any{"name": "b", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 8, "nodeClass": "training"},
 			},
 		}, []string{
 			`karpenter-gpu:nodeClasses[training].ami: "bottlerocket@v1.50.0": no NVIDIA bottlerocket AMI of this release exists for Kubernetes 1.36 on x86_64 (SSM parameter /aws/service/bottlerocket/aws-k8s-1.36-nvidia/x86_64/1.50.0/image_id)`,
