@@ -37,11 +37,11 @@ const (
 // InstanceTypes is the catalogue. Dated 2026-11-28; families AWS added
 // later are missing until added here.
 var InstanceTypes = []InstanceType{
-	{"g4dn.xlarge", "g4dn", "amd64", 4, 16384, "t4", 1, 16384, SourcePublished},
-	{"g4dn.2xlarge", "g4dn", "amd64", 8, 32768, "t4", 1, 16384, SourcePublished},
-	{"g4dn.4xlarge", "g4dn", "amd64", 16, 65536, "t4", 1, 16384, SourcePublished},
+	{"g4dn.xlarge", "g4dn", "amd64", 4, 16384, "t4", 1, 16384, SourceReference},
+	{"g4dn.2xlarge", "g4dn", "amd64", 8, 32768, "t4", 1, 16384, SourceReference},
+	{"g4dn.4xlarge", "g4dn", "amd64", 16, 65536, "t4", 1, 16384, SourceReference},
 	{"g4dn.8xlarge", "g4dn", "amd64", 32, 131072, "t4", 1, 16384, SourceFakeEC2},
-	{"g4dn.12xlarge", "g4dn", "amd64", 48, 196608, "t4", 4, 16384, SourcePublished},
+	{"g4dn.12xlarge", "g4dn", "amd64", 48, 196608, "t4", 4, 16384, SourceReference},
 	{"g4dn.16xlarge", "g4dn", "amd64", 64, 262144, "t4", 1, 16384, SourceReference},
 	{"g4dn.metal", "g4dn", "amd64", 96, 393216, "t4", 8, 16384, SourceReference},
 
