@@ -90,9 +90,9 @@ var InstanceTypes = []InstanceType{
 	{"g7e.2xlarge", "g7e", "amd64", 8, 65536, "rtx-pro-server-6000", 1, 98304, SourcePublished},
 	{"g7e.4xlarge", "g7e", "amd64", 16, 131072, "rtx-pro-server-6000", 1, 98304, SourcePublished},
 	{"g7e.8xlarge", "g7e", "amd64", 32, 262144, "rtx-pro-server-6000", 1, 98304, SourcePublished},
-	{"g7e.12xlarge", "g7e", "amd64", 48, 393216, "rtx-pro-server-6000", 2, 98304, SourcePublished},
-	{"g7e.24xlarge", "g7e", "amd64", 96, 786432, "rtx-pro-server-6000", 4, 98304, SourcePublished},
-	{"g7e.48xlarge", "g7e", "amd64", 192, 1572864, "rtx-pro-server-6000", 8, 98304, SourcePublished},
+	{"g7e.12xlarge", "g7e", "amd64", 48, 524288, "rtx-pro-server-6000", 2, 98304, SourcePublished},
+	{"g7e.24xlarge", "g7e", "amd64", 96, 1048576, "rtx-pro-server-6000", 4, 98304, SourcePublished},
+	{"g7e.48xlarge", "g7e", "amd64", 192, 2097152, "rtx-pro-server-6000", 8, 98304, SourcePublished},
 
 	{"p3.2xlarge", "p3", "amd64", 8, 62464, "v100", 1, 16384, SourceReference},
 	{"p3.8xlarge", "p3", "amd64", 32, 249856, "v100", 4, 16384, SourceReference},
