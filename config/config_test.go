@@ -166,8 +166,10 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			`karpenter.install: false: a cluster this stack creates runs no Karpenter yet`}},
 		{"existing role is not ours to change", map[string]string{"clusterName": "ml", "nodeRole": `{"name":"KarpenterNodeRole-ml","extraPolicyArns":["arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"]}`}, []string{
 			`an existing role (nodeRole.name) is not the stack's to change`}},
-		{"cold start options need Bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","soci":true,"dataVolumeSnapshot":{"snapshotId":"snap-0123456789abcdef0"}}]`}, []string{
-			`nodeClasses[gpu].soci: true: SOCI parallel pull is offered for Bottlerocket classes`,
+		{"SOCI needs a recent AL2023 and a fast volume", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"al2023@v20250715","soci":true}]`}, []string{
+			`nodeClasses[gpu].soci: true: al2023@v20250715 predates SOCI in the AL2023 AMI; pin v20250829 or later`,
+			`nodeClasses[gpu].soci: true: parallel pull is slower than the default below 600 MiB/s of volume throughput; set nodeClasses[gpu].rootVolume.throughputMiBps to 600 or more (it is 250)`}},
+		{"snapshots need Bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","dataVolumeSnapshot":{"snapshotId":"snap-0123456789abcdef0"}}]`}, []string{
 			`nodeClasses[gpu].dataVolumeSnapshot: {"snapshotId":"snap-0123456789abcdef0","initializationRateMiBps":0}: only Bottlerocket keeps images on a separate data volume`}},
 		{"snapshot rate", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"br","ami":"bottlerocket@v1.50.0","dataVolumeSnapshot":{"snapshotId":"snap-1","initializationRateMiBps":500}}]`}, []string{
 			`nodeClasses[br].dataVolumeSnapshot.snapshotId: "snap-1": want an EBS snapshot ID`,

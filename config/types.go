@@ -116,7 +116,8 @@ type NodeClass struct {
 	PlacementGroup PlacementGroup `json:"placementGroup"`
 	// SubnetIDs pins the class to these subnets (EFA classes: one zone).
 	SubnetIDs []string `json:"subnetIds"`
-	// SOCI pulls image layers in parallel (Bottlerocket's SOCI snapshotter).
+	// SOCI pulls image layers in parallel through the SOCI snapshotter the
+	// AMI ships (AL2023 and Bottlerocket).
 	SOCI bool `json:"soci"`
 	// DataVolumeSnapshot restores Bottlerocket's data volume from a snapshot
 	// that holds pre-pulled images.

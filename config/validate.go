@@ -193,6 +193,24 @@ func (n NodeClass) Family() string {
 	return family
 }
 
+// SOCI parallel pull needs an AMI that ships the snapshotter (AL2023 since
+// the v20250829 release, through nodeadm's FastImagePull gate) and pulls
+// slower than containerd's default below about 600 MiB/s of volume
+// throughput, which AWS documents for the mode.
+const (
+	sociMinAL2023Release   = "v20250829"
+	sociMinThroughputMiBps = 600
+)
+
+func validateSOCI(p *problems, key string, n *NodeClass) {
+	if _, version, _ := strings.Cut(n.AMI, "@"); n.Family() == "al2023" && version != "latest" && version < sociMinAL2023Release {
+		p.add(key+".soci", true, fmt.Sprintf("%s predates SOCI in the AL2023 AMI; pin %s or later", n.AMI, sociMinAL2023Release))
+	}
+	if t := n.RootVolume.ThroughputMiBps; t < sociMinThroughputMiBps {
+		p.add(key+".soci", true, fmt.Sprintf("parallel pull is slower than the default below %d MiB/s of volume throughput; set %s.rootVolume.throughputMiBps to %d or more (it is %d)", sociMinThroughputMiBps, key, sociMinThroughputMiBps, t))
+	}
+}
+
 // gp3 limits: EBS allows 80,000 IOPS and 2,000 MiB/s since 2025, at most
 // 500 IOPS per GiB and 0.25 MiB/s per IOPS; the size is capped by the
 // pinned EC2NodeClass CRD's volumeSize pattern (59000Gi).
@@ -270,8 +288,8 @@ func (n *NodeClass) validate(p *problems, key string) {
 		p.add(key+".placementGroup.id", pg.ID, "want a placement group ID such as pg-0123456789abcdef0")
 	}
 	eachMatches(p, key+".subnetIds", n.SubnetIDs, subnetIDPattern, "want subnet IDs such as subnet-0123456789abcdef0")
-	if n.SOCI && n.Family() != "bottlerocket" {
-		p.add(key+".soci", true, "SOCI parallel pull is offered for Bottlerocket classes, whose AMI carries the snapshotter; the AL2023 AMI would need it installed at every boot from outside the AMI")
+	if n.SOCI {
+		validateSOCI(p, key, n)
 	}
 	if snap := n.DataVolumeSnapshot; snap.SnapshotID != "" || snap.InitializationRateMiBps != 0 {
 		switch {

@@ -14,6 +14,8 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	admapi "github.com/awslabs/amazon-eks-ami/nodeadm/api"
+	admv1alpha1 "github.com/awslabs/amazon-eks-ami/nodeadm/api/v1alpha1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"sigs.k8s.io/yaml"
 
@@ -454,5 +456,34 @@ func TestColdStartOptionsOnBottlerocket(t *testing.T) {
 	delete(data, "snapshotID")
 	if err := schema(t).Validate(obj); err == nil {
 		t.Error("a volume initialization rate without a snapshot passed")
+	}
+}
+
+// The AL2023 class's user data is a NodeConfig of the nodeadm API that
+// Karpenter's own bootstrap is built on; Karpenter passes YAML user data on
+// as a NodeConfig part, which nodeadm merges with the one Karpenter writes.
+func TestSOCIOnAL2023(t *testing.T) {
+	obj := karpenter.NodeClassObject(nodeClassSettings(func(nc *config.NodeClass) {
+		nc.AMI, nc.SOCI = "al2023@v20260610", true
+	}))
+	if err := schema(t).Validate(obj); err != nil {
+		t.Fatal(err)
+	}
+	var nodeConfig struct {
+		APIVersion string `json:"apiVersion"`
+		Kind       string `json:"kind"`
+		Spec       struct {
+			FeatureGates map[string]bool `json:"featureGates"`
+		} `json:"spec"`
+	}
+	userData := obj["spec"].(map[string]any)["userData"].(string)
+	if err := yaml.UnmarshalStrict([]byte(userData), &nodeConfig); err != nil {
+		t.Fatal(err)
+	}
+	if nodeConfig.APIVersion != admv1alpha1.GroupVersion.String() || nodeConfig.Kind != admapi.KindNodeConfig {
+		t.Errorf("user data is %s %s, not nodeadm's %s %s", nodeConfig.APIVersion, nodeConfig.Kind, admv1alpha1.GroupVersion, admapi.KindNodeConfig)
+	}
+	if !reflect.DeepEqual(nodeConfig.Spec.FeatureGates, map[string]bool{"FastImagePull": true}) {
+		t.Errorf("feature gates = %v", nodeConfig.Spec.FeatureGates)
 	}
 }

@@ -83,7 +83,7 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 		spec["instanceStorePolicy"] = nc.InstanceStorePolicy
 	}
 	if nc.SOCI {
-		spec["userData"] = BottlerocketSOCI
+		spec["userData"] = sociUserData[nc.Family()]
 	}
 	if len(nc.CapacityReservations) > 0 {
 		spec["capacityReservationSelectorTerms"] = reservationTerms(nc.CapacityReservations)
@@ -153,6 +153,21 @@ func efaInterfaces(cards int) []any {
 	}
 	return nics
 }
+
+// sociUserData turns on SOCI parallel pull per AMI family; Karpenter
+// merges either with the user data it generates.
+var sociUserData = map[string]string{"al2023": AL2023SOCI, "bottlerocket": BottlerocketSOCI}
+
+// AL2023SOCI is a nodeadm NodeConfig that turns on nodeadm's FastImagePull
+// gate: nodeadm points containerd and the kubelet at the SOCI snapshotter
+// the AL2023 AMI ships, in parallel pull and unpack mode. nodeadm leaves the
+// gate off on instances too small for it.
+const AL2023SOCI = `apiVersion: node.eks.aws/v1alpha1
+kind: NodeConfig
+spec:
+  featureGates:
+    FastImagePull: true
+`
 
 // BottlerocketSOCI is Bottlerocket user data (TOML settings, which
 // Karpenter merges with its own) that pulls and unpacks image layers in
