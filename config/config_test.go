@@ -168,7 +168,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			`an existing role (nodeRole.name) is not the stack's to change`}},
 		{"SOCI needs a recent AL2023 and a fast volume", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"al2023@v20250715","soci":true}]`}, []string{
 			`nodeClasses[gpu].soci: true: al2023@v20250715 predates SOCI in the AL2023 AMI; pin v20250829 or later`,
-			`nodeClasses[gpu].soci: true: parallel pull is slower than the default below 600 MiB/s of volume throughput; set nodeClasses[gpu].rootVolume.throughputMiBps to 600 or more (it is 250)`}},
+			`nodeClasses[gpu].soci: true: parallel pull is slower than the default below 600 MiB/s of volume throughput; set nodeClasses[gpu].rootVolume.throughputMiBps to 600 or more (it is 250), or keep images on the instance store with instanceStorePolicy RAID0`}},
 		{"snapshots need Bottlerocket", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","dataVolumeSnapshot":{"snapshotId":"snap-0123456789abcdef0"}}]`}, []string{
 			`nodeClasses[gpu].dataVolumeSnapshot: {"snapshotId":"snap-0123456789abcdef0","initializationRateMiBps":0}: only Bottlerocket keeps images on a separate data volume`}},
 		{"snapshot rate", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"br","ami":"bottlerocket@v1.50.0","dataVolumeSnapshot":{"snapshotId":"snap-1","initializationRateMiBps":500}}]`}, []string{
@@ -242,5 +242,26 @@ func TestGPUMemoryCountsMiB(t *testing.T) {
 	}
 	if got := (GPUPool{MinGPUMemoryGiB: 48}).MinGPUMemoryMiB(); got != 49152 {
 		t.Errorf("48 GiB = %d MiB", got)
+	}
+}
+
+func TestSOCIVolumeThroughput(t *testing.T) {
+	cases := []struct {
+		name, class string
+		ok          bool
+	}{
+		{"AL2023 at 600 MiB/s", `{"name":"gpu","soci":true,"rootVolume":{"throughputMiBps":600}}`, true},
+		{"AL2023 at the default", `{"name":"gpu","soci":true}`, false},
+		{"AL2023 on the instance store", `{"name":"gpu","soci":true,"instanceStorePolicy":"RAID0"}`, true},
+		{"Bottlerocket at the default", `{"name":"gpu","ami":"bottlerocket@v1.50.0","soci":true}`, false},
+		{"Bottlerocket at 600 MiB/s", `{"name":"gpu","ami":"bottlerocket@v1.50.0","soci":true,"rootVolume":{"throughputMiBps":600}}`, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := parse(map[string]string{"clusterName": "ml", "nodeClasses": "[" + tc.class + "]"})
+			if (err == nil) != tc.ok {
+				t.Errorf("accepted = %v, want %v (%v)", err == nil, tc.ok, err)
+			}
+		})
 	}
 }

@@ -206,8 +206,9 @@ func validateSOCI(p *problems, key string, n *NodeClass) {
 	if _, version, _ := strings.Cut(n.AMI, "@"); n.Family() == "al2023" && version != "latest" && version < sociMinAL2023Release {
 		p.add(key+".soci", true, fmt.Sprintf("%s predates SOCI in the AL2023 AMI; pin %s or later", n.AMI, sociMinAL2023Release))
 	}
-	if t := n.RootVolume.ThroughputMiBps; t < sociMinThroughputMiBps {
-		p.add(key+".soci", true, fmt.Sprintf("parallel pull is slower than the default below %d MiB/s of volume throughput; set %s.rootVolume.throughputMiBps to %d or more (it is %d)", sociMinThroughputMiBps, key, sociMinThroughputMiBps, t))
+	// With RAID0 the images land on the instance store, not on EBS.
+	if t := n.RootVolume.ThroughputMiBps; t < sociMinThroughputMiBps && n.InstanceStorePolicy != "RAID0" {
+		p.add(key+".soci", true, fmt.Sprintf("parallel pull is slower than the default below %d MiB/s of volume throughput; set %s.rootVolume.throughputMiBps to %d or more (it is %d), or keep images on the instance store with instanceStorePolicy RAID0", sociMinThroughputMiBps, key, sociMinThroughputMiBps, t))
 	}
 }
 
