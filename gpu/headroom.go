@@ -26,17 +26,9 @@ const (
 // that asks for one GPU of the pool and lands on its nodes. Karpenter
 // plans with it; it never runs.
 func HeadroomPodSpec(pool config.GPUPool) map[string]any {
-	tolerations := []any{}
-	for _, t := range Tolerations(pool) {
-		tolerations = append(tolerations, t)
-	}
-	selector := map[string]any{}
-	for k, v := range NodeSelector(pool) {
-		selector[k] = v
-	}
 	return map[string]any{
-		"nodeSelector": selector,
-		"tolerations":  tolerations,
+		"nodeSelector": anyMap(NodeSelector(pool)),
+		"tolerations":  anyList(Tolerations(pool)),
 		"containers": []any{map[string]any{
 			"name":      "headroom",
 			"image":     versions.PauseImage,

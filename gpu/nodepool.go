@@ -103,14 +103,6 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 	requirements = append(requirements, diverse(wellknown.LabelInstanceFamily, pool.InstanceFamilies, pool.MinValues.InstanceFamilies)...)
 	requirements = append(requirements, diverse(wellknown.LabelInstanceType, pool.InstanceTypes, pool.MinValues.InstanceTypes)...)
 
-	taints := []any{}
-	for _, t := range Taints(pool) {
-		taints = append(taints, t)
-	}
-	labels := map[string]any{}
-	for k, v := range NodeLabels(pool) {
-		labels[k] = v
-	}
 	template := map[string]any{
 		"nodeClassRef": map[string]any{
 			"group": karpenter.NodeClassGroup,
@@ -118,7 +110,7 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 			"name":  pool.NodeClass,
 		},
 		"requirements": requirements,
-		"taints":       taints,
+		"taints":       anyList(Taints(pool)),
 		"expireAfter":  pool.ExpireAfter,
 	}
 	if pool.TerminationGracePeriod != "" {
@@ -146,7 +138,7 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 
 	spec := map[string]any{
 		"template": map[string]any{
-			"metadata": map[string]any{"labels": labels},
+			"metadata": map[string]any{"labels": anyMap(NodeLabels(pool))},
 			"spec":     template,
 		},
 		"disruption": disruption,
@@ -273,4 +265,22 @@ func customResource(ctx *pulumi.Context, name string, obj map[string]any, opts .
 		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(obj["metadata"].(map[string]any)["name"].(string))},
 		OtherFields: kubernetes.UntypedArgs{"spec": obj["spec"]},
 	}, opts...)
+}
+
+// anyList and anyMap give typed values the untyped shape that custom
+// resources and their schema checks take.
+func anyList[T any](xs []T) []any {
+	out := make([]any, len(xs))
+	for i, x := range xs {
+		out[i] = x
+	}
+	return out
+}
+
+func anyMap(m map[string]string) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

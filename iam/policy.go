@@ -115,6 +115,13 @@ func ControllerPolicies(s ControllerScope) []ControllerPolicy {
 		resourceNodeClass = "aws:ResourceTag/karpenter.k8s.aws/ec2nodeclass"
 		requestNodeClass  = "aws:RequestTag/karpenter.k8s.aws/ec2nodeclass"
 	)
+	// Instances and launch templates this cluster's Karpenter launched.
+	launchedByKarpenter := func() map[string]map[string]any {
+		return map[string]map[string]any{
+			"StringEquals": {owned: "owned"},
+			"StringLike":   {resourceNodePool: "*"},
+		}
+	}
 	launched := []string{
 		ec2ARN("fleet"), ec2ARN("instance"), ec2ARN("volume"),
 		ec2ARN("network-interface"), ec2ARN("launch-template"), ec2ARN("spot-instances-request"),
@@ -134,14 +141,11 @@ func ControllerPolicies(s ControllerScope) []ControllerPolicy {
 			},
 		},
 		Statement{
-			Sid:      "AllowScopedEC2LaunchTemplateAccessActions",
-			Effect:   "Allow",
-			Action:   []string{"ec2:RunInstances", "ec2:CreateFleet"},
-			Resource: []string{ec2ARN("launch-template")},
-			Condition: map[string]map[string]any{
-				"StringEquals": {owned: "owned"},
-				"StringLike":   {resourceNodePool: "*"},
-			},
+			Sid:       "AllowScopedEC2LaunchTemplateAccessActions",
+			Effect:    "Allow",
+			Action:    []string{"ec2:RunInstances", "ec2:CreateFleet"},
+			Resource:  []string{ec2ARN("launch-template")},
+			Condition: launchedByKarpenter(),
 		},
 		Statement{
 			Sid:      "AllowScopedEC2InstanceActionsWithTags",
@@ -180,27 +184,21 @@ func ControllerPolicies(s ControllerScope) []ControllerPolicy {
 			},
 		},
 		Statement{
-			Sid:      "AllowScopedDeletion",
-			Effect:   "Allow",
-			Action:   []string{"ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"},
-			Resource: []string{ec2ARN("instance"), ec2ARN("launch-template")},
-			Condition: map[string]map[string]any{
-				"StringEquals": {owned: "owned"},
-				"StringLike":   {resourceNodePool: "*"},
-			},
+			Sid:       "AllowScopedDeletion",
+			Effect:    "Allow",
+			Action:    []string{"ec2:TerminateInstances", "ec2:DeleteLaunchTemplate"},
+			Resource:  []string{ec2ARN("instance"), ec2ARN("launch-template")},
+			Condition: launchedByKarpenter(),
 		},
 	)
 
 	if s.RebootForRepair {
 		nodeLifecycle.Statement = append(nodeLifecycle.Statement, Statement{
-			Sid:      "AllowScopedInstanceReboot",
-			Effect:   "Allow",
-			Action:   []string{"ec2:RebootInstances"},
-			Resource: []string{ec2ARN("instance")},
-			Condition: map[string]map[string]any{
-				"StringEquals": {owned: "owned"},
-				"StringLike":   {resourceNodePool: "*"},
-			},
+			Sid:       "AllowScopedInstanceReboot",
+			Effect:    "Allow",
+			Action:    []string{"ec2:RebootInstances"},
+			Resource:  []string{ec2ARN("instance")},
+			Condition: launchedByKarpenter(),
 		})
 	}
 

@@ -21,28 +21,36 @@ type Resource struct {
 	Tags map[string]string
 }
 
-// ReadSubnets and ReadSecurityGroups look up the current tags.
+// ReadSubnets looks up the current tags of subnets.
 func ReadSubnets(ctx *pulumi.Context, ids []string) ([]Resource, error) {
-	out := make([]Resource, 0, len(ids))
-	for _, id := range ids {
+	return readTags(ids, "subnet", func(id string) (map[string]string, error) {
 		s, err := ec2.LookupSubnet(ctx, &ec2.LookupSubnetArgs{Id: &id})
 		if err != nil {
-			return nil, fmt.Errorf("looking up subnet %s: %w", id, err)
+			return nil, err
 		}
-		out = append(out, Resource{ID: id, Tags: s.Tags})
-	}
-	return out, nil
+		return s.Tags, nil
+	})
 }
 
 // ReadSecurityGroups looks up the current tags of security groups.
 func ReadSecurityGroups(ctx *pulumi.Context, ids []string) ([]Resource, error) {
-	out := make([]Resource, 0, len(ids))
-	for _, id := range ids {
+	return readTags(ids, "security group", func(id string) (map[string]string, error) {
 		sg, err := ec2.LookupSecurityGroup(ctx, &ec2.LookupSecurityGroupArgs{Id: &id})
 		if err != nil {
-			return nil, fmt.Errorf("looking up security group %s: %w", id, err)
+			return nil, err
 		}
-		out = append(out, Resource{ID: id, Tags: sg.Tags})
+		return sg.Tags, nil
+	})
+}
+
+func readTags(ids []string, kind string, lookup func(id string) (map[string]string, error)) ([]Resource, error) {
+	out := make([]Resource, 0, len(ids))
+	for _, id := range ids {
+		tags, err := lookup(id)
+		if err != nil {
+			return nil, fmt.Errorf("looking up %s %s: %w", kind, id, err)
+		}
+		out = append(out, Resource{ID: id, Tags: tags})
 	}
 	return out, nil
 }

@@ -78,21 +78,13 @@ func (o *Objects) Add(data []byte) error {
 		var err error
 		switch head.Kind {
 		case "Pod":
-			var p corev1.Pod
-			err = json.Unmarshal(raw, &p)
-			o.Pods = append(o.Pods, p)
+			err = decodeInto(raw, &o.Pods)
 		case "Node":
-			var n corev1.Node
-			err = json.Unmarshal(raw, &n)
-			o.Nodes = append(o.Nodes, n)
+			err = decodeInto(raw, &o.Nodes)
 		case "NodeClaim":
-			var c NodeClaim
-			err = json.Unmarshal(raw, &c)
-			o.NodeClaims = append(o.NodeClaims, c)
+			err = decodeInto(raw, &o.NodeClaims)
 		case "Event":
-			var e corev1.Event
-			err = json.Unmarshal(raw, &e)
-			o.Events = append(o.Events, e)
+			err = decodeInto(raw, &o.Events)
 		default:
 			return fmt.Errorf("%q is not a pod, node, NodeClaim or event", head.Kind)
 		}
@@ -100,6 +92,15 @@ func (o *Objects) Add(data []byte) error {
 			return fmt.Errorf("%s: %w", head.Kind, err)
 		}
 	}
+	return nil
+}
+
+func decodeInto[T any](raw json.RawMessage, list *[]T) error {
+	var v T
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return err
+	}
+	*list = append(*list, v)
 	return nil
 }
 
