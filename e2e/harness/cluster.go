@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"karpenter-gpu/internal/placement"
+	"karpenter-gpu/wellknown"
+)
+
+var nodePoolResource = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
+
+// kwokNode marks a node kwok simulates.
+const kwokNode = "kwok.x-k8s.io/node"
+
+// simulatedBy labels the nodes the harness made, so snapshots leave them out.
+const simulatedBy = "karpenter-gpu-e2e/simulated"
+
+// node is a Ready-able kwok node with the given labels, taints and
+// allocatable resources.
+func node(name string, labels map[string]string, taints []corev1.Taint, capacity corev1.ResourceList) *corev1.Node {
+	l := map[string]string{
+		"kubernetes.io/hostname": name, "kubernetes.io/os": "linux", "type": "kwok", simulatedBy: "true",
+	}
+	for k, v := range labels {
+		l[k] = v
+	}
+	if _, ok := l["kubernetes.io/arch"]; !ok {
+		l["kubernetes.io/arch"] = "amd64"
+	}
+	return &corev1.Node{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: l, Annotations: map[string]string{kwokNode: "fake"}},
+		Spec:       corev1.NodeSpec{Taints: taints},
+		Status:     corev1.NodeStatus{Capacity: capacity, Allocatable: capacity},
+	}
+}
+
+// addSystemNodes adds the nodes a cluster has before any GPU: where the
+// Karpenter controller runs (never on a Karpenter node).
+func addSystemNodes(ctx context.Context, client kubernetes.Interface) error {
+	capacity := corev1.ResourceList{
+		corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi"), corev1.ResourcePods: resource.MustParse("110"),
+	}
+	for _, zone := range []string{"us-west-2a", "us-west-2b"} {
+		n := node("system-"+zone, map[string]string{"topology.kubernetes.io/zone": zone, "eks.amazonaws.com/nodegroup": "system"}, nil, capacity)
+		if _, err := client.CoreV1().Nodes().Create(ctx, n, metav1.CreateOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// gpusPerSimulatedNode is the nvidia.com/gpu a simulated GPU node offers
+// once the device plugin has registered it.
+const gpusPerSimulatedNode = "4"
+
+// simulateKarpenter does, for the NodePools in the API server, what
+// Karpenter does for pods waiting on them: it brings up one node shaped by
+// the pool (its template labels and taints, a label per requirement) and,
+// when the pool goes, the node goes too. Kubernetes' scheduler then decides
+// whether the smoke test, the device plugin and workloads land there.
+func simulateKarpenter(ctx context.Context, dyn dynamic.Interface, client kubernetes.Interface, errs chan<- error) {
+	nodes := map[string]bool{}
+	for {
+		pools, err := dyn.Resource(nodePoolResource).List(ctx, metav1.ListOptions{})
+		current := map[string]bool{}
+		if err == nil {
+			for _, np := range pools.Items {
+				name := "gpu-" + np.GetName()
+				current[name] = true
+				if nodes[name] || np.GetDeletionTimestamp() != nil {
+					continue
+				}
+				n, err := placement.Node(np.Object)
+				if err != nil {
+					errs <- fmt.Errorf("NodePool %s: %w", np.GetName(), err)
+					return
+				}
+				capacity := corev1.ResourceList{
+					corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110"),
+					wellknown.GPUResource: resource.MustParse(gpusPerSimulatedNode),
+				}
+				if _, err := client.CoreV1().Nodes().Create(ctx, node(name, n.Labels, n.Spec.Taints, capacity), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+					errs <- fmt.Errorf("simulated node for NodePool %s: %w", np.GetName(), err)
+					return
+				}
+				nodes[name] = true
+			}
+			for name := range nodes {
+				if !current[name] {
+					if err := client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
+						delete(nodes, name)
+					}
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// snapshot names every object the API server holds that a stack could
+// have made: all listable resources, without what the control plane keeps
+// for itself (events, leases, the harness's nodes).
+func snapshot(ctx context.Context, disco discovery.DiscoveryInterface, dyn dynamic.Interface) (map[string]bool, error) {
+	lists, err := disco.ServerPreferredResources()
+	if err != nil {
+		return nil, err
+	}
+	skip := map[string]bool{"events": true, "leases": true, "nodes": true, "endpoints": true, "endpointslices": true, "componentstatuses": true}
+	out := map[string]bool{}
+	for _, list := range lists {
+		gv, err := schema.ParseGroupVersion(list.GroupVersion)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range list.APIResources {
+			if skip[r.Name] || strings.Contains(r.Name, "/") || !slices.Contains(r.Verbs, "list") {
+				continue
+			}
+			objects, err := dyn.Resource(gv.WithResource(r.Name)).List(ctx, metav1.ListOptions{})
+			if err != nil {
+				if apierrors.IsNotFound(err) || apierrors.IsMethodNotSupported(err) {
+					continue // a CRD going away while we list
+				}
+				return nil, fmt.Errorf("listing %s: %w", r.Name, err)
+			}
+			for _, o := range objects.Items {
+				out[fmt.Sprintf("%s %s/%s", r.Name, o.GetNamespace(), o.GetName())] = true
+			}
+		}
+	}
+	return out, nil
+}
+
+// leftOver are the objects in after that were not in before.
+func leftOver(before, after map[string]bool) []string {
+	var out []string
+	for k := range after {
+		if !before[k] {
+			out = append(out, k)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// contains tells whether every field of want is in got with the same value
+// (got may have more: the API server's defaults), naming the first
+// difference.
+func contains(got, want any, path string) error {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: want an object, API server holds %v", path, got)
+		}
+		for _, k := range slices.Sorted(maps.Keys(w)) {
+			if err := contains(g[k], w[k], path+"."+k); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return fmt.Errorf("%s: want %v, API server holds %v", path, w, got)
+		}
+		for i := range w {
+			if err := contains(g[i], w[i], fmt.Sprintf("%s[%d]", path, i)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	// Numbers may differ in Go type between YAML and the API's JSON.
+	if got == nil || fmt.Sprint(got) != fmt.Sprint(want) {
+		return fmt.Errorf("%s: want %v, API server holds %v", path, want, got)
+	}
+	return nil
+}
+
+// object fetches one object by apiVersion, kind plural and name.
+func object(ctx context.Context, dyn dynamic.Interface, apiVersion, plural, namespace, name string) (*unstructured.Unstructured, error) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
+	if err != nil {
+		return nil, err
+	}
+	return dyn.Resource(gv.WithResource(plural)).Namespace(namespace).Get(ctx, name, metav1.GetOptions{})
+}

@@ -1,0 +1,414 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/cluster"
+	"karpenter-gpu/examples/gpu-workload/workload"
+	"karpenter-gpu/stack"
+)
+
+const (
+	platformProject = "karpenter-gpu"
+	workloadProject = "gpu-workload"
+	stackName       = "dev"
+	// workloadPool is the pool the example's Deployment asks for.
+	workloadPool = "inference"
+)
+
+// platform is the stack with the repository's Pulumi.dev.yaml, its chart
+// sources pointed at local folders.
+func (r *run) platform(ctx context.Context) (auto.Stack, error) {
+	settings, err := repoFile("Pulumi.dev.yaml")
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	st, err := r.engine.stack(ctx, platformProject, stackName, stack.Run, settings)
+	if err != nil {
+		return st, err
+	}
+	karpenterCharts, devicePluginCharts, err := chartFolders()
+	if err != nil {
+		return st, err
+	}
+	for key, value := range map[string]string{
+		"karpenter.chartRepository":    karpenterCharts,
+		"devicePlugin.chartRepository": devicePluginCharts,
+	} {
+		if err := st.SetConfigWithOptions(ctx, platformProject+":"+key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
+}
+
+// preview: custom resources are previewed before their CRDs exist.
+func (r *run) preview(ctx context.Context, res *result) error {
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	log := newEventLog()
+	p, err := st.Preview(ctx, optpreview.EventStreams(log.ch))
+	if err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	if p.ChangeSummary[apitype.OpCreate] == 0 {
+		return fmt.Errorf("preview plans no resource: %v", p.ChangeSummary)
+	}
+	return nil
+}
+
+// up creates everything, then compares the API server with the render.
+func (r *run) up(ctx context.Context, res *result) error {
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	log := newEventLog()
+	up, err := st.Up(ctx, optup.EventStreams(log.ch))
+	if err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	res.created = (*up.Summary.ResourceChanges)[string(apitype.OpCreate)]
+	res.outputs = map[string]any{}
+	for k, v := range up.Outputs {
+		res.outputs[k] = v.Value
+	}
+	return r.checkCluster(ctx)
+}
+
+// checkCluster compares what the API server holds with what render wrote
+// for Pulumi.dev.yaml (rendered/): the CRDs, every EC2NodeClass, NodePool
+// and NodeOverlay (server-side defaults aside), the Helm releases, and the
+// smoke-test Job run to completion on the pool's node.
+func (r *run) checkCluster(ctx context.Context) error {
+	for _, name := range cluster.KarpenterCRDs {
+		if _, err := object(ctx, r.dyn, "apiextensions.k8s.io/v1", "customresourcedefinitions", "", name); err != nil {
+			return fmt.Errorf("CRD %s: %w", name, err)
+		}
+	}
+	plural := map[string]string{"EC2NodeClass": "ec2nodeclasses", "NodePool": "nodepools", "NodeOverlay": "nodeoverlays", "Job": "jobs"}
+	files, err := filepath.Glob(filepath.Join("rendered", "kubernetes", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	checked := 0
+	for _, f := range files {
+		raw, err := repoFile(f)
+		if err != nil {
+			return err
+		}
+		var want map[string]any
+		if err := yaml.Unmarshal(raw, &want); err != nil {
+			return fmt.Errorf("%s: %w", f, err)
+		}
+		kind, _ := want["kind"].(string)
+		if plural[kind] == "" {
+			continue
+		}
+		meta, _ := want["metadata"].(map[string]any)
+		name, _ := meta["name"].(string)
+		namespace, _ := meta["namespace"].(string)
+		got, err := object(ctx, r.dyn, want["apiVersion"].(string), plural[kind], namespace, name)
+		if err != nil {
+			return fmt.Errorf("%s %s (rendered in %s): %w", kind, name, f, err)
+		}
+		if err := contains(got.Object["spec"], want["spec"], kind+" "+name+": spec"); err != nil {
+			return fmt.Errorf("%w (rendered in %s)", err, f)
+		}
+		checked++
+		if kind == "Job" {
+			if err := r.jobCompleted(ctx, namespace, name); err != nil {
+				return err
+			}
+		}
+	}
+	if checked == 0 {
+		return fmt.Errorf("no rendered custom resource found under rendered/kubernetes")
+	}
+	return r.checkReleases(ctx)
+}
+
+// jobCompleted waits briefly for the Job (the engine already awaited it)
+// and checks that its pod ran on a GPU pool's node.
+func (r *run) jobCompleted(ctx context.Context, namespace, name string) error {
+	job, err := r.client.BatchV1().Jobs(namespace).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	if job.Status.Succeeded < 1 {
+		return fmt.Errorf("Job %s/%s has not succeeded: %+v", namespace, name, job.Status)
+	}
+	pods, err := r.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: "job-name=" + name})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		if !strings.HasPrefix(p.Spec.NodeName, "gpu-") {
+			return fmt.Errorf("Job %s pod %s ran on %q, not on a GPU pool's node", name, p.Name, p.Spec.NodeName)
+		}
+	}
+	return nil
+}
+
+// checkReleases finds every release render wrote values for deployed.
+func (r *run) checkReleases(ctx context.Context) error {
+	files, err := filepath.Glob(filepath.Join("rendered", "helm", "*.yaml"))
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		raw, err := repoFile(f)
+		if err != nil {
+			return err
+		}
+		// render's header: "# Helm release NAME in namespace NAMESPACE".
+		var name, namespace string
+		if _, err := fmt.Sscanf(string(bytes.SplitN(raw, []byte("\n"), 2)[0]), "# Helm release %s in namespace %s", &name, &namespace); err != nil {
+			return fmt.Errorf("%s: no release header: %w", f, err)
+		}
+		secrets, err := r.client.CoreV1().Secrets(namespace).List(ctx, metav1.ListOptions{LabelSelector: "owner=helm,status=deployed,name=" + name})
+		if err != nil {
+			return err
+		}
+		if len(secrets.Items) != 1 {
+			return fmt.Errorf("Helm release %s in namespace %s: %d deployed revisions, want 1", name, namespace, len(secrets.Items))
+		}
+	}
+	return nil
+}
+
+// reUp: reading every resource back, as the scheduled drift check does
+// (refresh), finds what up wrote; a second up then changes nothing.
+func (r *run) reUp(ctx context.Context, res *result) error {
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	log := newEventLog()
+	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch))
+	if err != nil {
+		return fmt.Errorf("refresh: %s", engineMessage(err, log.all()))
+	}
+	var drift []string
+	for op, n := range *refresh.Summary.ResourceChanges {
+		if op != string(apitype.OpSame) {
+			drift = append(drift, fmt.Sprintf("%s: %d", op, n))
+		}
+	}
+	log = newEventLog()
+	if _, err := st.Up(ctx, optup.EventStreams(log.ch)); err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	var changes []string
+	for _, s := range steps(log.all()) {
+		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, s.Diffs))
+	}
+	res.reUpChanges = len(changes)
+	if len(drift) > 0 || len(changes) > 0 {
+		return fmt.Errorf("refresh found the cluster differing from the state (%s); the second up changed %d resources:\n  %s",
+			strings.Join(drift, ", "), len(changes), describe(changes))
+	}
+	return nil
+}
+
+// previewDiff: one pool's maxGPUs changes that NodePool's limit and nothing
+// else.
+func (r *run) previewDiff(ctx context.Context, res *result) error {
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	key := platformProject + ":gpuPools[0].maxGPUs"
+	old, err := st.GetConfigWithOptions(ctx, key, &auto.ConfigOptions{Path: true})
+	if err != nil {
+		return err
+	}
+	if err := st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: old.Value + "0"}, &auto.ConfigOptions{Path: true}); err != nil {
+		return err
+	}
+	log := newEventLog()
+	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.EventStreams(log.ch))
+	if err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	var changes []string
+	ok := false
+	for _, s := range steps(log.all()) {
+		keys := slices.Sorted(maps.Keys(s.DetailedDiff))
+		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, keys))
+		onlyLimits := len(keys) > 0
+		for _, k := range keys {
+			onlyLimits = onlyLimits && strings.HasPrefix(k, "spec.limits")
+		}
+		ok = s.Op == apitype.OpUpdate && s.Type == "kubernetes:karpenter.sh/v1:NodePool" && onlyLimits
+	}
+	if len(changes) != 1 || !ok {
+		return fmt.Errorf("%s from %s to %s0: want one update of the pool's NodePool in spec.limits, preview shows:\n  %s", key, old.Value, old.Value, describe(changes))
+	}
+	// Back to the committed value: the next steps run the stack as it is.
+	return st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: old.Value}, &auto.ConfigOptions{Path: true})
+}
+
+// workload runs examples/gpu-workload against the platform's outputs
+// through a StackReference and checks that its Deployment carries the
+// pool's selector and tolerations and its pod runs on the pool's node.
+func (r *run) workload(ctx context.Context, res *result) error {
+	st, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil)
+	if err != nil {
+		return err
+	}
+	for key, value := range map[string]string{
+		"platformStack": "organization/" + platformProject + "/" + stackName,
+		"pool":          workloadPool,
+	} {
+		if err := st.SetConfig(ctx, workloadProject+":"+key, auto.ConfigValue{Value: value}); err != nil {
+			return err
+		}
+	}
+	log := newEventLog()
+	if _, err := st.Up(ctx, optup.EventStreams(log.ch)); err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	var pools map[string]workload.Pool
+	raw, err := json.Marshal(res.outputs["gpuPools"])
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(raw, &pools); err != nil {
+		return fmt.Errorf("the platform's gpuPools output: %w", err)
+	}
+	pool, found := pools[workloadPool]
+	if !found {
+		return fmt.Errorf("the platform's gpuPools output has no pool %q", workloadPool)
+	}
+	d, err := r.client.AppsV1().Deployments("default").Get(ctx, "inference", metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	spec := d.Spec.Template.Spec
+	if !reflect.DeepEqual(spec.NodeSelector, pool.NodeSelector) {
+		return fmt.Errorf("Deployment inference: nodeSelector %v, the pool's is %v", spec.NodeSelector, pool.NodeSelector)
+	}
+	for _, t := range pool.Tolerations {
+		found := false
+		for _, have := range spec.Tolerations {
+			found = found || (have.Key == t.Key && string(have.Operator) == t.Operator && have.Value == t.Value && string(have.Effect) == t.Effect)
+		}
+		if !found {
+			return fmt.Errorf("Deployment inference lacks the pool's toleration %+v: has %+v", t, spec.Tolerations)
+		}
+	}
+	pods, err := r.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=inference"})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		if p.Spec.NodeName != "gpu-"+workloadPool {
+			return fmt.Errorf("inference pod %s runs on %q, not on the %s pool's node", p.Name, p.Spec.NodeName, workloadPool)
+		}
+	}
+	return nil
+}
+
+// destroy removes both stacks, checks that NodePools and EC2NodeClasses
+// went before the Karpenter controller and the node access, and that the
+// API server holds nothing the stacks made.
+func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) error {
+	wl, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil)
+	if err != nil {
+		return err
+	}
+	log := newEventLog()
+	if _, err := wl.Destroy(ctx, optdestroy.EventStreams(log.ch)); err != nil {
+		return fmt.Errorf("%s: %s", workloadProject, engineMessage(err, log.all()))
+	}
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	log = newEventLog()
+	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch)); err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	if err := checkDestroyOrder(log.all()); err != nil {
+		return err
+	}
+	// Garbage collection and namespace finalisation take a moment.
+	var left []string
+	for deadline := time.Now().Add(2 * time.Minute); ; {
+		after, err := snapshot(ctx, r.client.Discovery(), r.dyn)
+		if err != nil {
+			return err
+		}
+		if left = leftOver(before, after); len(left) == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	res.left = len(left)
+	if len(left) > 0 {
+		return fmt.Errorf("%d objects left in the API server after destroy:\n  %s", len(left), describe(left))
+	}
+	return nil
+}
+
+// checkDestroyOrder: every NodePool and EC2NodeClass was deleted before the
+// deletion of the Karpenter controller release and of the node access began.
+func checkDestroyOrder(evs []apitype.EngineEvent) error {
+	deleted := map[string]int{} // URN -> event index when its deletion ended
+	began := map[string]int{}   // URN -> event index when its deletion began
+	types := map[string]string{}
+	for i, e := range evs {
+		if p := e.ResourcePreEvent; p != nil && p.Metadata.Op == apitype.OpDelete {
+			began[p.Metadata.URN], types[p.Metadata.URN] = i, p.Metadata.Type
+		}
+		if o := e.ResOutputsEvent; o != nil && o.Metadata.Op == apitype.OpDelete {
+			deleted[o.Metadata.URN] = i
+		}
+	}
+	var karpenterObjects, after []string
+	for urn, t := range types {
+		switch {
+		case t == "kubernetes:karpenter.sh/v1:NodePool" || t == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
+			karpenterObjects = append(karpenterObjects, urn)
+		case t == "kubernetes:helm.sh/v3:Release" && strings.HasSuffix(urn, "::karpenter"),
+			t == "aws:eks/accessEntry:AccessEntry", t == "kubernetes:core/v1:ConfigMapPatch":
+			after = append(after, urn)
+		}
+	}
+	if len(karpenterObjects) == 0 || len(after) < 2 {
+		return fmt.Errorf("destroy deleted NodePools/EC2NodeClasses %v and controller/node access %v: want both", karpenterObjects, after)
+	}
+	for _, k := range karpenterObjects {
+		end, ok := deleted[k]
+		if !ok {
+			return fmt.Errorf("destroy never finished deleting %s", k)
+		}
+		for _, a := range after {
+			if began[a] < end {
+				return fmt.Errorf("destroy began deleting %s before %s was gone", a, k)
+			}
+		}
+	}
+	return nil
+}
