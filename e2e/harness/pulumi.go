@@ -36,12 +36,12 @@ func newEngine(ctx context.Context, dir, pulumiBinary string, env map[string]str
 		return nil, err
 	}
 	e := &engine{dir: dir, env: map[string]string{
-		"PULUMI_HOME":                                filepath.Join(dir, "home"),
-		"PULUMI_BACKEND_URL":                         "file://" + filepath.Join(dir, "state"),
-		"PULUMI_CONFIG_PASSPHRASE":                   "e2e",
-		"PULUMI_SKIP_UPDATE_CHECK":                   "true",
+		"PULUMI_HOME":                                 filepath.Join(dir, "home"),
+		"PULUMI_BACKEND_URL":                          "file://" + filepath.Join(dir, "state"),
+		"PULUMI_CONFIG_PASSPHRASE":                    "e2e",
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
 		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
-		"PULUMI_IGNORE_AMBIENT_PLUGINS":              "true",
+		"PULUMI_IGNORE_AMBIENT_PLUGINS":               "true",
 	}}
 	for k, v := range env {
 		e.env[k] = v
