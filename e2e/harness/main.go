@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"io"
 	"fmt"
 	"os"
 	"os/signal"
@@ -69,7 +70,7 @@ func main() {
 	}, pulumiBinary: pulumiBinary}
 	line, step, err := r.all(ctx)
 	if err != nil {
-		fail(step, fmt.Errorf("%w\n(work directory %s: logs/ has the control plane's logs)", err, workDir))
+		fail(step, fmt.Errorf("%w\n(work directory %s: cluster/logs has the control plane's and the engine's output)", err, workDir))
 	}
 	fmt.Println(line)
 }
@@ -89,6 +90,7 @@ type run struct {
 	client kubernetes.Interface
 	dyn    dynamic.Interface
 	engine *engine
+	logs   []*os.File
 }
 
 // all runs every step; it returns the summary line, or the step that failed
@@ -97,6 +99,11 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	var err error
 	r.cp, err = startControlPlane(ctx, r.tools, filepath.Join(r.dir, "cluster"))
 	defer r.cp.stop()
+	defer func() {
+		for _, f := range r.logs {
+			f.Close()
+		}
+	}()
 	if err != nil {
 		return "", "control plane", err
 	}
@@ -218,6 +225,17 @@ func chartFolders() (karpenterCharts, devicePluginCharts string, err error) {
 	}
 	abs, err := filepath.Abs(filepath.Join("e2e", "charts"))
 	return filepath.Join(dir, "charts"), abs, err
+}
+
+// engineLog is where an operation's progress output goes, beside the
+// control plane's logs; on failure the harness keeps them.
+func (r *run) engineLog(name string) io.Writer {
+	f, err := os.Create(filepath.Join(r.cp.dir, "logs", "engine-"+name+".log"))
+	if err != nil {
+		return io.Discard
+	}
+	r.logs = append(r.logs, f)
+	return f
 }
 
 // describe names a step's resource changes for an error message.

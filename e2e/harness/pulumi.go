@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -138,4 +139,21 @@ func engineMessage(err error, evs []apitype.EngineEvent) string {
 		return err.Error()
 	}
 	return strings.Join(msgs, "\n")
+}
+
+// warnings are the engine's warning diagnostics, once each.
+func warnings(evs []apitype.EngineEvent) []string {
+	var out []string
+	for _, e := range evs {
+		if d := e.DiagnosticEvent; d != nil && d.Severity == "warning" {
+			msg := strings.TrimSpace(d.Message)
+			if d.URN != "" {
+				msg = d.URN + ": " + msg
+			}
+			if !slices.Contains(out, msg) {
+				out = append(out, msg)
+			}
+		}
+	}
+	return out
 }

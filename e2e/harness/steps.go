@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -67,7 +68,7 @@ func (r *run) preview(ctx context.Context, res *result) error {
 		return err
 	}
 	log := newEventLog()
-	p, err := st.Preview(ctx, optpreview.EventStreams(log.ch))
+	p, err := st.Preview(ctx, optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog("1-preview")))
 	if err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
@@ -84,11 +85,14 @@ func (r *run) up(ctx context.Context, res *result) error {
 		return err
 	}
 	log := newEventLog()
-	up, err := st.Up(ctx, optup.EventStreams(log.ch))
+	up, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("2-up")))
 	if err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
 	res.created = (*up.Summary.ResourceChanges)[string(apitype.OpCreate)]
+	for _, w := range warnings(log.all()) {
+		fmt.Fprintln(os.Stderr, "e2e: warning:", w)
+	}
 	res.outputs = map[string]any{}
 	for k, v := range up.Outputs {
 		res.outputs[k] = v.Value
@@ -205,7 +209,7 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 		return err
 	}
 	log := newEventLog()
-	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch))
+	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog("3-refresh")))
 	if err != nil {
 		return fmt.Errorf("refresh: %s", engineMessage(err, log.all()))
 	}
@@ -216,7 +220,7 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 		}
 	}
 	log = newEventLog()
-	if _, err := st.Up(ctx, optup.EventStreams(log.ch)); err != nil {
+	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("3-up"))); err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
 	var changes []string
@@ -224,9 +228,11 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, s.Diffs))
 	}
 	res.reUpChanges = len(changes)
-	if len(drift) > 0 || len(changes) > 0 {
-		return fmt.Errorf("refresh found the cluster differing from the state (%s); the second up changed %d resources:\n  %s",
-			strings.Join(drift, ", "), len(changes), describe(changes))
+	if len(drift) > 0 {
+		return fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
+	}
+	if len(changes) > 0 {
+		return fmt.Errorf("the second up changed %d resources:\n  %s", len(changes), describe(changes))
 	}
 	return nil
 }
@@ -247,7 +253,7 @@ func (r *run) previewDiff(ctx context.Context, res *result) error {
 		return err
 	}
 	log := newEventLog()
-	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.EventStreams(log.ch))
+	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog("4-preview-diff")))
 	if err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
@@ -286,7 +292,7 @@ func (r *run) workload(ctx context.Context, res *result) error {
 		}
 	}
 	log := newEventLog()
-	if _, err := st.Up(ctx, optup.EventStreams(log.ch)); err != nil {
+	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("5-workload-up"))); err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
 	var pools map[string]workload.Pool
@@ -339,7 +345,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 		return err
 	}
 	log := newEventLog()
-	if _, err := wl.Destroy(ctx, optdestroy.EventStreams(log.ch)); err != nil {
+	if _, err := wl.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog("6-workload-destroy"))); err != nil {
 		return fmt.Errorf("%s: %s", workloadProject, engineMessage(err, log.all()))
 	}
 	st, err := r.platform(ctx)
@@ -347,7 +353,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 		return err
 	}
 	log = newEventLog()
-	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch)); err != nil {
+	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog("6-destroy"))); err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
 	if err := checkDestroyOrder(log.all()); err != nil {
