@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
@@ -149,53 +147,6 @@ func snapshot(ctx context.Context, disco discovery.DiscoveryInterface, dyn dynam
 		}
 	}
 	return out, nil
-}
-
-// leftOver are the objects in after that were not in before.
-func leftOver(before, after map[string]bool) []string {
-	var out []string
-	for k := range after {
-		if !before[k] {
-			out = append(out, k)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-// contains tells whether every field of want is in got with the same value
-// (got may have more: the API server's defaults), naming the first
-// difference.
-func contains(got, want any, path string) error {
-	switch w := want.(type) {
-	case map[string]any:
-		g, ok := got.(map[string]any)
-		if !ok {
-			return fmt.Errorf("%s: want an object, API server holds %v", path, got)
-		}
-		for _, k := range slices.Sorted(maps.Keys(w)) {
-			if err := contains(g[k], w[k], path+"."+k); err != nil {
-				return err
-			}
-		}
-		return nil
-	case []any:
-		g, ok := got.([]any)
-		if !ok || len(g) != len(w) {
-			return fmt.Errorf("%s: want %v, API server holds %v", path, w, got)
-		}
-		for i := range w {
-			if err := contains(g[i], w[i], fmt.Sprintf("%s[%d]", path, i)); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	// Numbers may differ in Go type between YAML and the API's JSON.
-	if got == nil || fmt.Sprint(got) != fmt.Sprint(want) {
-		return fmt.Errorf("%s: want %v, API server holds %v", path, want, got)
-	}
-	return nil
 }
 
 // object fetches one object by apiVersion, kind plural and name.

@@ -9,8 +9,8 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"io"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -177,7 +177,7 @@ func (r *run) setupEngine(ctx context.Context) error {
 	cluster.Endpoint, cluster.CertificateAuthority = r.cp.endpoint, r.cp.caBase64()
 	// The account has no Spot service-linked role yet: the stack creates it.
 	cluster.SpotServiceLinkedRole = false
-	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(awsGetToken(cluster.Region, clusterName, r.cp.token)), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(e2e.AWSCLI(cluster.Region, clusterName, r.cp.token)), 0o755); err != nil {
 		return err
 	}
 	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
@@ -199,19 +199,6 @@ func (r *run) setupEngine(ctx context.Context) error {
 
 // clusterName is the cluster Pulumi.dev.yaml names.
 const clusterName = "ml-dev"
-
-// awsGetToken is a stand-in for the AWS CLI that answers only `aws eks
-// get-token` for the cluster, with a token the local API server accepts.
-func awsGetToken(region, cluster, token string) string {
-	return fmt.Sprintf(`#!/bin/sh
-# Stand-in for the AWS CLI: only "eks get-token" for %[2]s in %[1]s.
-case "$*" in
-  "--region %[1]s eks get-token --cluster-name %[2]s --output json")
-    printf '{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{"token":"%[3]s"}}\n' ;;
-  *) echo "aws stand-in: unexpected command: aws $*" >&2; exit 2 ;;
-esac
-`, region, cluster, token)
-}
 
 // repoFile reads a file of the repository (the harness runs from its root).
 func repoFile(path string) ([]byte, error) { return os.ReadFile(path) }

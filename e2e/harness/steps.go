@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/cluster"
+	"karpenter-gpu/e2e/verify"
 	"karpenter-gpu/examples/gpu-workload/workload"
 	"karpenter-gpu/stack"
 )
@@ -136,7 +137,7 @@ func (r *run) checkCluster(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("%s %s (rendered in %s): %w", kind, name, f, err)
 		}
-		if err := contains(got.Object["spec"], want["spec"], kind+" "+name+": spec"); err != nil {
+		if err := verify.Contains(got.Object["spec"], want["spec"], kind+" "+name+": spec"); err != nil {
 			return fmt.Errorf("%w (rendered in %s)", err, f)
 		}
 		checked++
@@ -356,7 +357,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog("6-destroy"))); err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
-	if err := checkDestroyOrder(log.all()); err != nil {
+	if err := verify.DestroyOrder(log.all()); err != nil {
 		return err
 	}
 	// Garbage collection and namespace finalisation take a moment.
@@ -366,7 +367,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 		if err != nil {
 			return err
 		}
-		if left = leftOver(before, after); len(left) == 0 || time.Now().After(deadline) {
+		if left = verify.LeftOver(before, after); len(left) == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(2 * time.Second)
@@ -374,47 +375,6 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	res.left = len(left)
 	if len(left) > 0 {
 		return fmt.Errorf("%d objects left in the API server after destroy:\n  %s", len(left), describe(left))
-	}
-	return nil
-}
-
-// checkDestroyOrder: every NodePool and EC2NodeClass was deleted before the
-// deletion of the Karpenter controller release and of the node access began.
-func checkDestroyOrder(evs []apitype.EngineEvent) error {
-	deleted := map[string]int{} // URN -> event index when its deletion ended
-	began := map[string]int{}   // URN -> event index when its deletion began
-	types := map[string]string{}
-	for i, e := range evs {
-		if p := e.ResourcePreEvent; p != nil && p.Metadata.Op == apitype.OpDelete {
-			began[p.Metadata.URN], types[p.Metadata.URN] = i, p.Metadata.Type
-		}
-		if o := e.ResOutputsEvent; o != nil && o.Metadata.Op == apitype.OpDelete {
-			deleted[o.Metadata.URN] = i
-		}
-	}
-	var karpenterObjects, after []string
-	for urn, t := range types {
-		switch {
-		case t == "kubernetes:karpenter.sh/v1:NodePool" || t == "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass":
-			karpenterObjects = append(karpenterObjects, urn)
-		case t == "kubernetes:helm.sh/v3:Release" && strings.HasSuffix(urn, "::karpenter"),
-			t == "aws:eks/accessEntry:AccessEntry", t == "kubernetes:core/v1:ConfigMapPatch":
-			after = append(after, urn)
-		}
-	}
-	if len(karpenterObjects) == 0 || len(after) < 2 {
-		return fmt.Errorf("destroy deleted NodePools/EC2NodeClasses %v and controller/node access %v: want both", karpenterObjects, after)
-	}
-	for _, k := range karpenterObjects {
-		end, ok := deleted[k]
-		if !ok {
-			return fmt.Errorf("destroy never finished deleting %s", k)
-		}
-		for _, a := range after {
-			if began[a] < end {
-				return fmt.Errorf("destroy began deleting %s before %s was gone", a, k)
-			}
-		}
 	}
 	return nil
 }
