@@ -40,6 +40,10 @@ const (
 	LabelGPUMemory       = "karpenter.k8s.aws/instance-gpu-memory"
 	LabelInstanceType    = "node.kubernetes.io/instance-type"
 	LabelArch            = "kubernetes.io/arch"
+	// NodeClassTerminationFinalizer is the finalizer Karpenter puts on every
+	// EC2NodeClass and removes once no NodeClaim uses the class: without a
+	// running controller, deleting a class never completes.
+	NodeClassTerminationFinalizer = "karpenter.k8s.aws/termination"
 
 	// OwnerAnnotation names the stack that installed a Karpenter CRD or
 	// controller, so that a run tells its own install from another.

@@ -21,7 +21,10 @@ import (
 	"karpenter-gpu/wellknown"
 )
 
-var nodePoolResource = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
+var (
+	nodePoolResource  = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodepools"}
+	nodeClassResource = schema.GroupVersionResource{Group: "karpenter.k8s.aws", Version: "v1", Resource: "ec2nodeclasses"}
+)
 
 // kwokNode marks a node kwok simulates.
 const kwokNode = "kwok.x-k8s.io/node"
@@ -67,45 +70,31 @@ func addSystemNodes(ctx context.Context, client kubernetes.Interface) error {
 // once the device plugin has registered it.
 const gpusPerSimulatedNode = "4"
 
-// simulateKarpenter does, for the NodePools in the API server, what
-// Karpenter does for pods waiting on them: it brings up one node shaped by
-// the pool (its template labels and taints, a label per requirement) and,
-// when the pool goes, the node goes too. Kubernetes' scheduler then decides
-// whether the smoke test, the device plugin and workloads land there.
+// karpenter does, for the objects in the API server, the part of
+// Karpenter's work the run depends on: for each NodePool it brings up one
+// node shaped by the pool (its template labels and taints, a label per
+// requirement) and removes it when the pool goes; it holds every
+// EC2NodeClass with Karpenter's termination finalizer and releases a class
+// being deleted only while the controller's Deployment exists and no node
+// of the class is left, as the real controller does. Kubernetes' scheduler
+// then decides whether the smoke test, the device plugin and workloads land
+// on the nodes; a destroy that removed the controller first would hang.
+type karpenter struct {
+	dyn    dynamic.Interface
+	client kubernetes.Interface
+	nodes  map[string]string // simulated node -> its EC2NodeClass
+}
+
 func simulateKarpenter(ctx context.Context, dyn dynamic.Interface, client kubernetes.Interface, errs chan<- error) {
-	nodes := map[string]bool{}
+	k := &karpenter{dyn: dyn, client: client, nodes: map[string]string{}}
 	for {
-		pools, err := dyn.Resource(nodePoolResource).List(ctx, metav1.ListOptions{})
-		current := map[string]bool{}
-		if err == nil {
-			for _, np := range pools.Items {
-				name := "gpu-" + np.GetName()
-				current[name] = true
-				if nodes[name] || np.GetDeletionTimestamp() != nil {
-					continue
-				}
-				n, err := placement.Node(np.Object)
-				if err != nil {
-					errs <- fmt.Errorf("NodePool %s: %w", np.GetName(), err)
-					return
-				}
-				capacity := corev1.ResourceList{
-					corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110"),
-					wellknown.GPUResource: resource.MustParse(gpusPerSimulatedNode),
-				}
-				if _, err := client.CoreV1().Nodes().Create(ctx, node(name, n.Labels, n.Spec.Taints, capacity), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-					errs <- fmt.Errorf("simulated node for NodePool %s: %w", np.GetName(), err)
-					return
-				}
-				nodes[name] = true
-			}
-			for name := range nodes {
-				if !current[name] {
-					if err := client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
-						delete(nodes, name)
-					}
-				}
-			}
+		if err := k.reconcilePools(ctx); err != nil {
+			errs <- err
+			return
+		}
+		if err := k.reconcileNodeClasses(ctx); err != nil {
+			errs <- err
+			return
 		}
 		select {
 		case <-ctx.Done():
@@ -113,6 +102,79 @@ func simulateKarpenter(ctx context.Context, dyn dynamic.Interface, client kubern
 		case <-time.After(time.Second):
 		}
 	}
+}
+
+func (k *karpenter) reconcilePools(ctx context.Context) error {
+	pools, err := k.dyn.Resource(nodePoolResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil // not installed yet, or going away
+	}
+	current := map[string]bool{}
+	for _, np := range pools.Items {
+		name := "gpu-" + np.GetName()
+		current[name] = true
+		if _, up := k.nodes[name]; up || np.GetDeletionTimestamp() != nil {
+			continue
+		}
+		n, err := placement.Node(np.Object)
+		if err != nil {
+			return fmt.Errorf("NodePool %s: %w", np.GetName(), err)
+		}
+		capacity := corev1.ResourceList{
+			corev1.ResourceCPU: resource.MustParse("4"), corev1.ResourceMemory: resource.MustParse("16Gi"), corev1.ResourcePods: resource.MustParse("110"),
+			wellknown.GPUResource: resource.MustParse(gpusPerSimulatedNode),
+		}
+		if _, err := k.client.CoreV1().Nodes().Create(ctx, node(name, n.Labels, n.Spec.Taints, capacity), metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("simulated node for NodePool %s: %w", np.GetName(), err)
+		}
+		k.nodes[name] = n.Labels[wellknown.LabelEC2NodeClass]
+	}
+	for name := range k.nodes {
+		if !current[name] {
+			if err := k.client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
+				delete(k.nodes, name)
+			}
+		}
+	}
+	return nil
+}
+
+func (k *karpenter) reconcileNodeClasses(ctx context.Context) error {
+	classes, err := k.dyn.Resource(nodeClassResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil
+	}
+	for _, nc := range classes.Items {
+		finalizers := nc.GetFinalizers()
+		held := slices.Contains(finalizers, wellknown.NodeClassTerminationFinalizer)
+		switch {
+		case nc.GetDeletionTimestamp() == nil && !held:
+			nc.SetFinalizers(append(finalizers, wellknown.NodeClassTerminationFinalizer))
+		case nc.GetDeletionTimestamp() != nil && held && k.controllerRuns(ctx) && !k.classInUse(nc.GetName()):
+			nc.SetFinalizers(slices.DeleteFunc(finalizers, func(f string) bool { return f == wellknown.NodeClassTerminationFinalizer }))
+		default:
+			continue
+		}
+		if _, err := k.dyn.Resource(nodeClassResource).Update(ctx, &nc, metav1.UpdateOptions{}); err != nil && !apierrors.IsConflict(err) && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("EC2NodeClass %s finalizer: %w", nc.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// controllerRuns tells whether a Karpenter controller Deployment exists.
+func (k *karpenter) controllerRuns(ctx context.Context) bool {
+	deployments, err := k.client.AppsV1().Deployments("").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=karpenter"})
+	return err == nil && len(deployments.Items) > 0
+}
+
+func (k *karpenter) classInUse(name string) bool {
+	for _, class := range k.nodes {
+		if class == name {
+			return true
+		}
+	}
+	return false
 }
 
 // snapshot names every object the API server holds that a stack could
