@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"context"
 	"fmt"
 	"strings"
 
@@ -9,6 +10,10 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	metav1meta "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
@@ -46,6 +51,9 @@ type NodeAccessArgs struct {
 	Tags        map[string]string
 	// Kubernetes reaches the aws-auth ConfigMap; used only in awsAuth mode.
 	Kubernetes *kubernetes.Provider
+	// AwsAuthMapRoles is aws-auth's live mapRoles (ReadAwsAuthMapRoles), in
+	// awsAuth mode.
+	AwsAuthMapRoles string
 	// After are resources that must exist first, such as a created cluster.
 	After []pulumi.Resource
 }
@@ -101,18 +109,12 @@ func NewNodeAccess(ctx *pulumi.Context, name string, args *NodeAccessArgs, opts 
 	return a, ctx.RegisterResourceOutputs(a, pulumi.Map{})
 }
 
-// mergeIntoAwsAuth reads the live aws-auth ConfigMap and applies mapRoles
-// with the node role's entry added. The patch is retained on delete: removing
-// it would delete the whole mapRoles key, locking every other node out.
+// mergeIntoAwsAuth applies aws-auth's live mapRoles with the node role's
+// entry added. The patch is retained on delete: removing it would delete the
+// whole mapRoles key, locking every other node out.
 func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, child pulumi.ResourceOption) (*corev1.ConfigMapPatch, error) {
-	provider := pulumi.Provider(args.Kubernetes)
-	existing, err := corev1.GetConfigMap(ctx, name+"-current", pulumi.ID(awsAuthNamespace+"/"+awsAuthName), nil, provider, child)
-	if err != nil {
-		return nil, err
-	}
-	merged := pulumi.All(existing.Data, args.NodeRoleARN).ApplyT(func(v []any) (string, error) {
-		data, _ := v[0].(map[string]string)
-		return MergeMapRoles(data["mapRoles"], v[1].(string))
+	merged := args.NodeRoleARN.ToStringOutput().ApplyT(func(arn string) (string, error) {
+		return MergeMapRoles(args.AwsAuthMapRoles, arn)
 	}).(pulumi.StringOutput)
 	return corev1.NewConfigMapPatch(ctx, name, &corev1.ConfigMapPatchArgs{
 		Metadata: &metav1.ObjectMetaPatchArgs{
@@ -123,7 +125,23 @@ func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, ch
 			Annotations: pulumi.StringMap{"pulumi.com/patchForce": pulumi.String("true")},
 		},
 		Data: pulumi.StringMap{"mapRoles": merged},
-	}, provider, child, pulumi.RetainOnDelete(true))
+	}, pulumi.Provider(args.Kubernetes), child, pulumi.RetainOnDelete(true))
+}
+
+// ConfigMapResource is where aws-auth is read.
+var ConfigMapResource = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+
+// ReadAwsAuthMapRoles reads the mapRoles of the cluster's aws-auth
+// ConfigMap. It is read before the first resource, not as a Pulumi read
+// resource: a read kept in the state goes stale the moment the patch lands,
+// and every refresh would then report a change.
+func ReadAwsAuthMapRoles(ctx context.Context, client dynamic.Interface) (string, error) {
+	cm, err := client.Resource(ConfigMapResource).Namespace(awsAuthNamespace).Get(ctx, awsAuthName, metav1meta.GetOptions{})
+	if err != nil {
+		return "", fmt.Errorf("reading ConfigMap %s/%s: %w", awsAuthNamespace, awsAuthName, err)
+	}
+	mapRoles, _, err := unstructured.NestedString(cm.Object, "data", "mapRoles")
+	return mapRoles, err
 }
 
 // MergeMapRoles returns mapRoles with exactly one node entry for roleARN,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"k8s.io/client-go/dynamic"
 
 	"karpenter-gpu/ami"
 	"karpenter-gpu/catalog"
@@ -29,6 +30,8 @@ type preflight struct {
 	facts      *cluster.Facts
 	kubernetes string
 	accessMode config.NodeAccessMode
+	// awsAuthMapRoles is aws-auth's live mapRoles, in awsAuth mode.
+	awsAuthMapRoles string
 	// subnets and securityGroups are what GPU nodes use (security groups:
 	// plain IDs only; a created cluster's group is added once it exists).
 	subnets, securityGroups []string
@@ -78,8 +81,18 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 		return nil, err
 	}
 	if p.facts != nil {
-		if err := p.checkKarpenter(ctx, cfg); err != nil {
+		client, err := cluster.Client(p.facts.KubeconfigText)
+		if err != nil {
+			return nil, fmt.Errorf("connecting to cluster %s: %w", cfg.ClusterName, err)
+		}
+		if err := p.checkKarpenter(ctx, cfg, client); err != nil {
 			return nil, err
+		}
+		if p.accessMode == config.NodeAccessAwsAuth {
+			if p.awsAuthMapRoles, err = cluster.ReadAwsAuthMapRoles(ctx.Context(), client); err != nil {
+				return nil, fmt.Errorf("%s:nodeAccess: %s adds the node role to the aws-auth ConfigMap of cluster %s: %w; create kube-system/aws-auth, or use accessEntry on a cluster whose authentication mode allows it",
+					config.Namespace, p.accessMode, cfg.ClusterName, err)
+			}
 		}
 	}
 	if cfg.NodeRole.Name != "" {
@@ -149,11 +162,8 @@ func (p *preflight) quotaNeeds(cfg *config.Stack) []quota.Need {
 // checkKarpenter reads what of Karpenter the cluster runs: in the default
 // mode there must be none but this stack's own (two controllers would fight
 // over the same nodes); with karpenter.install false there must be one.
-func (p *preflight) checkKarpenter(ctx *pulumi.Context, cfg *config.Stack) error {
-	client, err := cluster.Client(p.facts.KubeconfigText)
-	if err != nil {
-		return fmt.Errorf("connecting to cluster %s: %w", cfg.ClusterName, err)
-	}
+func (p *preflight) checkKarpenter(ctx *pulumi.Context, cfg *config.Stack, client dynamic.Interface) error {
+	var err error
 	if p.karpenter, err = cluster.DetectKarpenter(ctx.Context(), client, owner(ctx)); err != nil {
 		return fmt.Errorf("looking for Karpenter in cluster %s: %w", cfg.ClusterName, err)
 	}

@@ -111,7 +111,8 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 	if pre.accessMode != config.NodeAccessNone {
 		nodeAccess, err := cluster.NewNodeAccess(ctx, "karpenter-node-access", &cluster.NodeAccessArgs{
 			Mode: pre.accessMode, ClusterName: facts.Name, NodeRoleARN: nodeRole.arn, Tags: cfg.Tags, Kubernetes: k8s,
-			After: facts.Ready(),
+			AwsAuthMapRoles: pre.awsAuthMapRoles,
+			After:           facts.Ready(),
 		})
 		if err != nil {
 			return nil, nil, err

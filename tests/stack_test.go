@@ -364,6 +364,37 @@ func TestAwsAuthMergeKeepsExistingMappings(t *testing.T) {
 	}
 }
 
+// The real engine showed it: a read of aws-auth kept in the state goes
+// stale as soon as the patch lands, so every refresh reports it changed and
+// the scheduled drift check never passes. The live mapRoles is read before
+// the first resource instead, and nothing of it is kept in the state.
+func TestAwsAuthKeepsNoReadInTheState(t *testing.T) {
+	c := fakecloud.Example(clusterName)
+	c.AuthenticationMode = "CONFIG_MAP"
+	cloud, err := run(t, c, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range cloud.Resources() {
+		if r.ReadID != "" {
+			t.Errorf("%s is read into the state (%s): it drifts after every update", r.URN, r.ReadID)
+		}
+	}
+	one(t, cloud, "kubernetes:core/v1:ConfigMapPatch", "karpenter-node-access")
+}
+
+func TestAwsAuthMissingIsRefusedBeforeAnything(t *testing.T) {
+	c := fakecloud.Example(clusterName)
+	c.AuthenticationMode, c.AwsAuthMapRoles = "CONFIG_MAP", ""
+	cloud, err := run(t, c, nil)
+	if err == nil || !strings.Contains(err.Error(), "kube-system/aws-auth") || !strings.Contains(err.Error(), "nodeAccess") {
+		t.Fatalf("err = %v, want one naming nodeAccess and kube-system/aws-auth", err)
+	}
+	if n := len(cloud.Resources()); n != 0 {
+		t.Fatalf("%d resources registered before the error", n)
+	}
+}
+
 func trust(t *testing.T, cloud *fakecloud.Cloud) map[string]any {
 	t.Helper()
 	var doc map[string]any

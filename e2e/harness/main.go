@@ -91,6 +91,8 @@ type run struct {
 	dyn    dynamic.Interface
 	engine *engine
 	logs   []*os.File
+	// cluster is what the stand-in AWS provider serves.
+	cluster fakecloud.Cluster
 }
 
 // all runs every step; it returns the summary line, or the step that failed
@@ -138,6 +140,7 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		{"step 4 (preview --diff of a maxGPUs change)", r.previewDiff},
 		{"step 5 (examples/gpu-workload up)", r.workload},
 		{"step 6 (pulumi destroy)", func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
+		{"step 7 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", r.awsAuth},
 	}
 	res := &result{}
 	for _, s := range steps {
@@ -156,13 +159,13 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		}
 		fmt.Fprintf(os.Stderr, "e2e: %s done in %s\n", s.name, time.Since(start).Round(time.Second))
 	}
-	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, destroy %d left", res.created, res.reUpChanges, res.left), "", nil
+	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, destroy %d left", res.created, res.reUpChanges, res.left+res.awsAuthLeft), "", nil
 }
 
 // result gathers the figures of the summary line.
 type result struct {
-	created, reUpChanges, left int
-	outputs                    map[string]any
+	created, reUpChanges, left, awsAuthLeft int
+	outputs                                 map[string]any
 }
 
 // setupEngine puts the stand-in `aws` on PATH (the kubeconfig the stack
@@ -177,6 +180,7 @@ func (r *run) setupEngine(ctx context.Context) error {
 	cluster.Endpoint, cluster.CertificateAuthority = r.cp.endpoint, r.cp.caBase64()
 	// The account has no Spot service-linked role yet: the stack creates it.
 	cluster.SpotServiceLinkedRole = false
+	r.cluster = cluster
 	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(e2e.AWSCLI(cluster.Region, clusterName, r.cp.token)), 0o755); err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -74,7 +75,8 @@ func (e *engine) environ() []string {
 
 // stack is an inline program's stack in its own directory, which holds the
 // stack's settings file (Pulumi.<stack>.yaml) if settings are given.
-func (e *engine) stack(ctx context.Context, project, stackName string, program pulumi.RunFunc, settings []byte) (auto.Stack, error) {
+// env is added to the engine's environment for this stack's operations.
+func (e *engine) stack(ctx context.Context, project, stackName string, program pulumi.RunFunc, settings []byte, env map[string]string) (auto.Stack, error) {
 	dir := filepath.Join(e.dir, "projects", project)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return auto.Stack{}, err
@@ -84,8 +86,10 @@ func (e *engine) stack(ctx context.Context, project, stackName string, program p
 			return auto.Stack{}, err
 		}
 	}
+	vars := maps.Clone(e.env)
+	maps.Copy(vars, env)
 	return auto.UpsertStackInlineSource(ctx, stackName, project, program,
-		auto.WorkDir(dir), auto.Pulumi(e.command), auto.EnvVars(e.env), auto.SecretsProvider("passphrase"))
+		auto.WorkDir(dir), auto.Pulumi(e.command), auto.EnvVars(vars), auto.SecretsProvider("passphrase"))
 }
 
 // eventLog collects an operation's engine events.
@@ -132,7 +136,11 @@ func engineMessage(err error, evs []apitype.EngineEvent) string {
 	var msgs []string
 	for _, e := range evs {
 		if d := e.DiagnosticEvent; d != nil && d.Severity == "error" {
-			msgs = append(msgs, strings.TrimSpace(d.Message))
+			msg := strings.TrimSpace(d.Message)
+			if d.URN != "" {
+				msg = d.URN + ": " + msg
+			}
+			msgs = append(msgs, msg)
 		}
 	}
 	if len(msgs) == 0 {

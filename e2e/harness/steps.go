@@ -36,14 +36,19 @@ const (
 	workloadPool = "inference"
 )
 
-// platform is the stack with the repository's Pulumi.dev.yaml, its chart
-// sources pointed at local folders.
+// platform is the dev stack.
 func (r *run) platform(ctx context.Context) (auto.Stack, error) {
+	return r.platformStack(ctx, stackName, nil)
+}
+
+// platformStack is a stack with the repository's Pulumi.dev.yaml, its chart
+// sources pointed at local folders, run with env.
+func (r *run) platformStack(ctx context.Context, name string, env map[string]string) (auto.Stack, error) {
 	settings, err := repoFile("Pulumi.dev.yaml")
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	st, err := r.engine.stack(ctx, platformProject, stackName, stack.Run, settings)
+	st, err := r.engine.stack(ctx, platformProject, name, stack.Run, settings, env)
 	if err != nil {
 		return st, err
 	}
@@ -209,10 +214,17 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
+	res.reUpChanges, err = r.refreshAndUp(ctx, st, "3")
+	return err
+}
+
+// refreshAndUp refreshes the stack, then runs up; it fails on any drift or
+// change and returns the number of changes.
+func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string) (int, error) {
 	log := newEventLog()
-	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog("3-refresh")))
+	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog(logPrefix+"-refresh")))
 	if err != nil {
-		return fmt.Errorf("refresh: %s", engineMessage(err, log.all()))
+		return 0, fmt.Errorf("refresh: %s", engineMessage(err, log.all()))
 	}
 	var drift []string
 	for op, n := range *refresh.Summary.ResourceChanges {
@@ -220,22 +232,21 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 			drift = append(drift, fmt.Sprintf("%s: %d", op, n))
 		}
 	}
+	if len(drift) > 0 {
+		return 0, fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
+	}
 	log = newEventLog()
-	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("3-up"))); err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog(logPrefix+"-up"))); err != nil {
+		return 0, fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
 	var changes []string
 	for _, s := range steps(log.all()) {
 		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, s.Diffs))
 	}
-	res.reUpChanges = len(changes)
-	if len(drift) > 0 {
-		return fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
-	}
 	if len(changes) > 0 {
-		return fmt.Errorf("the second up changed %d resources:\n  %s", len(changes), describe(changes))
+		return len(changes), fmt.Errorf("the second up changed %d resources:\n  %s", len(changes), describe(changes))
 	}
-	return nil
+	return 0, nil
 }
 
 // previewDiff: one pool's maxGPUs changes that NodePool's limit and nothing
@@ -280,7 +291,7 @@ func (r *run) previewDiff(ctx context.Context, res *result) error {
 // through a StackReference and checks that its Deployment carries the
 // pool's selector and tolerations and its pod runs on the pool's node.
 func (r *run) workload(ctx context.Context, res *result) error {
-	st, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil)
+	st, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -341,7 +352,7 @@ func (r *run) workload(ctx context.Context, res *result) error {
 // went before the Karpenter controller and the node access, and that the
 // API server holds nothing the stacks made.
 func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) error {
-	wl, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil)
+	wl, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -353,28 +364,41 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	log = newEventLog()
-	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog("6-destroy"))); err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
-	}
-	if err := verify.DestroyOrder(log.all()); err != nil {
+	if err := r.destroyPlatform(ctx, st, "6"); err != nil {
 		return err
 	}
-	// Garbage collection and namespace finalisation take a moment.
+	left, err := r.leftOver(ctx, before)
+	res.left = len(left)
+	return err
+}
+
+// destroyPlatform destroys the stack and checks from the engine's events
+// that NodePools and EC2NodeClasses went first.
+func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, logPrefix string) error {
+	log := newEventLog()
+	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(logPrefix+"-destroy"))); err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	return verify.DestroyOrder(log.all())
+}
+
+// leftOver fails naming what the API server holds that it did not hold
+// before, once garbage collection and namespace finalisation have had a
+// moment.
+func (r *run) leftOver(ctx context.Context, before map[string]bool) ([]string, error) {
 	var left []string
 	for deadline := time.Now().Add(2 * time.Minute); ; {
 		after, err := snapshot(ctx, r.client.Discovery(), r.dyn)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if left = verify.LeftOver(before, after); len(left) == 0 || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(2 * time.Second)
 	}
-	res.left = len(left)
 	if len(left) > 0 {
-		return fmt.Errorf("%d objects left in the API server after destroy:\n  %s", len(left), describe(left))
+		return left, fmt.Errorf("%d objects left in the API server after destroy:\n  %s", len(left), describe(left))
 	}
-	return nil
+	return nil, nil
 }

@@ -125,7 +125,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	sort.Strings(r.Dependencies)
 	r.URN = c.URN(r.Parent, r.Type, r.Name)
 
-	state, id := c.state(args.TypeToken, args.Name, args.ID, inputs)
+	state, id := c.state(args.TypeToken, args.Name, inputs)
 	c.mu.Lock()
 	c.resources = append(c.resources, r)
 	c.mu.Unlock()
@@ -139,7 +139,7 @@ func physicalName(name string) string {
 	return name + "-" + hex.EncodeToString(sum[:])[:7]
 }
 
-func (c *Cloud) state(typ, name, readID string, inputs map[string]any) (map[string]any, string) {
+func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, string) {
 	state := map[string]any{}
 	for k, v := range inputs {
 		state[k] = v
@@ -174,12 +174,6 @@ func (c *Cloud) state(typ, name, readID string, inputs map[string]any) (map[stri
 	case "aws:cloudwatch/eventRule:EventRule":
 		state["name"] = physicalName(name)
 		state["arn"] = fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cl.Partition, cl.Region, cl.AccountID, state["name"])
-	case "kubernetes:core/v1:ConfigMap":
-		if readID != "" {
-			state["metadata"] = map[string]any{"name": "aws-auth", "namespace": "kube-system"}
-			state["data"] = map[string]any{"mapRoles": cl.AwsAuthMapRoles}
-			id = readID
-		}
 	case "eks:index:Cluster":
 		state["kubeconfigJson"] = `{"apiVersion":"v1","kind":"Config"}`
 		state["oidcProviderArn"] = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", cl.Partition, cl.AccountID, strings.TrimPrefix(cl.OIDCIssuer, "https://"))

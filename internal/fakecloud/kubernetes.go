@@ -18,7 +18,8 @@ type Karpenter struct {
 }
 
 // kubernetes answers the stack's reads of the cluster's Kubernetes API:
-// the CRDs and controller of an installed Karpenter, if any.
+// the CRDs and controller of an installed Karpenter, if any, and the
+// aws-auth ConfigMap, if the cluster has one.
 func (c Cluster) kubernetes() dynamic.Interface {
 	var objects []runtime.Object
 	if k := c.Karpenter; k != nil {
@@ -40,9 +41,18 @@ func (c Cluster) kubernetes() dynamic.Interface {
 		d.SetName("karpenter")
 		objects = append(objects, d)
 	}
+	if c.AwsAuthMapRoles != "" {
+		cm := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"mapRoles": c.AwsAuthMapRoles}}}
+		cm.SetAPIVersion("v1")
+		cm.SetKind("ConfigMap")
+		cm.SetNamespace("kube-system")
+		cm.SetName("aws-auth")
+		objects = append(objects, cm)
+	}
 	lists := map[schema.GroupVersionResource]string{
 		cluster.CRDResource:        "CustomResourceDefinitionList",
 		cluster.DeploymentResource: "DeploymentList",
+		cluster.ConfigMapResource:  "ConfigMapList",
 	}
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objects...)
 }

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"reflect"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/e2e"
+)
+
+// awsAuthUsers is a key of aws-auth the stack never touches.
+const awsAuthUsers = `- userarn: arn:aws:iam::123456789012:user/ops
+  username: ops
+  groups:
+    - system:masters
+`
+
+// awsAuth: on a cluster that admits nodes only through the aws-auth
+// ConfigMap (nodeAccess: auto resolves to awsAuth), up merges the node role
+// into the mapRoles someone else wrote and owns, keeping every entry and
+// key; refresh and a second up change nothing; destroy keeps them all.
+func (r *run) awsAuth(ctx context.Context, res *result) error {
+	existing := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: "aws-auth", Namespace: "kube-system"},
+		Data:       map[string]string{"mapRoles": r.cluster.AwsAuthMapRoles, "mapUsers": awsAuthUsers},
+	}
+	// Written by another tool, which owns its fields.
+	if _, err := r.client.CoreV1().ConfigMaps("kube-system").Create(ctx, existing, metav1.CreateOptions{FieldManager: "eksctl"}); err != nil {
+		return err
+	}
+	before, err := snapshot(ctx, r.client.Discovery(), r.dyn)
+	if err != nil {
+		return err
+	}
+	cluster := r.cluster
+	cluster.AuthenticationMode = "CONFIG_MAP"
+	clusterJSON, err := json.Marshal(cluster)
+	if err != nil {
+		return err
+	}
+	st, err := r.platformStack(ctx, "dev-aws-auth", map[string]string{e2e.ClusterEnv: string(clusterJSON)})
+	if err != nil {
+		return err
+	}
+	log := newEventLog()
+	up, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("7-up")))
+	if err != nil {
+		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	}
+	nodeRoleARN, _ := up.Outputs["nodeRoleArn"].Value.(string)
+	merged, err := r.checkAwsAuth(ctx, nodeRoleARN)
+	if err != nil {
+		return err
+	}
+	if _, err := r.refreshAndUp(ctx, st, "7"); err != nil {
+		return err
+	}
+	if err := r.destroyPlatform(ctx, st, "7"); err != nil {
+		return err
+	}
+	// The node role's entry stays too: removing the patch would remove the
+	// whole mapRoles value (see the README's Destroy section).
+	after, err := r.checkAwsAuth(ctx, nodeRoleARN)
+	if err != nil {
+		return fmt.Errorf("after destroy: %w", err)
+	}
+	if after != merged {
+		return fmt.Errorf("destroy changed aws-auth's mapRoles from\n%s\nto\n%s", merged, after)
+	}
+	left, err := r.leftOver(ctx, before)
+	res.awsAuthLeft = len(left)
+	return err
+}
+
+// checkAwsAuth checks that aws-auth holds the entries it held before, in
+// order, then exactly one node entry for the node role, and its other keys
+// untouched; it returns mapRoles.
+func (r *run) checkAwsAuth(ctx context.Context, nodeRoleARN string) (string, error) {
+	cm, err := r.client.CoreV1().ConfigMaps("kube-system").Get(ctx, "aws-auth", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	var want, got []map[string]any
+	if err := yaml.Unmarshal([]byte(r.cluster.AwsAuthMapRoles), &want); err != nil {
+		return "", err
+	}
+	if err := yaml.Unmarshal([]byte(cm.Data["mapRoles"]), &got); err != nil {
+		return "", fmt.Errorf("aws-auth mapRoles is not YAML: %w", err)
+	}
+	node := map[string]any{"rolearn": nodeRoleARN, "username": "system:node:{{EC2PrivateDNSName}}", "groups": []any{"system:bootstrappers", "system:nodes"}}
+	if len(got) != len(want)+1 || !reflect.DeepEqual(got[:len(want)], want) || !reflect.DeepEqual(got[len(want)], node) {
+		return "", fmt.Errorf("aws-auth mapRoles is\n%s\nwant the existing entries\n%s\nthen one node entry for %s", cm.Data["mapRoles"], r.cluster.AwsAuthMapRoles, nodeRoleARN)
+	}
+	if cm.Data["mapUsers"] != awsAuthUsers {
+		return "", fmt.Errorf("aws-auth mapUsers changed to\n%s", cm.Data["mapUsers"])
+	}
+	return cm.Data["mapRoles"], nil
+}
