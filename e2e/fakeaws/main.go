@@ -134,10 +134,26 @@ func (p *awsProvider) Create(_ context.Context, req *pulumirpc.CreateRequest) (*
 	return &pulumirpc.CreateResponse{Id: id, Properties: props}, nil
 }
 
-// Read answers a refresh with what the resource already holds: nothing
-// changes behind the engine's back in the fake cloud.
+// Read answers a refresh with what the resource already holds (nothing
+// changes behind the engine's back in the fake cloud), and an import (no
+// state yet) with what the account already has under that ID.
 func (p *awsProvider) Read(_ context.Context, req *pulumirpc.ReadRequest) (*pulumirpc.ReadResponse, error) {
-	return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+	if len(req.GetProperties().GetFields()) > 0 {
+		return &pulumirpc.ReadResponse{Id: req.GetId(), Properties: req.GetProperties(), Inputs: req.GetInputs()}, nil
+	}
+	inputs, found := p.cloud.Existing(string(resource.URN(req.GetUrn()).Type()), req.GetId())
+	if !found {
+		return &pulumirpc.ReadResponse{}, nil // not found
+	}
+	id, props, err := p.state(req.GetUrn(), req.GetId(), inputs)
+	if err != nil {
+		return nil, err
+	}
+	in, err := plugin.MarshalProperties(inputs, keep)
+	if err != nil {
+		return nil, err
+	}
+	return &pulumirpc.ReadResponse{Id: id, Properties: props, Inputs: in}, nil
 }
 
 func (p *awsProvider) Update(_ context.Context, req *pulumirpc.UpdateRequest) (*pulumirpc.UpdateResponse, error) {

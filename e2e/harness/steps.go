@@ -95,7 +95,9 @@ func (r *run) up(ctx context.Context, res *result) error {
 	if err != nil {
 		return fmt.Errorf("%s", engineMessage(err, log.all()))
 	}
-	res.created = (*up.Summary.ResourceChanges)[string(apitype.OpCreate)]
+	// Resources the stack now manages: created, or adopted by import.
+	changes := *up.Summary.ResourceChanges
+	res.created = changes[string(apitype.OpCreate)] + changes[string(apitype.OpImport)]
 	for _, w := range warnings(log.all()) {
 		fmt.Fprintln(os.Stderr, "e2e: warning:", w)
 	}

@@ -171,6 +171,14 @@ func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, 
 		sum := sha256.Sum256([]byte(name))
 		id = "sg-" + hex.EncodeToString(sum[:])[:17]
 		state["arn"] = fmt.Sprintf("arn:%s:ec2:%s:%s:security-group/%s", cl.Partition, cl.Region, cl.AccountID, id)
+	case "aws:iam/serviceLinkedRole:ServiceLinkedRole":
+		// AWS names the role after its service; its ID is its ARN.
+		service := str("awsServiceName")
+		roleName := serviceLinkedRoles[service]
+		state["name"] = roleName
+		state["path"] = "/aws-service-role/" + service + "/"
+		state["arn"] = fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/%s", cl.Partition, cl.AccountID, service, roleName)
+		id = state["arn"].(string)
 	case "aws:cloudwatch/eventRule:EventRule":
 		state["name"] = physicalName(name)
 		state["arn"] = fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cl.Partition, cl.Region, cl.AccountID, state["name"])
@@ -183,6 +191,21 @@ func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, 
 		state["core"] = map[string]any{"endpoint": cl.Endpoint}
 	}
 	return state, id
+}
+
+// serviceLinkedRoles are the role names AWS gives service-linked roles.
+var serviceLinkedRoles = map[string]string{"spot.amazonaws.com": "AWSServiceRoleForEC2Spot"}
+
+// Existing returns the inputs of a resource the account already has, as a
+// provider reads them when the program adopts it by import: the Spot
+// service-linked role, if the account has it.
+func (c *Cloud) Existing(typ, id string) (resource.PropertyMap, bool) {
+	cl := c.Cluster
+	spot := fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%s", cl.Partition, cl.AccountID, serviceLinkedRoles["spot.amazonaws.com"])
+	if typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole" && id == spot && cl.SpotServiceLinkedRole {
+		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": "spot.amazonaws.com"}), true
+	}
+	return nil, false
 }
 
 // Call answers the invokes the program makes to learn about the cloud.
