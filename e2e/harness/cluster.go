@@ -131,10 +131,31 @@ func (k *karpenter) reconcilePools(ctx context.Context) error {
 	}
 	for name := range k.nodes {
 		if !current[name] {
-			if err := k.client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err == nil || apierrors.IsNotFound(err) {
-				delete(k.nodes, name)
+			if err := k.terminate(ctx, name); err != nil {
+				return err
 			}
+			delete(k.nodes, name)
 		}
+	}
+	return nil
+}
+
+// terminate removes a node with the pods bound to it, as a terminated
+// instance takes its pods along (without this, the pod garbage collector
+// finds them orphaned only after its quarantine of about a minute).
+func (k *karpenter) terminate(ctx context.Context, name string) error {
+	pods, err := k.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + name})
+	if err != nil {
+		return err
+	}
+	now := int64(0)
+	for _, p := range pods.Items {
+		if err := k.client.CoreV1().Pods(p.Namespace).Delete(ctx, p.Name, metav1.DeleteOptions{GracePeriodSeconds: &now}); err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+	}
+	if err := k.client.CoreV1().Nodes().Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
 	}
 	return nil
 }
