@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"reflect"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -48,10 +47,9 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	log := newEventLog()
-	up, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("7-up")))
+	up, _, err := r.upOp(ctx, st, "7-up")
 	if err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+		return err
 	}
 	nodeRoleARN, _ := up.Outputs["nodeRoleArn"].Value.(string)
 	merged, err := r.checkAwsAuth(ctx, nodeRoleARN)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -13,6 +14,10 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -164,4 +169,38 @@ func warnings(evs []apitype.EngineEvent) []string {
 		}
 	}
 	return out
+}
+
+// The operations, each keeping the engine's events and its progress output
+// (in cluster/logs/engine-NAME.log) and failing with the engine's message.
+
+func (r *run) previewOp(ctx context.Context, st auto.Stack, name string, opts ...optpreview.Option) (auto.PreviewResult, []apitype.EngineEvent, error) {
+	log := newEventLog()
+	res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog(name)))...)
+	return res, log.all(), operationError(err, log)
+}
+
+func (r *run) upOp(ctx context.Context, st auto.Stack, name string) (auto.UpResult, []apitype.EngineEvent, error) {
+	log := newEventLog()
+	res, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog(name)))
+	return res, log.all(), operationError(err, log)
+}
+
+func (r *run) refreshOp(ctx context.Context, st auto.Stack, name string) (auto.RefreshResult, error) {
+	log := newEventLog()
+	res, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog(name)))
+	return res, operationError(err, log)
+}
+
+func (r *run) destroyOp(ctx context.Context, st auto.Stack, name string) ([]apitype.EngineEvent, error) {
+	log := newEventLog()
+	_, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(name)))
+	return log.all(), operationError(err, log)
+}
+
+func operationError(err error, log *eventLog) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New(engineMessage(err, log.all()))
 }

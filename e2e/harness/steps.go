@@ -14,10 +14,7 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
@@ -73,10 +70,9 @@ func (r *run) preview(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	log := newEventLog()
-	p, err := st.Preview(ctx, optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog("1-preview")))
+	p, _, err := r.previewOp(ctx, st, "1-preview")
 	if err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+		return err
 	}
 	if p.ChangeSummary[apitype.OpCreate] == 0 {
 		return fmt.Errorf("preview plans no resource: %v", p.ChangeSummary)
@@ -90,15 +86,14 @@ func (r *run) up(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	log := newEventLog()
-	up, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("2-up")))
+	up, evs, err := r.upOp(ctx, st, "2-up")
 	if err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+		return err
 	}
 	// Resources the stack now manages: created, or adopted by import.
 	changes := *up.Summary.ResourceChanges
 	res.created = changes[string(apitype.OpCreate)] + changes[string(apitype.OpImport)]
-	for _, w := range warnings(log.all()) {
+	for _, w := range warnings(evs) {
 		fmt.Fprintln(os.Stderr, "e2e: warning:", w)
 	}
 	res.outputs = map[string]any{}
@@ -223,10 +218,9 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 // refreshAndUp refreshes the stack, then runs up; it fails on any drift or
 // change and returns the number of changes.
 func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string) (int, error) {
-	log := newEventLog()
-	refresh, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog(logPrefix+"-refresh")))
+	refresh, err := r.refreshOp(ctx, st, logPrefix+"-refresh")
 	if err != nil {
-		return 0, fmt.Errorf("refresh: %s", engineMessage(err, log.all()))
+		return 0, fmt.Errorf("refresh: %w", err)
 	}
 	var drift []string
 	for op, n := range *refresh.Summary.ResourceChanges {
@@ -237,12 +231,12 @@ func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string)
 	if len(drift) > 0 {
 		return 0, fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
 	}
-	log = newEventLog()
-	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog(logPrefix+"-up"))); err != nil {
-		return 0, fmt.Errorf("%s", engineMessage(err, log.all()))
+	_, evs, err := r.upOp(ctx, st, logPrefix+"-up")
+	if err != nil {
+		return 0, err
 	}
 	var changes []string
-	for _, s := range steps(log.all()) {
+	for _, s := range steps(evs) {
 		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, s.Diffs))
 	}
 	if len(changes) > 0 {
@@ -266,14 +260,13 @@ func (r *run) previewDiff(ctx context.Context, res *result) error {
 	if err := st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: old.Value + "0"}, &auto.ConfigOptions{Path: true}); err != nil {
 		return err
 	}
-	log := newEventLog()
-	_, err = st.Preview(ctx, optpreview.Diff(), optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog("4-preview-diff")))
+	_, evs, err := r.previewOp(ctx, st, "4-preview-diff", optpreview.Diff())
 	if err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+		return err
 	}
 	var changes []string
 	ok := false
-	for _, s := range steps(log.all()) {
+	for _, s := range steps(evs) {
 		keys := slices.Sorted(maps.Keys(s.DetailedDiff))
 		changes = append(changes, fmt.Sprintf("%s %s %v", s.Op, s.URN, keys))
 		onlyLimits := len(keys) > 0
@@ -305,9 +298,8 @@ func (r *run) workload(ctx context.Context, res *result) error {
 			return err
 		}
 	}
-	log := newEventLog()
-	if _, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog("5-workload-up"))); err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	if _, _, err := r.upOp(ctx, st, "5-workload-up"); err != nil {
+		return err
 	}
 	var pools map[string]workload.Pool
 	raw, err := json.Marshal(res.outputs["gpuPools"])
@@ -358,9 +350,8 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	log := newEventLog()
-	if _, err := wl.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog("6-workload-destroy"))); err != nil {
-		return fmt.Errorf("%s: %s", workloadProject, engineMessage(err, log.all()))
+	if _, err := r.destroyOp(ctx, wl, "6-workload-destroy"); err != nil {
+		return fmt.Errorf("%s: %w", workloadProject, err)
 	}
 	st, err := r.platform(ctx)
 	if err != nil {
@@ -377,11 +368,11 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 // destroyPlatform destroys the stack and checks from the engine's events
 // that NodePools and EC2NodeClasses went first.
 func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, logPrefix string) error {
-	log := newEventLog()
-	if _, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(logPrefix+"-destroy"))); err != nil {
-		return fmt.Errorf("%s", engineMessage(err, log.all()))
+	evs, err := r.destroyOp(ctx, st, logPrefix+"-destroy")
+	if err != nil {
+		return err
 	}
-	return verify.DestroyOrder(log.all())
+	return verify.DestroyOrder(evs)
 }
 
 // leftOver fails naming what the API server holds that it did not hold
