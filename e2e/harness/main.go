@@ -141,6 +141,7 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		{"step 5 (examples/gpu-workload up)", r.workload},
 		{"step 6 (pulumi destroy)", func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
 		{"step 7 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", r.awsAuth},
+		{"step 8 (pools only, on a cluster whose Karpenter someone else installed)", r.poolsOnly},
 	}
 	res := &result{}
 	for _, s := range steps {
@@ -159,13 +160,13 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		}
 		fmt.Fprintf(os.Stderr, "e2e: %s done in %s\n", s.name, time.Since(start).Round(time.Second))
 	}
-	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, destroy %d left", res.created, res.reUpChanges, res.left+res.awsAuthLeft), "", nil
+	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, destroy %d left", res.created, res.reUpChanges, res.left+res.awsAuthLeft+res.poolsOnlyLeft), "", nil
 }
 
 // result gathers the figures of the summary line.
 type result struct {
-	created, reUpChanges, left, awsAuthLeft int
-	outputs                                 map[string]any
+	created, reUpChanges, left, awsAuthLeft, poolsOnlyLeft int
+	outputs                                                map[string]any
 }
 
 // setupEngine puts the stand-in `aws` on PATH (the kubeconfig the stack

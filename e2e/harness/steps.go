@@ -231,7 +231,7 @@ func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string)
 	if len(drift) > 0 {
 		return 0, fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
 	}
-	_, evs, err := r.upOp(ctx, st, logPrefix+"-up")
+	_, evs, err := r.upOp(ctx, st, logPrefix+"-re-up")
 	if err != nil {
 		return 0, err
 	}
