@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
-
-	"karpenter-gpu/e2e"
 )
 
 // awsAuthUsers is a key of aws-auth the stack never touches.
@@ -39,11 +36,7 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	}
 	cluster := r.cluster
 	cluster.AuthenticationMode = "CONFIG_MAP"
-	clusterJSON, err := json.Marshal(cluster)
-	if err != nil {
-		return err
-	}
-	st, err := r.platformStack(ctx, "dev-aws-auth", map[string]string{e2e.ClusterEnv: string(clusterJSON)})
+	st, err := r.platformOn(ctx, "dev-aws-auth", cluster)
 	if err != nil {
 		return err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/cluster"
-	"karpenter-gpu/e2e"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/versions"
 )
@@ -38,11 +36,7 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	}
 	cl := r.cluster
 	cl.Roles = map[string]string{existingNodeRole: existingNodeRole}
-	clusterJSON, err := json.Marshal(cl)
-	if err != nil {
-		return err
-	}
-	st, err := r.platformStack(ctx, "dev-pools-only", map[string]string{e2e.ClusterEnv: string(clusterJSON)})
+	st, err := r.platformOn(ctx, "dev-pools-only", cl)
 	if err != nil {
 		return err
 	}

@@ -20,8 +20,10 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/cluster"
+	"karpenter-gpu/e2e"
 	"karpenter-gpu/e2e/verify"
 	"karpenter-gpu/examples/gpu-workload/workload"
+	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/stack"
 )
 
@@ -36,6 +38,16 @@ const (
 // platform is the dev stack.
 func (r *run) platform(ctx context.Context) (auto.Stack, error) {
 	return r.platformStack(ctx, stackName, nil)
+}
+
+// platformOn is a stack whose stand-in AWS provider serves another
+// variant of the fake cluster.
+func (r *run) platformOn(ctx context.Context, name string, cl fakecloud.Cluster) (auto.Stack, error) {
+	clusterJSON, err := json.Marshal(cl)
+	if err != nil {
+		return auto.Stack{}, err
+	}
+	return r.platformStack(ctx, name, map[string]string{e2e.ClusterEnv: string(clusterJSON)})
 }
 
 // platformStack is a stack with the repository's Pulumi.dev.yaml, its chart
