@@ -10,7 +10,7 @@ import (
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	metav1meta "k8s.io/apimachinery/pkg/apis/meta/v1"
+	apimetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -136,7 +136,7 @@ var ConfigMapResource = schema.GroupVersionResource{Version: "v1", Resource: "co
 // resource: a read kept in the state goes stale the moment the patch lands,
 // and every refresh would then report a change.
 func ReadAwsAuthMapRoles(ctx context.Context, client dynamic.Interface) (string, error) {
-	cm, err := client.Resource(ConfigMapResource).Namespace(awsAuthNamespace).Get(ctx, awsAuthName, metav1meta.GetOptions{})
+	cm, err := client.Resource(ConfigMapResource).Namespace(awsAuthNamespace).Get(ctx, awsAuthName, apimetav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("reading ConfigMap %s/%s: %w", awsAuthNamespace, awsAuthName, err)
 	}

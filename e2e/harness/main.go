@@ -205,9 +205,6 @@ func (r *run) setupEngine(ctx context.Context) error {
 // clusterName is the cluster Pulumi.dev.yaml names.
 const clusterName = "ml-dev"
 
-// repoFile reads a file of the repository (the harness runs from its root).
-func repoFile(path string) ([]byte, error) { return os.ReadFile(path) }
-
 // chartFolders are the chart sources of the run: the pinned Karpenter
 // module's own chart folders, and the stand-in device plugin chart.
 func chartFolders() (karpenterCharts, devicePluginCharts string, err error) {

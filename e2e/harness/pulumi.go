@@ -124,7 +124,7 @@ func (l *eventLog) all() []apitype.EngineEvent {
 	return l.events
 }
 
-// steps are the resource steps other than "same", as "op type urn".
+// steps are the resource steps other than "same".
 func steps(evs []apitype.EngineEvent) []apitype.StepEventMetadata {
 	var out []apitype.StepEventMetadata
 	for _, e := range evs {

@@ -35,6 +35,9 @@ const (
 	workloadPool = "inference"
 )
 
+// The harness runs from the repository's root: Pulumi.dev.yaml and
+// rendered/ are read from there.
+
 // platform is the dev stack.
 func (r *run) platform(ctx context.Context) (auto.Stack, error) {
 	return r.platformStack(ctx, stackName, nil)
@@ -53,7 +56,7 @@ func (r *run) platformOn(ctx context.Context, name string, cl fakecloud.Cluster)
 // platformStack is a stack with the repository's Pulumi.dev.yaml, its chart
 // sources pointed at local folders, run with env.
 func (r *run) platformStack(ctx context.Context, name string, env map[string]string) (auto.Stack, error) {
-	settings, err := repoFile("Pulumi.dev.yaml")
+	settings, err := os.ReadFile("Pulumi.dev.yaml")
 	if err != nil {
 		return auto.Stack{}, err
 	}
@@ -132,7 +135,7 @@ func (r *run) checkCluster(ctx context.Context) error {
 	}
 	checked := 0
 	for _, f := range files {
-		raw, err := repoFile(f)
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
@@ -196,7 +199,7 @@ func (r *run) checkReleases(ctx context.Context) error {
 		return err
 	}
 	for _, f := range files {
-		raw, err := repoFile(f)
+		raw, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}

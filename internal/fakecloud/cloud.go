@@ -177,7 +177,7 @@ func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, 
 		roleName := serviceLinkedRoles[service]
 		state["name"] = roleName
 		state["path"] = "/aws-service-role/" + service + "/"
-		state["arn"] = fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/%s", cl.Partition, cl.AccountID, service, roleName)
+		state["arn"] = serviceLinkedRoleARN(cl, service)
 		id = state["arn"].(string)
 	case "aws:cloudwatch/eventRule:EventRule":
 		state["name"] = physicalName(name)
@@ -194,16 +194,22 @@ func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, 
 }
 
 // serviceLinkedRoles are the role names AWS gives service-linked roles.
-var serviceLinkedRoles = map[string]string{"spot.amazonaws.com": "AWSServiceRoleForEC2Spot"}
+var serviceLinkedRoles = map[string]string{spotService: "AWSServiceRoleForEC2Spot"}
+
+const spotService = "spot.amazonaws.com"
+
+// serviceLinkedRoleARN is the ARN of a service's service-linked role.
+func serviceLinkedRoleARN(cl Cluster, service string) string {
+	return fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/%s/%s", cl.Partition, cl.AccountID, service, serviceLinkedRoles[service])
+}
 
 // Existing returns the inputs of a resource the account already has, as a
 // provider reads them when the program adopts it by import: the Spot
 // service-linked role, if the account has it.
 func (c *Cloud) Existing(typ, id string) (resource.PropertyMap, bool) {
 	cl := c.Cluster
-	spot := fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%s", cl.Partition, cl.AccountID, serviceLinkedRoles["spot.amazonaws.com"])
-	if typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole" && id == spot && cl.SpotServiceLinkedRole {
-		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": "spot.amazonaws.com"}), true
+	if typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole" && id == serviceLinkedRoleARN(cl, spotService) && cl.SpotServiceLinkedRole {
+		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": spotService}), true
 	}
 	return nil, false
 }
@@ -243,11 +249,11 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			out = map[string]any{"id": in["name"], "name": in["name"], "path": "/", "arn": fmt.Sprintf("arn:%s:iam::%s:role/%s", cl.Partition, cl.AccountID, role)}
 			break
 		}
-		if in["name"] != "AWSServiceRoleForEC2Spot" || !cl.SpotServiceLinkedRole {
+		if in["name"] != serviceLinkedRoles[spotService] || !cl.SpotServiceLinkedRole {
 			return nil, fmt.Errorf("reading IAM Role (%v): operation error IAM: GetRole, https response error StatusCode: 404, NoSuchEntity: The role with name %v cannot be found.", in["name"], in["name"])
 		}
-		out = map[string]any{"id": in["name"], "name": in["name"], "path": "/aws-service-role/spot.amazonaws.com/",
-			"arn": fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%v", cl.Partition, cl.AccountID, in["name"])}
+		out = map[string]any{"id": in["name"], "name": in["name"], "path": "/aws-service-role/" + spotService + "/",
+			"arn": serviceLinkedRoleARN(cl, spotService)}
 	case "aws:eks/getAddon:getAddon":
 		if !slices.Contains(cl.Addons, fmt.Sprint(in["addonName"])) {
 			return nil, fmt.Errorf("reading EKS Add-On (%v:%v): operation error EKS: DescribeAddon, ResourceNotFoundException: No addon: %v found in cluster: %v", cl.Name, in["addonName"], in["addonName"], cl.Name)
