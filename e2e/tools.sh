@@ -2,7 +2,8 @@
 # Builds the real toolchain the end-to-end run needs from Go modules, pinned,
 # into a cache keyed by version, so that a second run starts at once: the
 # Pulumi CLI, the Kubernetes provider plugin, etcd, kube-apiserver,
-# kube-controller-manager, kube-scheduler and kwok (with its stage files).
+# kube-controller-manager, kube-scheduler, kwok (with its stage files) and
+# the Karpenter controller of e2e/controller (keyed by its sources too).
 # Run from the repository root; prints the harness's flags naming them, one
 # per line.
 set -euo pipefail
@@ -13,8 +14,10 @@ export GOFLAGS=-mod=mod
 
 PULUMI_VERSION=v3.274.1
 K8S_PROVIDER_MODULE_VERSION=v4.0.0-20260115033456-f47bc2d6f199
-KUBERNETES_VERSION=v1.37.2
-KUBERNETES_STAGING_VERSION=v0.37.2
+# The newest Kubernetes the pinned AMI release (versions.DefaultAMI) covers:
+# Karpenter resolves the AMI alias for the API server's version.
+KUBERNETES_VERSION=v1.36.5
+KUBERNETES_STAGING_VERSION=v0.36.5
 ETCD_VERSION=v3.7.3
 KWOK_VERSION=v0.8.0
 
@@ -107,6 +110,16 @@ if [ ! -x "$kwok_dir/kwok" ]; then
   rm -rf "$kwok_dir"; mv "$kwok_dir.tmp" "$kwok_dir"
 fi
 
+# The controller module pins its own Karpenter (see e2e/controller/go.mod).
+karpenter_version=$(cd e2e/controller && GOFLAGS=-mod=readonly go list -m -f '{{.Version}}' github.com/aws/karpenter-provider-aws)
+sources=$(cat e2e/controller/go.mod e2e/controller/go.sum e2e/controller/*.go | sha256sum | cut -c1-12)
+controller_bin=$cache/bin/karpenter-controller-$karpenter_version-$sources
+if [ ! -x "$controller_bin" ]; then
+  log "Karpenter controller $karpenter_version (e2e/controller, $sources)"
+  (cd e2e/controller && GOFLAGS=-mod=readonly go build -o "$controller_bin.tmp" .)
+  mv "$controller_bin.tmp" "$controller_bin"
+fi
+
 cat <<FLAGS
 -pulumi=$pulumi_bin
 -kubernetes-provider=$k8s_bin
@@ -117,4 +130,6 @@ cat <<FLAGS
 -kube-scheduler=$kube_bin/kube-scheduler
 -kwok=$kwok_dir/kwok
 -kwok-stages=$kwok_dir
+-karpenter-controller=$controller_bin
+-karpenter-version=$karpenter_version
 FLAGS

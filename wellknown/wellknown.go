@@ -44,6 +44,9 @@ const (
 	// EC2NodeClass and removes once no NodeClaim uses the class: without a
 	// running controller, deleting a class never completes.
 	NodeClassTerminationFinalizer = "karpenter.k8s.aws/termination"
+	// UnregisteredTaintKey is the NoExecute taint a Karpenter node's kubelet
+	// registers with; Karpenter removes it once it has synced the node.
+	UnregisteredTaintKey = "karpenter.sh/unregistered"
 
 	// OwnerAnnotation names the stack that installed a Karpenter CRD or
 	// controller, so that a run tells its own install from another.

@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +36,9 @@ type Call struct {
 	Time   time.Time       `json:"time"`
 	Action string          `json:"action"` // service:Operation, as IAM names it
 	Input  json.RawMessage `json:"input"`
+	// Output is kept for calls that create something: later calls act on
+	// what they created (the instances of a fleet).
+	Output json.RawMessage `json:"output,omitempty"`
 	Error  string          `json:"error,omitempty"`
 }
 
@@ -48,6 +54,9 @@ func record[I, O any](j *journal, action string, input *I, do func() (*O, error)
 	out, err := do()
 	c := Call{Time: time.Now().UTC(), Action: action}
 	c.Input, _ = json.Marshal(input)
+	if _, op, _ := strings.Cut(action, ":"); err == nil && (strings.HasPrefix(op, "Create") || strings.HasPrefix(op, "Run")) {
+		c.Output, _ = json.Marshal(out)
+	}
 	if err != nil {
 		c.Error = err.Error()
 	}
@@ -73,6 +82,12 @@ type cloud struct {
 		modified time.Time
 		seed     Seed
 	}
+
+	// templates are the launch templates by name, with their data:
+	// instances get their image and security groups from them, as on EC2.
+	// (The fake keeps them without IDs or tags, which Karpenter deletes by
+	// and whose IAM conditions need.)
+	templates sync.Map
 
 	ec2     *fake.EC2API
 	ssm     *fake.SSMAPI
@@ -195,9 +210,22 @@ func (e ec2API) DescribeImages(ctx context.Context, in *ec2.DescribeImagesInput,
 	})
 }
 
-func (e ec2API) DescribeLaunchTemplates(ctx context.Context, in *ec2.DescribeLaunchTemplatesInput, o ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error) {
+func (e ec2API) DescribeLaunchTemplates(_ context.Context, in *ec2.DescribeLaunchTemplatesInput, _ ...func(*ec2.Options)) (*ec2.DescribeLaunchTemplatesOutput, error) {
 	return record(e.journal, "ec2:DescribeLaunchTemplates", in, func() (*ec2.DescribeLaunchTemplatesOutput, error) {
-		return e.ec2.DescribeLaunchTemplates(ctx, in, o...)
+		out := &ec2.DescribeLaunchTemplatesOutput{}
+		e.templates.Range(func(_, v any) bool {
+			lt := v.(launchTemplate).LaunchTemplate
+			id, name := aws.ToString(lt.LaunchTemplateId), aws.ToString(lt.LaunchTemplateName)
+			named := contains(in.LaunchTemplateNames, name) || contains(in.LaunchTemplateIds, id)
+			if named || (len(in.LaunchTemplateNames) == 0 && len(in.LaunchTemplateIds) == 0 && fake.Filter(in.Filters, id, name, "", "", lt.Tags)) {
+				out.LaunchTemplates = append(out.LaunchTemplates, lt)
+			}
+			return true
+		})
+		if len(out.LaunchTemplates) == 0 && (len(in.LaunchTemplateNames) > 0 || len(in.LaunchTemplateIds) > 0) {
+			return nil, &smithy.GenericAPIError{Code: "InvalidLaunchTemplateName.NotFoundException", Message: "At least one of the launch templates specified in the request does not exist."}
+		}
+		return out, nil
 	})
 }
 
@@ -280,6 +308,7 @@ func (e ec2API) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, o ...
 					continue
 				}
 				i := raw.(ec2types.Instance)
+				e.fromLaunchTemplate(&i, in, fleet)
 				i.Tags = append(i.Tags, tags...)
 				i.PrivateDnsName = aws.String("ip-" + id + "." + e.seed.Region + ".compute.internal")
 				i.LaunchTime = aws.Time(time.Now())
@@ -325,17 +354,84 @@ func (e ec2API) CreateTags(ctx context.Context, in *ec2.CreateTagsInput, o ...fu
 	})
 }
 
+// launchTemplate is a launch template as EC2 keeps it.
+type launchTemplate struct {
+	ec2types.LaunchTemplate
+	data ec2types.RequestLaunchTemplateData
+}
+
 func (e ec2API) CreateLaunchTemplate(ctx context.Context, in *ec2.CreateLaunchTemplateInput, o ...func(*ec2.Options)) (*ec2.CreateLaunchTemplateOutput, error) {
 	return record(e.journal, "ec2:CreateLaunchTemplate", in, func() (*ec2.CreateLaunchTemplateOutput, error) {
-		return e.ec2.CreateLaunchTemplate(ctx, in, o...)
+		out, err := e.ec2.CreateLaunchTemplate(ctx, in, o...)
+		if err != nil || aws.ToBool(in.DryRun) || in.LaunchTemplateData == nil {
+			return out, err
+		}
+		name := aws.ToString(in.LaunchTemplateName)
+		lt := ec2types.LaunchTemplate{LaunchTemplateName: in.LaunchTemplateName, LaunchTemplateId: aws.String(resourceID("lt", name)), CreateTime: aws.Time(time.Now())}
+		for _, spec := range in.TagSpecifications {
+			if spec.ResourceType == ec2types.ResourceTypeLaunchTemplate {
+				lt.Tags = append(lt.Tags, spec.Tags...)
+			}
+		}
+		if _, exists := e.templates.LoadOrStore(name, launchTemplate{LaunchTemplate: lt, data: *in.LaunchTemplateData}); exists {
+			return nil, &smithy.GenericAPIError{Code: "InvalidLaunchTemplateName.AlreadyExistsException", Message: "Launch template name already in use."}
+		}
+		return &ec2.CreateLaunchTemplateOutput{LaunchTemplate: &lt}, nil
 	})
 }
 
-func (e ec2API) DeleteLaunchTemplate(ctx context.Context, in *ec2.DeleteLaunchTemplateInput, o ...func(*ec2.Options)) (*ec2.DeleteLaunchTemplateOutput, error) {
+func (e ec2API) DeleteLaunchTemplate(_ context.Context, in *ec2.DeleteLaunchTemplateInput, _ ...func(*ec2.Options)) (*ec2.DeleteLaunchTemplateOutput, error) {
 	return record(e.journal, "ec2:DeleteLaunchTemplate", in, func() (*ec2.DeleteLaunchTemplateOutput, error) {
-		return e.ec2.DeleteLaunchTemplate(ctx, in, o...)
+		var found bool
+		e.templates.Range(func(k, v any) bool {
+			lt := v.(launchTemplate)
+			if aws.ToString(lt.LaunchTemplateName) == aws.ToString(in.LaunchTemplateName) || aws.ToString(lt.LaunchTemplateId) == aws.ToString(in.LaunchTemplateId) {
+				e.templates.Delete(k)
+				found = true
+				return false
+			}
+			return true
+		})
+		if !found {
+			return nil, &smithy.GenericAPIError{Code: "InvalidLaunchTemplateId.NotFound", Message: "The specified launch template does not exist."}
+		}
+		return &ec2.DeleteLaunchTemplateOutput{}, nil
 	})
 }
+
+// resourceID is an EC2-shaped ID derived from a name.
+func resourceID(prefix, name string) string {
+	sum := sha256.Sum256([]byte(name))
+	return prefix + "-" + hex.EncodeToString(sum[:])[:17]
+}
+
+// fromLaunchTemplate gives an instance what EC2 takes from the launch
+// template and the override it launched: the image, the security groups
+// and the subnet (Karpenter's drift detection compares them with its
+// node class).
+func (e ec2API) fromLaunchTemplate(i *ec2types.Instance, in *ec2.CreateFleetInput, launched ec2types.CreateFleetInstance) {
+	if ov := launched.LaunchTemplateAndOverrides; ov != nil && ov.Overrides != nil {
+		i.SubnetId = ov.Overrides.SubnetId
+	}
+	for _, ltc := range in.LaunchTemplateConfigs {
+		raw, ok := e.templates.Load(aws.ToString(ltc.LaunchTemplateSpecification.LaunchTemplateName))
+		if !ok {
+			continue
+		}
+		data := raw.(launchTemplate).data
+		i.ImageId = data.ImageId
+		groups := data.SecurityGroupIds
+		for _, ni := range data.NetworkInterfaces {
+			groups = append(groups, ni.Groups...)
+		}
+		i.SecurityGroups = nil
+		for _, g := range groups {
+			i.SecurityGroups = append(i.SecurityGroups, ec2types.GroupIdentifier{GroupId: aws.String(g)})
+		}
+		return
+	}
+}
+
 
 // injectFaults makes the fake refuse the pools the faults file names now.
 func (e ec2API) injectFaults() error {

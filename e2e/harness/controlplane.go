@@ -114,6 +114,9 @@ func startControlPlane(ctx context.Context, tools Tools, dir string) (*controlPl
 		"--tls-cert-file", filepath.Join(dir, "serving.crt"), "--tls-private-key-file", filepath.Join(dir, "serving.key"),
 		"--token-auth-file", filepath.Join(dir, "tokens.csv"),
 		"--authorization-mode", "Node,RBAC",
+		// As on EKS: the NVIDIA device plugin's chart runs privileged
+		// containers.
+		"--allow-privileged=true",
 		"--service-account-issuer", "https://kubernetes.default.svc",
 		"--service-account-key-file", filepath.Join(dir, "sa.key"),
 		"--service-account-signing-key-file", filepath.Join(dir, "sa.key"),

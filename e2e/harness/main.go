@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -24,11 +25,13 @@ import (
 	"karpenter-gpu/e2e"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/versions"
 )
 
 func main() {
 	var tools Tools
 	var fakeAWS, awsVersion, kubernetesProvider, kubernetesVersion, pulumiBinary, workDir string
+	var karpenterController, karpenterVersion, chartDir string
 	var keep bool
 	flag.StringVar(&pulumiBinary, "pulumi", "", "the Pulumi CLI")
 	flag.StringVar(&kubernetesProvider, "kubernetes-provider", "", "the pulumi-resource-kubernetes plugin")
@@ -41,6 +44,9 @@ func main() {
 	flag.StringVar(&tools.Scheduler, "kube-scheduler", "", "kube-scheduler")
 	flag.StringVar(&tools.Kwok, "kwok", "", "kwok")
 	kwokStages := flag.String("kwok-stages", "", "directory of kwok's stage files")
+	flag.StringVar(&karpenterController, "karpenter-controller", "", "the Karpenter controller of e2e/controller")
+	flag.StringVar(&karpenterVersion, "karpenter-version", "", "its Karpenter release")
+	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
 	flag.StringVar(&workDir, "work", "", "working directory (default: a new temporary one, removed afterwards)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
 	flag.Parse()
@@ -67,7 +73,7 @@ func main() {
 	r := &run{tools: tools, dir: workDir, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
-	}, pulumiBinary: pulumiBinary}
+	}, pulumiBinary: pulumiBinary, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir}
 	line, step, err := r.all(ctx)
 	if err != nil {
 		fail(step, fmt.Errorf("%w\n(work directory %s: cluster/logs has the control plane's and the engine's output)", err, workDir))
@@ -85,8 +91,19 @@ type run struct {
 	dir          string
 	plugins      []Plugin
 	pulumiBinary string
+	// karpenterController runs for the stack's controller Deployment.
+	karpenterController, karpenterVersion string
+	chartDir                              string
 
-	cp     *controlPlane
+	cp        *controlPlane
+	karpenter *karpenter
+	iam       iamJudge
+	// active is the stack the controller's account is read from.
+	active struct {
+		sync.Mutex
+		stack   string
+		cluster fakecloud.Cluster
+	}
 	client kubernetes.Interface
 	dyn    dynamic.Interface
 	engine *engine
@@ -118,13 +135,19 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	if err := addSystemNodes(ctx, r.client); err != nil {
 		return "", "control plane", err
 	}
-	karpenterErrs := make(chan error, 1)
-	simCtx, stopSim := context.WithCancel(ctx)
-	defer stopSim()
-	go simulateKarpenter(simCtx, r.dyn, r.client, karpenterErrs)
 	if err := r.setupEngine(ctx); err != nil {
 		return "", "engine setup", err
 	}
+	r.karpenter = &karpenter{binary: r.karpenterController, dir: filepath.Join(r.dir, "karpenter"), logs: filepath.Join(r.cp.dir, "logs"),
+		cp: r.cp, client: r.client, dyn: r.dyn, seed: r.seed, registered: map[string]bool{}}
+	if err := os.MkdirAll(r.karpenter.dir, 0o755); err != nil {
+		return "", "engine setup", err
+	}
+	karpenterErrs := make(chan error, 1)
+	kctx, stopKarpenter := context.WithCancel(ctx)
+	karpenterDone := make(chan struct{})
+	go func() { r.karpenter.run(kctx, karpenterErrs); close(karpenterDone) }()
+	defer func() { stopKarpenter(); <-karpenterDone }()
 	before, err := snapshot(ctx, r.client.Discovery(), r.dyn)
 	if err != nil {
 		return "", "snapshot", err
@@ -133,40 +156,70 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	steps := []struct {
 		name string
 		do   func(context.Context, *result) error
+		// foreign: the controller that runs is someone else's, with a
+		// role the stack does not manage; its calls are not judged.
+		foreign bool
 	}{
-		{"step 1 (preview on the empty cluster)", r.preview},
-		{"step 2 (pulumi up)", r.up},
-		{"step 3 (second pulumi up)", r.reUp},
-		{"step 4 (preview --diff of a maxGPUs change)", r.previewDiff},
-		{"step 5 (examples/gpu-workload up)", r.workload},
-		{"step 6 (pulumi destroy)", func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
-		{"step 7 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", r.awsAuth},
-		{"step 8 (pools only, on a cluster whose Karpenter someone else installed)", r.poolsOnly},
+		{name: "step 1 (preview on the empty cluster)", do: r.preview},
+		{name: "step 2 (pulumi up)", do: r.up},
+		{name: "step 3 (second pulumi up)", do: r.reUp},
+		{name: "step 4 (preview --diff of a maxGPUs change)", do: r.previewDiff},
+		{name: "step 5 (examples/gpu-workload up)", do: r.workload},
+		{name: "step 6 (to zero: the workload goes, Karpenter removes the node; it comes back)", do: r.toZero},
+		{name: "step 7 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
+		{name: "step 8 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
+		{name: "step 9 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
 	}
+	// A failure of the controller or of what stands in for kubelets ends
+	// the step at once: the engine may be waiting for a node that will
+	// never come.
+	stepCtx, failStep := context.WithCancelCause(ctx)
+	defer failStep(nil)
+	go func() {
+		select {
+		case err := <-karpenterErrs:
+			failStep(fmt.Errorf("Karpenter: %w", err))
+		case <-stepCtx.Done():
+		}
+	}()
 	res := &result{}
 	for _, s := range steps {
 		fmt.Fprintf(os.Stderr, "e2e: %s\n", s.name)
 		start := time.Now()
-		if err := s.do(ctx, res); err != nil {
+		if err := s.do(stepCtx, res); err != nil {
+			if cause := context.Cause(stepCtx); cause != nil && cause != context.Canceled {
+				return "", s.name, cause
+			}
 			return "", s.name, err
 		}
-		select {
-		case err := <-karpenterErrs:
-			return "", s.name, fmt.Errorf("simulated Karpenter: %w", err)
-		default:
+		if cause := context.Cause(stepCtx); cause != nil {
+			return "", s.name, cause
 		}
 		if err := r.cp.alive(); err != nil {
 			return "", s.name, err
 		}
+		judge := r.judgeCalls
+		if s.foreign {
+			judge = r.skipCalls
+		}
+		if err := judge(); err != nil {
+			return "", s.name, fmt.Errorf("IAM: %w", err)
+		}
 		fmt.Fprintf(os.Stderr, "e2e: %s done in %s\n", s.name, time.Since(start).Round(time.Second))
 	}
-	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, destroy %d left", res.created, res.reUpChanges, res.left+res.awsAuthLeft+res.poolsOnlyLeft), "", nil
+	fmt.Fprintf(os.Stderr, "e2e: IAM: every request of the controller allowed by the stack's policies: %s\n", r.iam.summary())
+	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, karpenter %s: %d pools served from zero, destroy %d left, %d instances running",
+		res.created, res.reUpChanges, r.karpenterVersion, len(res.served), res.left+res.awsAuthLeft+res.poolsOnlyLeft, res.instancesLeft), "", nil
 }
 
 // result gathers the figures of the summary line.
 type result struct {
 	created, reUpChanges, left, awsAuthLeft, poolsOnlyLeft int
 	outputs                                                map[string]any
+	// served are the pools Karpenter launched and initialized nodes for.
+	served        []string
+	toZero        time.Duration
+	instancesLeft int
 }
 
 // setupEngine puts the stand-in `aws` on PATH (the kubeconfig the stack
@@ -179,6 +232,13 @@ func (r *run) setupEngine(ctx context.Context) error {
 	}
 	cluster := fakecloud.Example(clusterName)
 	cluster.Endpoint, cluster.CertificateAuthority = r.cp.endpoint, r.cp.caBase64()
+	// The version the stack checks its AMI pin against is the one
+	// Karpenter reads from the API server.
+	version, err := r.client.Discovery().ServerVersion()
+	if err != nil {
+		return err
+	}
+	cluster.Version = version.Major + "." + strings.TrimSuffix(version.Minor, "+")
 	// As in most accounts, the Spot service-linked role exists: the stack
 	// adopts it by import, and every later run names it again.
 	r.cluster = cluster
@@ -206,13 +266,18 @@ func (r *run) setupEngine(ctx context.Context) error {
 const clusterName = "ml-dev"
 
 // chartFolders are the chart sources of the run: the pinned Karpenter
-// module's own chart folders, and the stand-in device plugin chart.
-func chartFolders() (karpenterCharts, devicePluginCharts string, err error) {
+// module's own chart folders, and the upstream NVIDIA device plugin chart
+// of the version the stack pins, from the chart folder the run was given.
+func (r *run) chartFolders() (karpenterCharts, devicePluginCharts string, err error) {
 	dir, err := charts.ModuleDir(charts.KarpenterModule)
 	if err != nil {
 		return "", "", err
 	}
-	abs, err := filepath.Abs(filepath.Join("e2e", "charts"))
+	plugin := filepath.Join(r.chartDir, "nvidia-device-plugin-"+versions.NvidiaDevicePlugin)
+	if _, err := os.Stat(filepath.Join(plugin, "nvidia-device-plugin", "Chart.yaml")); err != nil {
+		return "", "", fmt.Errorf("no nvidia-device-plugin chart %s under -charts %s: %w", versions.NvidiaDevicePlugin, r.chartDir, err)
+	}
+	abs, err := filepath.Abs(plugin)
 	return filepath.Join(dir, "charts"), abs, err
 }
 

@@ -7,15 +7,15 @@ import (
 	"path/filepath"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	appsv1 "k8s.io/api/apps/v1"
-	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
-	"karpenter-gpu/cluster"
 	"karpenter-gpu/internal/charts"
-	"karpenter-gpu/versions"
 )
 
 // existingNodeRole is the node role of the Karpenter someone else installed.
@@ -78,10 +78,10 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	return err
 }
 
-// installForeignKarpenter puts in the cluster what another installation of
-// Karpenter leaves: its CRDs, from the pinned module, and its controller
-// Deployment (which kwok runs, doing nothing; the simulated Karpenter acts
-// for it).
+// installForeignKarpenter installs Karpenter as another team would have,
+// without Helm's release records (`helm template | kubectl apply`): the
+// pinned module's CRDs and its controller chart rendered for the cluster,
+// which the real controller then runs for, as for the stack's own.
 func (r *run) installForeignKarpenter(ctx context.Context) error {
 	dir, err := charts.ModuleDir(charts.KarpenterModule)
 	if err != nil {
@@ -91,33 +91,53 @@ func (r *run) installForeignKarpenter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	var objects []map[string]any
 	for _, f := range files {
 		raw, err := os.ReadFile(f)
 		if err != nil {
 			return err
 		}
-		crd := &unstructured.Unstructured{}
-		if err := yaml.Unmarshal(raw, &crd.Object); err != nil {
+		var crd map[string]any
+		if err := yaml.Unmarshal(raw, &crd); err != nil {
 			return fmt.Errorf("%s: %w", f, err)
 		}
-		if _, err := r.dyn.Resource(cluster.CRDResource).Create(ctx, crd, metav1.CreateOptions{}); err != nil {
-			return err
+		objects = append(objects, crd)
+	}
+	chart, err := charts.KarpenterChart("karpenter")
+	if err != nil {
+		return err
+	}
+	rendered, err := charts.Render(chart, charts.Release{Name: "karpenter", Namespace: "kube-system", Kubernetes: r.cluster.Version}, map[string]any{
+		"settings":       map[string]any{"clusterName": clusterName},
+		"serviceAccount": map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::" + r.cluster.AccountID + ":role/KarpenterController-" + clusterName}},
+		"replicas":       1,
+	})
+	if err != nil {
+		return err
+	}
+	return r.apply(ctx, append(objects, rendered...))
+}
+
+// apply creates the objects in order, as `kubectl apply` would.
+func (r *run) apply(ctx context.Context, objects []map[string]any) error {
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(r.client.Discovery()))
+	for _, obj := range objects {
+		u := &unstructured.Unstructured{Object: obj}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+		var res dynamic.ResourceInterface = r.dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			res = r.dyn.Resource(m.Resource).Namespace(u.GetNamespace())
+		}
+		if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+		if gvk.Kind == "CustomResourceDefinition" {
+			mapper.Reset()
 		}
 	}
-	labels := map[string]string{"app.kubernetes.io/name": "karpenter"}
-	one := int32(1)
-	_, err = r.client.AppsV1().Deployments("kube-system").Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "karpenter", Namespace: "kube-system", Labels: labels},
-		Spec: appsv1.DeploymentSpec{
-			Replicas: &one,
-			Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{
-				ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{
-					Name: "controller", Image: "public.ecr.aws/karpenter/controller:" + versions.Karpenter,
-				}}},
-			},
-		},
-	}, metav1.CreateOptions{})
-	return err
+	return nil
 }

@@ -25,6 +25,7 @@ import (
 	"karpenter-gpu/examples/gpu-workload/workload"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/stack"
+	"karpenter-gpu/wellknown"
 )
 
 const (
@@ -64,7 +65,16 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 	if err != nil {
 		return st, err
 	}
-	karpenterCharts, devicePluginCharts, err := chartFolders()
+	cl := r.cluster
+	if clusterJSON, ok := env[e2e.ClusterEnv]; ok {
+		if err := json.Unmarshal([]byte(clusterJSON), &cl); err != nil {
+			return st, err
+		}
+	}
+	r.active.Lock()
+	r.active.stack, r.active.cluster = name, cl
+	r.active.Unlock()
+	karpenterCharts, devicePluginCharts, err := r.chartFolders()
 	if err != nil {
 		return st, err
 	}
@@ -115,7 +125,12 @@ func (r *run) up(ctx context.Context, res *result) error {
 	for k, v := range up.Outputs {
 		res.outputs[k] = v.Value
 	}
-	return r.checkCluster(ctx)
+	if err := r.checkCluster(ctx); err != nil {
+		return err
+	}
+	// The smoke test's pod waited for a GPU: Karpenter served its pool.
+	res.served, err = r.checkLaunches(ctx, res)
+	return err
 }
 
 // checkCluster compares what the API server holds with what render wrote
@@ -185,11 +200,24 @@ func (r *run) jobCompleted(ctx context.Context, namespace, name string) error {
 		return err
 	}
 	for _, p := range pods.Items {
-		if !strings.HasPrefix(p.Spec.NodeName, "gpu-") {
-			return fmt.Errorf("Job %s pod %s ran on %q, not on a GPU pool's node", name, p.Name, p.Spec.NodeName)
+		if pool, err := r.poolOf(ctx, p.Spec.NodeName); err != nil || pool == "" {
+			return fmt.Errorf("Job %s pod %s ran on %q, not on a node Karpenter launched for a GPU pool (%v)", name, p.Name, p.Spec.NodeName, err)
 		}
 	}
 	return nil
+}
+
+// poolOf is the GPU pool of the node Karpenter launched, "" for another
+// node.
+func (r *run) poolOf(ctx context.Context, node string) (string, error) {
+	n, err := r.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	if n.Labels[wellknown.LabelNodePool] == "" {
+		return "", nil
+	}
+	return n.Labels[wellknown.GPUPoolLabel], nil
 }
 
 // checkReleases finds every release render wrote values for deployed.
@@ -350,8 +378,8 @@ func (r *run) workload(ctx context.Context, res *result) error {
 		return err
 	}
 	for _, p := range pods.Items {
-		if p.Spec.NodeName != "gpu-"+workloadPool {
-			return fmt.Errorf("inference pod %s runs on %q, not on the %s pool's node", p.Name, p.Spec.NodeName, workloadPool)
+		if pool, err := r.poolOf(ctx, p.Spec.NodeName); err != nil || pool != workloadPool {
+			return fmt.Errorf("inference pod %s runs on %q, not on a node of the %s pool (%v)", p.Name, p.Spec.NodeName, workloadPool, err)
 		}
 	}
 	return nil
@@ -365,14 +393,24 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	if _, err := r.destroyOp(ctx, wl, "6-workload-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, wl, "7-workload-destroy"); err != nil {
 		return fmt.Errorf("%s: %w", workloadProject, err)
+	}
+	running, err := r.poolInstances(workloadPool)
+	if err != nil {
+		return err
+	}
+	if len(running) == 0 {
+		return fmt.Errorf("no GPU instance runs before destroy: the step would not show Karpenter draining and terminating")
 	}
 	st, err := r.platform(ctx)
 	if err != nil {
 		return err
 	}
-	if err := r.destroyPlatform(ctx, st, "6"); err != nil {
+	if err := r.destroyPlatform(ctx, st, "7"); err != nil {
+		return err
+	}
+	if res.instancesLeft, err = r.instancesLeft(); err != nil {
 		return err
 	}
 	left, err := r.leftOver(ctx, before)

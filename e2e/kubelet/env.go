@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -14,11 +15,13 @@ import (
 type PodFields map[string]string
 
 // ContainerEnv resolves a container's environment as the kubelet does for
-// the pod: plain values, the pod's own fields (fieldRef) and the
-// container's resources (resourceFieldRef, in units of the divisor,
-// rounded up). Values from Secrets and ConfigMaps are refused: the
-// Karpenter chart's controller uses none.
-func ContainerEnv(pod *corev1.PodSpec, container string, fields PodFields) ([]string, error) {
+// the pod on a node with the given allocatable resources: plain values,
+// the pod's own fields (fieldRef) and the container's resources
+// (resourceFieldRef, in units of the divisor, rounded up; a limit the
+// container does not set is the node's allocatable, a request it does not
+// set is its limit if it sets one, else zero). Values from Secrets and
+// ConfigMaps are refused: the Karpenter chart's controller uses none.
+func ContainerEnv(pod *corev1.PodSpec, container string, fields PodFields, node corev1.ResourceList) ([]string, error) {
 	var c *corev1.Container
 	for i := range pod.Containers {
 		if pod.Containers[i].Name == container {
@@ -30,7 +33,7 @@ func ContainerEnv(pod *corev1.PodSpec, container string, fields PodFields) ([]st
 	}
 	var env []string
 	for _, e := range c.Env {
-		value, err := envValue(pod, c, e, fields)
+		value, err := envValue(pod, c, e, fields, node)
 		if err != nil {
 			return nil, fmt.Errorf("env %s: %w", e.Name, err)
 		}
@@ -39,7 +42,7 @@ func ContainerEnv(pod *corev1.PodSpec, container string, fields PodFields) ([]st
 	return env, nil
 }
 
-func envValue(pod *corev1.PodSpec, c *corev1.Container, e corev1.EnvVar, fields PodFields) (string, error) {
+func envValue(pod *corev1.PodSpec, c *corev1.Container, e corev1.EnvVar, fields PodFields, node corev1.ResourceList) (string, error) {
 	from := e.ValueFrom
 	switch {
 	case from == nil:
@@ -64,7 +67,7 @@ func envValue(pod *corev1.PodSpec, c *corev1.Container, e corev1.EnvVar, fields 
 				return "", fmt.Errorf("no container %q", ref.ContainerName)
 			}
 		}
-		return resourceValue(target.Resources, ref)
+		return resourceValue(target.Resources, ref, node)
 	default:
 		return "", fmt.Errorf("only values, fieldRef and resourceFieldRef are resolved here")
 	}
@@ -72,25 +75,25 @@ func envValue(pod *corev1.PodSpec, c *corev1.Container, e corev1.EnvVar, fields 
 
 // resourceValue is a container's request or limit in units of the
 // divisor (1 when zero), rounded up, as the downward API gives it.
-func resourceValue(res corev1.ResourceRequirements, ref *corev1.ResourceFieldSelector) (string, error) {
-	var q resource.Quantity
-	var found bool
-	switch ref.Resource {
-	case "requests.cpu":
-		q, found = res.Requests[corev1.ResourceCPU]
-	case "requests.memory":
-		q, found = res.Requests[corev1.ResourceMemory]
-	case "limits.cpu":
-		q, found = res.Limits[corev1.ResourceCPU]
-	case "limits.memory":
-		q, found = res.Limits[corev1.ResourceMemory]
-	default:
+func resourceValue(res corev1.ResourceRequirements, ref *corev1.ResourceFieldSelector, node corev1.ResourceList) (string, error) {
+	kind, name, ok := strings.Cut(ref.Resource, ".")
+	if !ok || (kind != "requests" && kind != "limits") || (name != "cpu" && name != "memory") {
 		return "", fmt.Errorf("resource %s is not resolved here", ref.Resource)
 	}
-	if !found {
-		// Without a value the kubelet gives the node's allocatable; the
-		// chart always sets both.
-		return "", fmt.Errorf("the container sets no %s", ref.Resource)
+	r := corev1.ResourceName(name)
+	limit, limited := res.Limits[r]
+	if !limited {
+		limit = node[r]
+	}
+	q := limit
+	if kind == "requests" {
+		request, requested := res.Requests[r]
+		switch {
+		case requested:
+			q = request
+		case !limited:
+			q = resource.Quantity{}
+		}
 	}
 	divisor := ref.Divisor
 	if divisor.IsZero() {

@@ -118,12 +118,20 @@ func TestContainerEnvResolvesAsTheKubeletDoes(t *testing.T) {
 				ContainerName: "controller", Resource: "limits.memory", Divisor: resource.MustParse("0")}}},
 			{Name: "CPU_CORES", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.cpu"}}},
 		},
+
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")},
 			Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1500m"), corev1.ResourceMemory: resource.MustParse("1Gi")},
 		},
+	}, {
+		Name: "unbounded",
+		Env: []corev1.EnvVar{
+			{Name: "CPU_REQUESTS", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "requests.cpu", Divisor: resource.MustParse("1m")}}},
+			{Name: "MEMORY_LIMIT", ValueFrom: &corev1.EnvVarSource{ResourceFieldRef: &corev1.ResourceFieldSelector{Resource: "limits.memory"}}},
+		},
 	}}}
-	env, err := ContainerEnv(spec, "controller", PodFields{"metadata.namespace": "kube-system"})
+	node := corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("8"), corev1.ResourceMemory: resource.MustParse("32Gi")}
+	env, err := ContainerEnv(spec, "controller", PodFields{"metadata.namespace": "kube-system"}, node)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -131,10 +139,18 @@ func TestContainerEnvResolvesAsTheKubeletDoes(t *testing.T) {
 	if !slices.Equal(env, want) {
 		t.Errorf("env %v, want %v", env, want)
 	}
-	if _, err := ContainerEnv(spec, "controller", PodFields{}); err == nil {
+	// No requests, no limits: a request of zero, the node's allocatable as the limit.
+	env, err = ContainerEnv(spec, "unbounded", PodFields{}, node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"CPU_REQUESTS=0", "MEMORY_LIMIT=34359738368"}; !slices.Equal(env, want) {
+		t.Errorf("env %v, want %v", env, want)
+	}
+	if _, err := ContainerEnv(spec, "controller", PodFields{}, node); err == nil {
 		t.Error("an unknown pod field resolved")
 	}
-	if _, err := ContainerEnv(spec, "sidecar", PodFields{}); err == nil {
+	if _, err := ContainerEnv(spec, "sidecar", PodFields{}, node); err == nil {
 		t.Error("a missing container resolved")
 	}
 }

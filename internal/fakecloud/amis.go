@@ -44,9 +44,9 @@ func (r amiRelease) covers(kubernetes string) bool {
 	return ok && err == nil && n >= r.min && n <= r.max
 }
 
-// ssmParameter answers a public SSM parameter of an AMI alias the way SSM
+// SSMParameter answers a public SSM parameter of an AMI alias the way SSM
 // would, from amiReleases; ok is false for a parameter that does not exist.
-func ssmParameter(name string) (value string, ok bool) {
+func SSMParameter(name string) (value string, ok bool) {
 	family := familyOf(name)
 	for _, kubernetes := range kubernetesVersions() {
 		for _, arch := range []string{"amd64", "arm64"} {
@@ -75,6 +75,25 @@ func ssmParameter(name string) (value string, ok bool) {
 		}
 	}
 	return "", false
+}
+
+// NVIDIAImages are the image parameters of the NVIDIA AMIs published for
+// a Kubernetes version, by parameter name: one per release that covers it
+// and architecture, as SSM holds them whichever alias a stack pins.
+func NVIDIAImages(kubernetes string) map[string]string {
+	out := map[string]string{}
+	for _, r := range amiReleases {
+		if !r.covers(kubernetes) {
+			continue
+		}
+		for _, arch := range []string{"amd64", "arm64"} {
+			name := ami.ImageParameter(r.family, r.release, kubernetes, arch)
+			if value, ok := SSMParameter(name); ok {
+				out[name] = value
+			}
+		}
+	}
+	return out
 }
 
 func familyOf(parameter string) string {

@@ -269,7 +269,7 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 			"arn": fmt.Sprintf("arn:%s:servicequotas:%s:%s:ec2/%s", cl.Partition, cl.Region, cl.AccountID, code)}
 	case "aws:ssm/getParameter:getParameter":
 		name, _ := in["name"].(string)
-		value, ok := ssmParameter(name)
+		value, ok := SSMParameter(name)
 		if !ok {
 			// The words the AWS provider reports for a missing parameter.
 			return nil, fmt.Errorf("reading SSM Parameter (%s): operation error SSM: GetParameter, https response error StatusCode: 400, ParameterNotFound: ", name)
