@@ -432,7 +432,6 @@ func (e ec2API) fromLaunchTemplate(i *ec2types.Instance, in *ec2.CreateFleetInpu
 	}
 }
 
-
 // injectFaults makes the fake refuse the pools the faults file names now.
 func (e ec2API) injectFaults() error {
 	var f Faults

@@ -93,7 +93,9 @@ func (c *Calls) Requests(action string, input, output json.RawMessage) ([]Reques
 		}
 		if in.DryRun == nil || !*in.DryRun {
 			c.launchTemplates[in.LaunchTemplateName] = tags
-			var res struct{ LaunchTemplate struct{ LaunchTemplateId string } }
+			var res struct {
+				LaunchTemplate struct{ LaunchTemplateId string }
+			}
 			if len(output) > 0 && json.Unmarshal(output, &res) == nil && res.LaunchTemplate.LaunchTemplateId != "" {
 				c.templateNames[res.LaunchTemplate.LaunchTemplateId] = in.LaunchTemplateName
 			}
