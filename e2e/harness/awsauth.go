@@ -40,7 +40,7 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	up, _, err := r.upOp(ctx, st, "7-up")
+	up, _, err := r.upOp(ctx, st, "9-up")
 	if err != nil {
 		return err
 	}
@@ -49,10 +49,10 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.refreshAndUp(ctx, st, "7"); err != nil {
+	if _, err := r.refreshAndUp(ctx, st, "9"); err != nil {
 		return err
 	}
-	if err := r.destroyPlatform(ctx, st, "7"); err != nil {
+	if err := r.destroyPlatform(ctx, st, "9"); err != nil {
 		return err
 	}
 	// The node role's entry stays too: removing the patch would remove the

@@ -67,6 +67,7 @@ type karpenter struct {
 	deployment types.NamespacedName
 	starts     int
 	registered map[string]bool
+	dog        watchdog
 }
 
 func (k *karpenter) callsFile() string     { return filepath.Join(k.dir, "calls.jsonl") }
@@ -105,7 +106,10 @@ func (k *karpenter) reconcile(ctx context.Context) error {
 	if err := k.registerNodes(ctx); err != nil {
 		return err
 	}
-	return k.advertiseGPUs(ctx)
+	if err := k.advertiseGPUs(ctx); err != nil {
+		return err
+	}
+	return k.watch(ctx)
 }
 
 // supervise starts the controller when a Karpenter Deployment appears and

@@ -9,11 +9,16 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"karpenter-gpu/e2e/kubelet"
 	"karpenter-gpu/e2e/verify"
 	"karpenter-gpu/examples/gpu-workload/workload"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
@@ -105,7 +110,7 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 		return err
 	}
 	start := time.Now()
-	if _, err := r.destroyOp(ctx, wl, "6-workload-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, wl, "7-workload-destroy"); err != nil {
 		return err
 	}
 	// consolidateAfter, plus Karpenter's own pace (validation, then the
@@ -167,4 +172,158 @@ func (r *run) instancesLeft() (int, error) {
 		names = append(names, fmt.Sprintf("%s (%s, pool %s)", i.ID, i.Type, i.Tags[wellknown.LabelNodePool]))
 	}
 	return len(all), fmt.Errorf("%d instances left running: %s", len(all), strings.Join(names, ", "))
+}
+
+// sharingProbe names the Deployment of the sharing and limits scenario.
+const sharingProbe = "sharing-probe"
+
+// poolOutput is a pool of the gpuPools output, as this scenario reads it.
+type poolOutput struct {
+	workload.Pool
+	MaxGPUs         int `json:"maxGPUs"`
+	SharingReplicas int `json:"sharingReplicas"`
+}
+
+// sharingAndLimits: one more pod of one GPU than the pool can hold
+// (maxGPUs × its time-slicing replicas R). Karpenter launches until the
+// pool's limit; then every slice of the pool's nodes is taken, at least
+// one pod stays Pending, and the nodes together have no more than maxGPUs
+// GPUs (so each serves R pods).
+func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
+	raw, err := json.Marshal(res.outputs["gpuPools"])
+	if err != nil {
+		return err
+	}
+	var pools map[string]poolOutput
+	if err := json.Unmarshal(raw, &pools); err != nil {
+		return err
+	}
+	pool, ok := pools[workloadPool]
+	if !ok {
+		return fmt.Errorf("the gpuPools output has no pool %s", workloadPool)
+	}
+	replicas := max(pool.SharingReplicas, 1)
+	slices := pool.MaxGPUs * replicas
+	if err := r.createProbe(ctx, pool, int32(slices+1)); err != nil {
+		return err
+	}
+	defer func() {
+		_ = r.client.AppsV1().Deployments("default").Delete(context.WithoutCancel(ctx), sharingProbe, metav1.DeleteOptions{})
+	}()
+	var state poolState
+	deadline := time.Now().Add(4 * time.Minute)
+	var stableSince time.Time
+	for ; ; time.Sleep(2 * time.Second) {
+		next, err := r.poolState(ctx, workloadPool, pool.GPUResourceName)
+		if err != nil {
+			return err
+		}
+		if next.slicesUsed == slices && next.probesPending >= 1 && next.launching == 0 {
+			if stableSince.IsZero() || next != state {
+				stableSince = time.Now()
+			}
+			// A batch window and a launch more, in case Karpenter would
+			// still exceed the limit.
+			if time.Since(stableSince) > 20*time.Second {
+				state = next
+				break
+			}
+		} else {
+			stableSince = time.Time{}
+		}
+		state = next
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pool %s (maxGPUs %d, R %d): %d of %d GPU slices taken, %d probe pods pending, %d NodeClaims launching, %d GPUs on %d nodes",
+				workloadPool, pool.MaxGPUs, replicas, state.slicesUsed, slices, state.probesPending, state.launching, state.gpus, state.nodes)
+		}
+	}
+	// With every slice taken and no more than maxGPUs GPUs, each GPU
+	// serves R pods.
+	if state.gpus > pool.MaxGPUs {
+		return fmt.Errorf("pool %s has %d GPUs on %d nodes, over its maxGPUs %d", workloadPool, state.gpus, state.nodes, pool.MaxGPUs)
+	}
+	fmt.Fprintf(os.Stderr, "e2e: pool %s full: %d slices of %d GPUs on %d nodes, %d pod(s) pending\n", workloadPool, state.slicesUsed, state.gpus, state.nodes, state.probesPending)
+	return r.client.AppsV1().Deployments("default").Delete(ctx, sharingProbe, metav1.DeleteOptions{})
+}
+
+// poolState is a pool's nodes and the GPU slices its pods take.
+type poolState struct {
+	nodes, gpus, slicesUsed, probesPending, launching int
+}
+
+func (r *run) poolState(ctx context.Context, pool, resource string) (poolState, error) {
+	var s poolState
+	nodes, err := r.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + pool})
+	if err != nil {
+		return s, err
+	}
+	gpusOf := map[string]int{}
+	for _, n := range nodes.Items {
+		gpus, err := kubelet.GPUCount(&n)
+		if err != nil {
+			return s, err
+		}
+		s.nodes++
+		s.gpus += gpus
+		gpusOf[n.Name] = gpus
+	}
+	pods, err := r.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return s, err
+	}
+	for _, p := range pods.Items {
+		if p.DeletionTimestamp != nil || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+			continue
+		}
+		if p.Labels["app"] == sharingProbe && p.Spec.NodeName == "" {
+			s.probesPending++
+		}
+		if _, onPool := gpusOf[p.Spec.NodeName]; !onPool {
+			continue
+		}
+		for _, c := range p.Spec.Containers {
+			q := c.Resources.Limits[corev1.ResourceName(resource)]
+			s.slicesUsed += int(q.Value())
+		}
+	}
+	claims, err := r.dyn.Resource(nodeClaimResource).List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + pool})
+	if err != nil {
+		return s, err
+	}
+	for _, c := range claims.Items {
+		if condition(c, "Initialized") != "True" {
+			s.launching++
+		}
+	}
+	return s, nil
+}
+
+// createProbe creates the scenario's Deployment: pods of one GPU each with
+// the pool's selector and tolerations, as a workload takes them from the
+// gpuPools output.
+func (r *run) createProbe(ctx context.Context, pool poolOutput, replicas int32) error {
+	labels := map[string]string{"app": sharingProbe}
+	var tolerations []corev1.Toleration
+	for _, t := range pool.Tolerations {
+		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+	}
+	one := resource.MustParse("1")
+	_, err := r.client.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: sharingProbe, Labels: labels},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: &replicas,
+			Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{
+					NodeSelector: pool.NodeSelector, Tolerations: tolerations,
+					Containers: []corev1.Container{{
+						Name: "probe", Image: versions.PauseImage,
+						Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceName(pool.GPUResourceName): one}},
+					}},
+				},
+			},
+		},
+	}, metav1.CreateOptions{})
+	return err
 }

@@ -165,10 +165,11 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		{name: "step 3 (second pulumi up)", do: r.reUp},
 		{name: "step 4 (preview --diff of a maxGPUs change)", do: r.previewDiff},
 		{name: "step 5 (examples/gpu-workload up)", do: r.workload},
-		{name: "step 6 (to zero: the workload goes, Karpenter removes the node; it comes back)", do: r.toZero},
-		{name: "step 7 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
-		{name: "step 8 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
-		{name: "step 9 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
+		{name: "step 6 (time-slicing and limits: one pod more than the pool holds)", do: r.sharingAndLimits},
+		{name: "step 7 (to zero: the workload goes, Karpenter removes the nodes; it comes back)", do: r.toZero},
+		{name: "step 8 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
+		{name: "step 9 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
+		{name: "step 10 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
 	}
 	// A failure of the controller or of what stands in for kubelets ends
 	// the step at once: the engine may be waiting for a node that will

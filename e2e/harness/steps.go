@@ -393,7 +393,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	if _, err := r.destroyOp(ctx, wl, "7-workload-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, wl, "8-workload-destroy"); err != nil {
 		return fmt.Errorf("%s: %w", workloadProject, err)
 	}
 	running, err := r.poolInstances(workloadPool)
@@ -407,7 +407,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	if err := r.destroyPlatform(ctx, st, "7"); err != nil {
+	if err := r.destroyPlatform(ctx, st, "8"); err != nil {
 		return err
 	}
 	if res.instancesLeft, err = r.instancesLeft(); err != nil {
