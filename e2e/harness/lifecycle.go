@@ -140,7 +140,13 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 		return fmt.Errorf("pool %s lost its node %s after its workload went, before its consolidateAfter %s: something other than consolidation removed it",
 			workloadPool, res.toZero.Round(time.Second), consolidateAfter)
 	}
-	return r.workload(ctx, res)
+	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "to zero", Pool: workloadPool, Figures: map[string]any{
+		"consolidateAfter": after, "secondsToZero": int(res.toZero.Seconds()),
+	}})
+	if err := r.workload(ctx, res); err != nil {
+		return err
+	}
+	return r.reportPods(ctx, res, "from zero again (workload)", "default", "app=inference")
 }
 
 // poolInstances are the running instances Karpenter launched for a pool.
@@ -243,6 +249,10 @@ func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
 		return fmt.Errorf("pool %s has %d GPUs on %d nodes, over its maxGPUs %d", workloadPool, state.gpus, state.nodes, pool.MaxGPUs)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: pool %s full: %d slices of %d GPUs on %d nodes, %d pod(s) pending\n", workloadPool, state.slicesUsed, state.gpus, state.nodes, state.probesPending)
+	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "time-slicing and limits", Pool: workloadPool, Figures: map[string]any{
+		"maxGPUs": pool.MaxGPUs, "sharingReplicas": replicas, "gpus": state.gpus, "nodes": state.nodes,
+		"slicesTaken": state.slicesUsed, "podsPending": state.probesPending,
+	}})
 	return r.client.AppsV1().Deployments("default").Delete(ctx, sharingProbe, metav1.DeleteOptions{})
 }
 

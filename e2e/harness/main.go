@@ -31,7 +31,7 @@ import (
 func main() {
 	var tools Tools
 	var fakeAWS, awsVersion, kubernetesProvider, kubernetesVersion, pulumiBinary, workDir string
-	var karpenterController, karpenterVersion, chartDir string
+	var karpenterController, karpenterVersion, chartDir, reportFile string
 	var keep bool
 	flag.StringVar(&pulumiBinary, "pulumi", "", "the Pulumi CLI")
 	flag.StringVar(&kubernetesProvider, "kubernetes-provider", "", "the pulumi-resource-kubernetes plugin")
@@ -47,6 +47,7 @@ func main() {
 	flag.StringVar(&karpenterController, "karpenter-controller", "", "the Karpenter controller of e2e/controller")
 	flag.StringVar(&karpenterVersion, "karpenter-version", "", "its Karpenter release")
 	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
+	flag.StringVar(&reportFile, "report", "", "write a JSON report of what Karpenter did to this file")
 	flag.StringVar(&workDir, "work", "", "working directory (default: a new temporary one, removed afterwards)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
 	flag.Parse()
@@ -73,7 +74,7 @@ func main() {
 	r := &run{tools: tools, dir: workDir, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
-	}, pulumiBinary: pulumiBinary, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir}
+	}, pulumiBinary: pulumiBinary, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile}
 	line, step, err := r.all(ctx)
 	if err != nil {
 		fail(step, fmt.Errorf("%w\n(work directory %s: cluster/logs has the control plane's and the engine's output)", err, workDir))
@@ -94,6 +95,7 @@ type run struct {
 	// karpenterController runs for the stack's controller Deployment.
 	karpenterController, karpenterVersion string
 	chartDir                              string
+	reportFile                            string
 
 	cp        *controlPlane
 	karpenter *karpenter
@@ -184,6 +186,12 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		}
 	}()
 	res := &result{}
+	started := time.Now()
+	defer func() {
+		if err := r.writeReport(res, started); err != nil {
+			fmt.Fprintln(os.Stderr, "e2e: report:", err)
+		}
+	}()
 	for _, s := range steps {
 		fmt.Fprintf(os.Stderr, "e2e: %s\n", s.name)
 		start := time.Now()
@@ -221,6 +229,7 @@ type result struct {
 	served        []string
 	toZero        time.Duration
 	instancesLeft int
+	scenarios     []ScenarioReport
 }
 
 // setupEngine puts the stand-in `aws` on PATH (the kubeconfig the stack

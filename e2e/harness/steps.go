@@ -129,8 +129,26 @@ func (r *run) up(ctx context.Context, res *result) error {
 		return err
 	}
 	// The smoke test's pod waited for a GPU: Karpenter served its pool.
-	res.served, err = r.checkLaunches(ctx, res)
-	return err
+	if res.served, err = r.checkLaunches(ctx, res); err != nil {
+		return err
+	}
+	return r.reportPods(ctx, res, "from zero (smoke test)", "default", "job-name=gpu-smoke-test")
+}
+
+// reportPods adds to the report how the pods' launches went.
+func (r *run) reportPods(ctx context.Context, res *result, scenario, namespace, selector string) error {
+	pods, err := r.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{LabelSelector: selector})
+	if err != nil {
+		return err
+	}
+	for _, p := range pods.Items {
+		rep, err := r.fromZeroReport(ctx, scenario, &p)
+		if err != nil {
+			return fmt.Errorf("report of pod %s: %w", p.Name, err)
+		}
+		res.scenarios = append(res.scenarios, rep)
+	}
+	return nil
 }
 
 // checkCluster compares what the API server holds with what render wrote
