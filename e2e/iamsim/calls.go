@@ -27,12 +27,17 @@ type Calls struct {
 	launchTemplates, instances, profiles map[string]map[string]string
 	// templateNames are launch template names by ID.
 	templateNames map[string]string
+	// templateProfiles are the instance profiles launch templates name,
+	// profileRoles the roles added to instance profiles: a launch passes
+	// that role to EC2.
+	templateProfiles, profileRoles map[string]string
 }
 
 // NewCalls starts a replay.
 func NewCalls(a Account) *Calls {
 	return &Calls{account: a, launchTemplates: map[string]map[string]string{}, instances: map[string]map[string]string{},
-		profiles: map[string]map[string]string{}, templateNames: map[string]string{}}
+		profiles: map[string]map[string]string{}, templateNames: map[string]string{},
+		templateProfiles: map[string]string{}, profileRoles: map[string]string{}}
 }
 
 type tag struct{ Key, Value *string }
@@ -79,8 +84,11 @@ func (c *Calls) Requests(action string, input, output json.RawMessage) ([]Reques
 	case action == "ec2:CreateLaunchTemplate":
 		var in struct {
 			LaunchTemplateName string
-			TagSpecifications  []tagSpec
-			DryRun             *bool
+			LaunchTemplateData struct {
+				IamInstanceProfile *struct{ Name *string }
+			}
+			TagSpecifications []tagSpec
+			DryRun            *bool
 		}
 		if err := json.Unmarshal(input, &in); err != nil {
 			return nil, err
@@ -93,6 +101,9 @@ func (c *Calls) Requests(action string, input, output json.RawMessage) ([]Reques
 		}
 		if in.DryRun == nil || !*in.DryRun {
 			c.launchTemplates[in.LaunchTemplateName] = tags
+			if p := in.LaunchTemplateData.IamInstanceProfile; p != nil && p.Name != nil {
+				c.templateProfiles[in.LaunchTemplateName] = *p.Name
+			}
 			var res struct {
 				LaunchTemplate struct{ LaunchTemplateId string }
 			}
@@ -188,6 +199,7 @@ func (c *Calls) iam(action string, input json.RawMessage) ([]Request, error) {
 		return []Request{{Action: action, Resource: profile, Context: ctx}}, nil
 	case "iam:AddRoleToInstanceProfile":
 		// Adding a role to a profile passes it.
+		c.profileRoles[in.InstanceProfileName] = in.RoleName
 		role := fmt.Sprintf("arn:%s:iam::%s:role/%s", a.Partition, a.ID, in.RoleName)
 		return []Request{
 			{Action: action, Resource: profile, Context: withResourceTags(map[string][]string{}, c.profiles[in.InstanceProfileName])},
@@ -241,6 +253,11 @@ func (c *Calls) launch(action string, input, output json.RawMessage, ec2 func(ki
 	}
 	for name := range templates {
 		out = append(out, Request{Action: action, Resource: ec2("launch-template", "*"), Context: withResourceTags(map[string][]string{}, c.launchTemplates[name])})
+		// Launching with an instance profile passes its role to EC2.
+		if role, ok := c.profileRoles[c.templateProfiles[name]]; ok {
+			out = append(out, Request{Action: "iam:PassRole", Resource: fmt.Sprintf("arn:%s:iam::%s:role/%s", c.account.Partition, c.account.ID, role),
+				Context: map[string][]string{"iam:PassedToService": {"ec2.amazonaws.com"}}})
+		}
 	}
 	var instanceTags map[string]string
 	for _, s := range in.TagSpecifications {

@@ -131,3 +131,30 @@ func TestUnknownConditionOperatorIsRefused(t *testing.T) {
 		t.Fatalf("err %v, want the operator named", err)
 	}
 }
+
+// Launching with a launch template whose instance profile holds a role
+// passes that role to EC2, as IAM authorizes RunInstances and CreateFleet.
+func TestLaunchPassesTheProfilesRole(t *testing.T) {
+	replay := NewCalls(account)
+	for _, c := range []call{
+		{"iam:AddRoleToInstanceProfile", `{"InstanceProfileName":"ml-dev_123","RoleName":"KarpenterNodeRole-ml-dev"}`, ""},
+		{"ec2:CreateLaunchTemplate", `{"LaunchTemplateName":"karpenter.k8s.aws/1","LaunchTemplateData":{"IamInstanceProfile":{"Name":"ml-dev_123"}}}`, ""},
+	} {
+		if _, err := replay.Requests(c.action, json.RawMessage(c.input), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reqs, err := replay.Requests("ec2:CreateFleet", json.RawMessage(fleet(ownedTags)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var passed []string
+	for _, r := range reqs {
+		if r.Action == "iam:PassRole" {
+			passed = append(passed, r.Resource+" to "+strings.Join(r.Context["iam:PassedToService"], ","))
+		}
+	}
+	if want := "arn:aws:iam::123456789012:role/KarpenterNodeRole-ml-dev to ec2.amazonaws.com"; len(passed) != 1 || passed[0] != want {
+		t.Fatalf("the launch passes %v, want %s", passed, want)
+	}
+}
