@@ -113,9 +113,9 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 	if _, err := r.destroyOp(ctx, wl, "7-workload-destroy"); err != nil {
 		return err
 	}
-	// consolidateAfter, plus Karpenter's own pace (validation, then the
-	// disruption loop).
-	deadline := start.Add(consolidateAfter + 3*time.Minute)
+	// consolidateAfter, plus Karpenter's own pace: validation, then the
+	// disruption loop, one node at a time within the pool's budget.
+	deadline := start.Add(consolidateAfter + 6*time.Minute)
 	for {
 		claims, err := r.dyn.Resource(nodeClaimResource).List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + workloadPool})
 		if err != nil {
