@@ -53,23 +53,16 @@ import (
 	karpoptions "sigs.k8s.io/karpenter/pkg/operator/options"
 )
 
-// The harness's flags come first and are removed before Karpenter parses
-// its own from the command line and the environment.
+// The harness's flags are removed before Karpenter reads its settings:
+// those come from the environment, as in the controller's pod.
 func main() {
 	harness := flag.NewFlagSet("harness", flag.ExitOnError)
 	seedFile := harness.String("seed", "", "the account, as JSON (see Seed)")
 	callsFile := harness.String("calls", "", "where every AWS call is appended, as JSON lines")
 	instancesFile := harness.String("instances", "", "where the running instances are written after each change")
 	faultsFile := harness.String("faults", "", "faults to inject, read before each launch (may be absent)")
-	split := len(os.Args)
-	for i, a := range os.Args {
-		if a == "--" {
-			split = i
-			break
-		}
-	}
-	_ = harness.Parse(os.Args[1:split])
-	os.Args = append(os.Args[:1], os.Args[min(split+1, len(os.Args)):]...)
+	_ = harness.Parse(os.Args[1:])
+	os.Args = os.Args[:1]
 
 	var seed Seed
 	if err := readJSON(*seedFile, &seed); err != nil {
