@@ -8,13 +8,13 @@ import (
 	"testing"
 
 	"karpenter-gpu/ami"
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/gomod"
 )
 
 // The parameters must be the ones Karpenter reads: the format strings are
 // taken from the pinned module's own amifamily code.
 func TestImageParametersAreKarpenters(t *testing.T) {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"karpenter-gpu/catalog"
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/gomod"
 )
 
 func lookup(t *testing.T, name string) catalog.InstanceType {
@@ -102,7 +102,7 @@ func TestCostCeilingAndVCPUs(t *testing.T) {
 
 func moduleFile(t *testing.T, path string) string {
 	t.Helper()
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		t.Fatal(err)
 	}

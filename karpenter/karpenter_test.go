@@ -23,6 +23,7 @@ import (
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/gomod"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
@@ -119,7 +120,7 @@ func TestBottlerocketSizesTheDataVolume(t *testing.T) {
 // read from the pinned module's source, so that a Karpenter bump that grows
 // it fails here.
 func TestBottlerocketRootMatchesKarpenter(t *testing.T) {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		t.Fatal(err)
 	}

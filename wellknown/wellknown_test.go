@@ -6,13 +6,13 @@ import (
 	"regexp"
 	"testing"
 
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/gomod"
 )
 
 // The node class finalizer is Karpenter's: apis.Group + "/termination" in
 // the pinned module.
 func TestNodeClassTerminationFinalizerIsKarpenters(t *testing.T) {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		t.Fatal(err)
 	}

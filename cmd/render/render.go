@@ -18,6 +18,7 @@ import (
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/gomod"
 	"karpenter-gpu/internal/stackfile"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
@@ -193,7 +194,7 @@ func karpenterManifests(in map[string]any, kubernetes string) ([]byte, error) {
 		return nil, err
 	}
 	b := []byte(fmt.Sprintf("# Release %s rendered from the karpenter chart folder of %s (the module pinned in go.mod;\n"+
-		"# labelled 1.14.1 at the %s tag) with the values in helm/karpenter.yaml, for Kubernetes %s.\n", in["name"], charts.KarpenterModule, versions.Karpenter, kubernetes))
+		"# labelled 1.14.1 at the %s tag) with the values in helm/karpenter.yaml, for Kubernetes %s.\n", in["name"], gomod.Karpenter, versions.Karpenter, kubernetes))
 	for _, obj := range objects {
 		doc, err := yaml.Marshal(obj)
 		if err != nil {

@@ -23,8 +23,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"karpenter-gpu/e2e"
-	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/internal/gomod"
 	"karpenter-gpu/versions"
 )
 
@@ -279,7 +279,7 @@ const clusterName = "ml-dev"
 // module's own chart folders, and the upstream NVIDIA device plugin chart
 // of the version the stack pins, from the chart folder the run was given.
 func (r *run) chartFolders() (karpenterCharts, devicePluginCharts string, err error) {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		return "", "", err
 	}

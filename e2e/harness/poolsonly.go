@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/gomod"
 )
 
 // existingNodeRole is the node role of the Karpenter someone else installed.
@@ -83,7 +84,7 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 // pinned module's CRDs and its controller chart rendered for the cluster,
 // which the real controller then runs for, as for the stack's own.
 func (r *run) installForeignKarpenter(ctx context.Context) error {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		return err
 	}

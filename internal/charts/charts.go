@@ -6,65 +6,23 @@ package charts
 
 import (
 	"fmt"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/releaseutil"
 	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/internal/gomod"
 )
-
-// KarpenterModule holds charts/karpenter and charts/karpenter-crd. At the
-// v1.15.1 tag both are still labelled 1.14.1 (the release bumps them after
-// tagging); the 1.15.1 OCI charts are the same templates at that label.
-const KarpenterModule = "github.com/aws/karpenter-provider-aws"
-
-// ModuleDir is where the go command keeps the module at the version go.mod
-// requires. It asks `go list` once per process, so it must run inside this
-// module.
-func ModuleDir(module string) (string, error) {
-	moduleDirs.Lock()
-	defer moduleDirs.Unlock()
-	if dir, ok := moduleDirs.found[module]; ok {
-		return dir, nil
-	}
-	dir, err := goListDir(module)
-	if err == nil {
-		moduleDirs.found[module] = dir
-	}
-	return dir, err
-}
-
-var moduleDirs = struct {
-	sync.Mutex
-	found map[string]string
-}{found: map[string]string{}}
-
-func goListDir(module string) (string, error) {
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", module).Output()
-	if err != nil {
-		var stderr string
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = string(ee.Stderr)
-		}
-		return "", fmt.Errorf("locating module %s (go list -m): %v %s", module, err, stderr)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		return "", fmt.Errorf("module %s is not downloaded; run go mod download %s", module, module)
-	}
-	return dir, nil
-}
 
 // KarpenterChart is the folder of one of the pinned Karpenter module's
 // charts: "karpenter" or "karpenter-crd".
 func KarpenterChart(name string) (string, error) {
-	dir, err := ModuleDir(KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		return "", err
 	}

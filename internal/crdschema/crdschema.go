@@ -26,7 +26,7 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/gomod"
 )
 
 type version struct {
@@ -58,7 +58,7 @@ var Karpenter = sync.OnceValues(func() (*Validator, error) {
 // from the module's folder, so only where the Go toolchain and module cache
 // are (tests, the offline render).
 var KarpenterWithCapacityBuffer = sync.OnceValues(func() (*Validator, error) {
-	dir, err := charts.ModuleDir(charts.KarpenterModule)
+	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
 		return nil, err
 	}
