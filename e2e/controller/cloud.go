@@ -73,7 +73,6 @@ func record[I, O any](j *journal, action string, input *I, do func() (*O, error)
 type cloud struct {
 	seed     Seed
 	seedFile string
-	faults   string
 	journal  *journal
 	// live is the seed as the harness last wrote it: the stack's tags and
 	// roles appear while its update runs, as they would on AWS.
@@ -96,8 +95,8 @@ type cloud struct {
 	pricing *fake.PricingAPI
 }
 
-func newCloud(seed Seed, seedFile, faults string, j *journal) *cloud {
-	c := &cloud{seed: seed, seedFile: seedFile, faults: faults, journal: j,
+func newCloud(seed Seed, seedFile string, j *journal) *cloud {
+	c := &cloud{seed: seed, seedFile: seedFile, journal: j,
 		ec2: fake.NewEC2API(), ssm: fake.NewSSMAPI(), eks: fake.NewEKSAPI(), iam: fake.NewIAMAPI(), pricing: &fake.PricingAPI{}}
 
 	c.ssm.Parameters = seed.SSMParameters
@@ -288,9 +287,6 @@ func (e ec2API) DescribeInstanceStatus(ctx context.Context, in *ec2.DescribeInst
 // asked for and a private DNS name.
 func (e ec2API) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, o ...func(*ec2.Options)) (*ec2.CreateFleetOutput, error) {
 	return record(e.journal, "ec2:CreateFleet", in, func() (*ec2.CreateFleetOutput, error) {
-		if err := e.injectFaults(); err != nil {
-			return nil, err
-		}
 		out, err := e.ec2.CreateFleet(ctx, in, o...)
 		if err != nil || aws.ToBool(in.DryRun) {
 			return out, err
@@ -430,19 +426,6 @@ func (e ec2API) fromLaunchTemplate(i *ec2types.Instance, in *ec2.CreateFleetInpu
 		}
 		return
 	}
-}
-
-// injectFaults makes the fake refuse the pools the faults file names now.
-func (e ec2API) injectFaults() error {
-	var f Faults
-	if err := readJSON(e.faults, &f); err != nil && !os.IsNotExist(err) {
-		return err
-	}
-	e.ec2.InsufficientCapacityPools.Reset()
-	for _, p := range f.InsufficientCapacity {
-		e.ec2.InsufficientCapacityPools.Add(fake.CapacityPool{CapacityType: p.CapacityType, InstanceType: p.InstanceType, Zone: p.Zone})
-	}
-	return nil
 }
 
 // Instance is a running instance as the harness reads it.

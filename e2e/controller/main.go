@@ -60,7 +60,6 @@ func main() {
 	seedFile := harness.String("seed", "", "the account, as JSON (see Seed)")
 	callsFile := harness.String("calls", "", "where every AWS call is appended, as JSON lines")
 	instancesFile := harness.String("instances", "", "where the running instances are written after each change")
-	faultsFile := harness.String("faults", "", "faults to inject, read before each launch (may be absent)")
 	_ = harness.Parse(os.Args[1:])
 	os.Args = os.Args[:1]
 
@@ -74,7 +73,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "controller:", err)
 		os.Exit(2)
 	}
-	c := newCloud(seed, *seedFile, *faultsFile, &journal{calls: calls, instances: *instancesFile})
+	c := newCloud(seed, *seedFile, &journal{calls: calls, instances: *instancesFile})
 	if err := (ec2API{c}).writeInstances(); err != nil {
 		fmt.Fprintln(os.Stderr, "controller:", err)
 		os.Exit(2)

@@ -38,20 +38,6 @@ type Seed struct {
 	// price table it ships for the region.
 }
 
-// Faults are what the harness injects while the controller runs; the
-// controller reads them from their file before each call they affect.
-type Faults struct {
-	// InsufficientCapacity makes CreateFleet refuse these pools.
-	InsufficientCapacity []Pool `json:"insufficientCapacity"`
-}
-
-// Pool is one EC2 capacity pool.
-type Pool struct {
-	CapacityType string `json:"capacityType"`
-	InstanceType string `json:"instanceType"`
-	Zone         string `json:"zone"`
-}
-
 func readJSON(path string, v any) error {
 	b, err := os.ReadFile(path)
 	if err != nil {

@@ -53,7 +53,7 @@ const devicePluginApp = "nvidia-device-plugin"
 // (package kubelet).
 type karpenter struct {
 	binary string
-	dir    string // seed, calls, instances, faults
+	dir    string // seed, calls, instances
 	logs   string
 	cp     *controlPlane
 	client kubernetes.Interface
@@ -72,7 +72,6 @@ type karpenter struct {
 
 func (k *karpenter) callsFile() string     { return filepath.Join(k.dir, "calls.jsonl") }
 func (k *karpenter) instancesFile() string { return filepath.Join(k.dir, "instances.json") }
-func (k *karpenter) faultsFile() string    { return filepath.Join(k.dir, "faults.json") }
 func (k *karpenter) seedFile() string      { return filepath.Join(k.dir, "seed.json") }
 
 // run reconciles every half second until ctx ends, then stops the
@@ -186,7 +185,7 @@ func (k *karpenter) start(ctx context.Context, d *appsv1.Deployment) error {
 	if err != nil {
 		return err
 	}
-	cmd := exec.Command(k.binary, "-seed", k.seedFile(), "-calls", k.callsFile(), "-instances", k.instancesFile(), "-faults", k.faultsFile())
+	cmd := exec.Command(k.binary, "-seed", k.seedFile(), "-calls", k.callsFile(), "-instances", k.instancesFile())
 	cmd.Env, cmd.Stdout, cmd.Stderr = env, log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
