@@ -5,11 +5,10 @@ import (
 	"slices"
 
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/helmrelease"
 	"karpenter-gpu/wellknown"
 )
 
@@ -84,7 +83,7 @@ type DevicePluginArgs struct {
 // DevicePlugin is the plugin's namespace and Helm release.
 type DevicePlugin struct {
 	pulumi.ResourceState
-	Release *helmv3.Release
+	Release *helmrelease.Release
 }
 
 // NewDevicePlugin installs the NVIDIA device plugin DaemonSet, which
@@ -106,14 +105,13 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 	if err != nil {
 		return nil, err
 	}
-	chart, repo := charts.ReleaseSource(args.ChartRepository, "nvidia-device-plugin")
-	d.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name:           pulumi.String("nvidia-device-plugin"),
-		Chart:          chart,
-		RepositoryOpts: repo,
-		Version:        pulumi.String(args.Version),
-		Namespace:      ns.Metadata.Name().Elem(),
-		Values:         pulumi.ToMap(DevicePluginValues(args.Settings)),
+	d.Release, err = helmrelease.New(ctx, name, &helmrelease.Args{
+		Name:       "nvidia-device-plugin",
+		Repository: args.ChartRepository,
+		Chart:      "nvidia-device-plugin",
+		Version:    args.Version,
+		Namespace:  ns.Metadata.Name().Elem(),
+		Values:     pulumi.ToMap(DevicePluginValues(args.Settings)),
 	}, pulumi.Parent(d))
 	if err != nil {
 		return nil, err

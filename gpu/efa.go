@@ -1,9 +1,9 @@
 package gpu
 
 import (
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/internal/helmrelease"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -33,13 +33,13 @@ type EFADevicePluginArgs struct {
 
 // NewEFADevicePlugin installs the EFA device plugin DaemonSet in
 // kube-system, where AWS's charts expect it.
-func NewEFADevicePlugin(ctx *pulumi.Context, name string, args *EFADevicePluginArgs, opts ...pulumi.ResourceOption) (*helmv3.Release, error) {
-	return helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name:           pulumi.String("aws-efa-k8s-device-plugin"),
-		Chart:          pulumi.String("aws-efa-k8s-device-plugin"),
-		RepositoryOpts: &helmv3.RepositoryOptsArgs{Repo: pulumi.String(versions.EKSChartsRepository)},
-		Version:        pulumi.String(versions.EFADevicePlugin),
-		Namespace:      pulumi.String("kube-system"),
-		Values:         pulumi.ToMap(EFADevicePluginValues(args.NodeClasses)),
+func NewEFADevicePlugin(ctx *pulumi.Context, name string, args *EFADevicePluginArgs, opts ...pulumi.ResourceOption) (*helmrelease.Release, error) {
+	return helmrelease.New(ctx, name, &helmrelease.Args{
+		Name:       "aws-efa-k8s-device-plugin",
+		Repository: versions.EKSChartsRepository,
+		Chart:      "aws-efa-k8s-device-plugin",
+		Version:    versions.EFADevicePlugin,
+		Namespace:  pulumi.String("kube-system"),
+		Values:     pulumi.ToMap(EFADevicePluginValues(args.NodeClasses)),
 	}, opts...)
 }

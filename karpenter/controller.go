@@ -3,11 +3,10 @@ package karpenter
 import (
 	"maps"
 
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/helmrelease"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -108,8 +107,8 @@ type ControllerArgs struct {
 // Controller is Karpenter's CRD release and its controller release.
 type Controller struct {
 	pulumi.ResourceState
-	CRDs    *helmv3.Release
-	Release *helmv3.Release
+	CRDs    *helmrelease.Release
+	Release *helmrelease.Release
 }
 
 // NewController installs the karpenter-crd chart, then the karpenter chart
@@ -122,14 +121,13 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 	}
 	k := args.Settings.Karpenter
 	var err error
-	crdChart, crdRepo := charts.ReleaseSource(k.ChartRepository, "karpenter-crd")
-	c.CRDs, err = helmv3.NewRelease(ctx, name+"-crd", &helmv3.ReleaseArgs{
-		Name:            pulumi.String(ReleaseName + "-crd"),
-		Chart:           crdChart,
-		RepositoryOpts:  crdRepo,
-		Version:         pulumi.String(versions.Karpenter),
+	c.CRDs, err = helmrelease.New(ctx, name+"-crd", &helmrelease.Args{
+		Name:            ReleaseName + "-crd",
+		Repository:      k.ChartRepository,
+		Chart:           "karpenter-crd",
+		Version:         versions.Karpenter,
 		Namespace:       pulumi.String(k.Namespace),
-		CreateNamespace: pulumi.Bool(true),
+		CreateNamespace: true,
 		Values:          pulumi.Map{"additionalAnnotations": pulumi.ToMap(OwnerAnnotations(args.Settings.Owner))},
 	}, pulumi.Parent(c))
 	if err != nil {
@@ -140,15 +138,14 @@ func NewController(ctx *pulumi.Context, name string, args *ControllerArgs, opts 
 		s.ClusterEndpoint, s.QueueName, s.RoleARN = v[0].(string), v[1].(string), v[2].(string)
 		return ControllerValues(s)
 	}).(pulumi.MapOutput)
-	controllerChart, controllerRepo := charts.ReleaseSource(k.ChartRepository, "karpenter")
-	c.Release, err = helmv3.NewRelease(ctx, name, &helmv3.ReleaseArgs{
-		Name:           pulumi.String(ReleaseName),
-		Chart:          controllerChart,
-		RepositoryOpts: controllerRepo,
-		Version:        pulumi.String(versions.Karpenter),
-		Namespace:      pulumi.String(k.Namespace),
-		SkipCrds:       pulumi.Bool(true),
-		Values:         values,
+	c.Release, err = helmrelease.New(ctx, name, &helmrelease.Args{
+		Name:       ReleaseName,
+		Repository: k.ChartRepository,
+		Chart:      "karpenter",
+		Version:    versions.Karpenter,
+		Namespace:  pulumi.String(k.Namespace),
+		SkipCRDs:   true,
+		Values:     values,
 	}, pulumi.Parent(c), pulumi.DependsOn(append([]pulumi.Resource{c.CRDs}, args.After...)))
 	if err != nil {
 		return nil, err

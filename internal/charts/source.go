@@ -1,11 +1,6 @@
 package charts
 
-import (
-	"strings"
-
-	helmv3 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/helm/v3"
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
+import "strings"
 
 // Reference says where Helm finds chart name in a chart repository given
 // as configuration: an OCI registry path (oci://…), an HTTP chart
@@ -26,14 +21,4 @@ func Reference(repository, name string) (chart, repo string) {
 // IsHTTP tells whether a repository is an HTTP chart repository.
 func IsHTTP(repository string) bool {
 	return strings.HasPrefix(repository, "https://") || strings.HasPrefix(repository, "http://")
-}
-
-// ReleaseSource is a helm.v3.Release's chart and repository options for
-// chart name in repository.
-func ReleaseSource(repository, name string) (pulumi.StringInput, *helmv3.RepositoryOptsArgs) {
-	chart, repo := Reference(repository, name)
-	if repo == "" {
-		return pulumi.String(chart), nil
-	}
-	return pulumi.String(chart), &helmv3.RepositoryOptsArgs{Repo: pulumi.String(repo)}
 }
