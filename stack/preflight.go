@@ -227,7 +227,7 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 			return err
 		}
 	}
-	p.warnings = append(warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
+	p.warnings = append(Warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
 	return nil
 }
 
@@ -240,9 +240,9 @@ func (p *preflight) region(ctx *pulumi.Context) string {
 	return region
 }
 
-// warnings are the warnings for a configuration, given whether the cluster
+// Warnings are the warnings for a configuration, given whether the cluster
 // runs the Pod Identity agent and what of Karpenter it runs.
-func warnings(cfg *config.Stack, podIdentityAgent bool, installed cluster.InstalledKarpenter) []string {
+func Warnings(cfg *config.Stack, podIdentityAgent bool, installed cluster.InstalledKarpenter) []string {
 	var out []string
 	for _, c := range installed.Controllers {
 		if !cfg.Karpenter.Install && c.Version != versions.Karpenter {

@@ -1,4 +1,4 @@
-package stack
+package stack_test
 
 import (
 	"strings"
@@ -6,18 +6,19 @@ import (
 
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
+	"karpenter-gpu/stack"
 )
 
 func TestWarnings(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.ClusterName = "ml-prod"
-	if got := warnings(&cfg, true, cluster.InstalledKarpenter{}); len(got) != 0 {
+	if got := stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}); len(got) != 0 {
 		t.Errorf("default stack warns: %v", got)
 	}
 	thin := cfg.GPUPools[0]
 	thin.Name, thin.CapacityTypes, thin.InstanceTypes = "thin", []string{"spot"}, []string{"g5.xlarge", "g6.xlarge"}
 	cfg.GPUPools = append(cfg.GPUPools, thin)
-	got := strings.Join(warnings(&cfg, false, cluster.InstalledKarpenter{}), "\n")
+	got := strings.Join(stack.Warnings(&cfg, false, cluster.InstalledKarpenter{}), "\n")
 	for _, want := range []string{
 		"gpuPools[thin]: spot only, and only 2 instance type(s)",
 		"karpenter.identity is podIdentity, but cluster ml-prod has no eks-pod-identity-agent add-on",
@@ -34,7 +35,7 @@ func TestPoolsOnlyWarnings(t *testing.T) {
 	cfg.ClusterName, cfg.Karpenter.Install = "ml-prod", false
 	cfg.GPUPools[0].Sharing.Replicas = 2
 	installed := cluster.InstalledKarpenter{Controllers: []cluster.KarpenterController{{Namespace: "karpenter", Name: "karpenter", Version: "1.14.0"}}}
-	got := strings.Join(warnings(&cfg, true, installed), "\n")
+	got := strings.Join(stack.Warnings(&cfg, true, installed), "\n")
 	for _, want := range []string{
 		"the cluster's Karpenter karpenter/karpenter runs 1.14.0, but the node classes and pools were proven against the CRDs of Karpenter 1.15.1",
 		"the existing Karpenter needs its nodeOverlay feature gate on",
@@ -45,7 +46,7 @@ func TestPoolsOnlyWarnings(t *testing.T) {
 	}
 	installed.Controllers[0].Version = "1.15.1"
 	cfg.GPUPools[0].Sharing.Replicas = 0
-	if got := warnings(&cfg, true, installed); len(got) != 0 {
+	if got := stack.Warnings(&cfg, true, installed); len(got) != 0 {
 		t.Errorf("warnings for the pinned release: %v", got)
 	}
 }
