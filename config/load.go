@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
 )
 
 // Defaults returns the configuration a stack gets for every key it leaves out.
@@ -71,7 +72,7 @@ func defaultPool() GPUPool {
 		Name:             "gpu",
 		GPUs:             []string{"t4", "a10g", "l4", "l40s"},
 		GPUCount:         GPUCount{Min: 1, Max: 1},
-		CapacityTypes:    []string{"spot", "on-demand"},
+		CapacityTypes:    []string{wellknown.CapacityTypeSpot, wellknown.CapacityTypeOnDemand},
 		Architectures:    []string{"amd64"},
 		MaxGPUs:          4,
 		Consolidation:    "WhenEmpty",

@@ -346,7 +346,7 @@ func (c *Stack) NodeClass(name string) (NodeClass, bool) {
 }
 
 var (
-	capacityTypes  = []string{"spot", "on-demand", "reserved"}
+	capacityTypes  = []string{wellknown.CapacityTypeSpot, wellknown.CapacityTypeOnDemand, wellknown.CapacityTypeReserved}
 	architectures  = []string{"amd64", "arm64"}
 	consolidations = []string{"WhenEmpty", "WhenEmptyOrUnderutilized"}
 	budgetReasons  = []string{"Underutilized", "Empty", "Drifted", "Unhealthy"}

@@ -16,6 +16,7 @@ func TestControllerAndHarnessAgreeOnTheFilesTheyExchange(t *testing.T) {
 	for _, c := range []struct{ controller, harness string }{
 		{"Seed", "controllerSeed"},
 		{"Instance", "Instance"},
+		{"CapacityPool", "CapacityPool"},
 	} {
 		want := jsonFields(t, "controller", c.controller)
 		got := jsonFields(t, "harness", c.harness)

@@ -71,7 +71,7 @@ func Tolerations(pool config.GPUPool) []map[string]any {
 // instance types: GPU spot capacity comes and goes per type and zone, and
 // such a pool often launches nothing for hours. Empty when fine.
 func SpotStarvation(pool config.GPUPool) string {
-	spotOnly := len(pool.CapacityTypes) == 1 && pool.CapacityTypes[0] == "spot"
+	spotOnly := len(pool.CapacityTypes) == 1 && pool.CapacityTypes[0] == wellknown.CapacityTypeSpot
 	if !spotOnly || len(pool.InstanceTypes) == 0 || len(pool.InstanceTypes) > 2 {
 		return ""
 	}

@@ -30,8 +30,12 @@ const (
 	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 
 	// Karpenter's well-known node labels.
-	LabelNodePool        = "karpenter.sh/nodepool"
-	LabelCapacityType    = "karpenter.sh/capacity-type"
+	LabelNodePool     = "karpenter.sh/nodepool"
+	LabelCapacityType = "karpenter.sh/capacity-type"
+	// The values of LabelCapacityType.
+	CapacityTypeSpot     = "spot"
+	CapacityTypeOnDemand = "on-demand"
+	CapacityTypeReserved = "reserved"
 	LabelEC2NodeClass    = "karpenter.k8s.aws/ec2nodeclass"
 	LabelInstanceFamily  = "karpenter.k8s.aws/instance-family"
 	LabelGPUName         = "karpenter.k8s.aws/instance-gpu-name"

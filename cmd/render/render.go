@@ -87,16 +87,7 @@ func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error)
 		}
 		return fakecloud.FromDescribeCluster(raw)
 	}
-	c := fakecloud.Example(cfg[config.Namespace+":clusterName"])
-	if region := cfg["aws:region"]; region != "" {
-		c.Region = region
-		c.Endpoint = strings.ReplaceAll(c.Endpoint, "us-west-2", region)
-		c.OIDCIssuer = strings.ReplaceAll(c.OIDCIssuer, "us-west-2", region)
-		for i := range c.Subnets {
-			c.Subnets[i].Zone = strings.ReplaceAll(c.Subnets[i].Zone, "us-west-2", region)
-		}
-	}
-	return c, nil
+	return fakecloud.ExampleIn(cfg[config.Namespace+":clusterName"], cfg["aws:region"]), nil
 }
 
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)

@@ -283,10 +283,16 @@ func (e ec2API) DescribeInstanceStatus(ctx context.Context, in *ec2.DescribeInst
 }
 
 // CreateFleet launches as the fake does (the first override that is not
-// refused), then gives the instances what EC2 would: the tags the request
-// asked for and a private DNS name.
+// refused; overrides in a pool the seed says has no capacity fail), then
+// gives the instances what EC2 would: the tags the request asked for and a
+// private DNS name.
 func (e ec2API) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, o ...func(*ec2.Options)) (*ec2.CreateFleetOutput, error) {
 	return record(e.journal, "ec2:CreateFleet", in, func() (*ec2.CreateFleetOutput, error) {
+		var short []fake.CapacityPool
+		for _, p := range e.current().InsufficientCapacity {
+			short = append(short, fake.CapacityPool{CapacityType: p.CapacityType, InstanceType: p.InstanceType, Zone: p.Zone})
+		}
+		e.ec2.InsufficientCapacityPools.Set(short)
 		out, err := e.ec2.CreateFleet(ctx, in, o...)
 		if err != nil || aws.ToBool(in.DryRun) {
 			return out, err

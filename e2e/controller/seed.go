@@ -33,9 +33,20 @@ type Seed struct {
 	Offerings            []ec2types.InstanceTypeOffering `json:"offerings"`
 	CapacityReservations []ec2types.CapacityReservation  `json:"capacityReservations"`
 	PlacementGroups      []ec2types.PlacementGroup       `json:"placementGroups"`
+	// InsufficientCapacity are the pools EC2 has no capacity in: a
+	// CreateFleet override for one of them fails with
+	// InsufficientInstanceCapacity.
+	InsufficientCapacity []CapacityPool `json:"insufficientCapacity"`
 	// Prices are not seeded: the pricing API and the spot price history
 	// fail, as in an isolated account, and Karpenter falls back to the
 	// price table it ships for the region.
+}
+
+// CapacityPool is an instance type in a zone, bought as a capacity type.
+type CapacityPool struct {
+	CapacityType string `json:"capacityType"`
+	InstanceType string `json:"instanceType"`
+	Zone         string `json:"zone"`
 }
 
 func readJSON(path string, v any) error {

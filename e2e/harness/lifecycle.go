@@ -96,16 +96,16 @@ func condition(u unstructured.Unstructured, kind string) string {
 // after the pool's consolidateAfter and terminates its instance; the
 // workload then comes back, and a node with it.
 func (r *run) toZero(ctx context.Context, res *result) error {
-	pool, err := r.dyn.Resource(nodePoolResource).Get(ctx, workloadPool, metav1.GetOptions{})
+	pool, err := r.dyn.Resource(nodePoolResource).Get(ctx, r.under.workloadPool, metav1.GetOptions{})
 	if err != nil {
 		return err
 	}
 	after, _, _ := unstructured.NestedString(pool.Object, "spec", "disruption", "consolidateAfter")
 	consolidateAfter, err := time.ParseDuration(after)
 	if err != nil {
-		return fmt.Errorf("NodePool %s consolidateAfter %q: %w", workloadPool, after, err)
+		return fmt.Errorf("NodePool %s consolidateAfter %q: %w", r.under.workloadPool, after, err)
 	}
-	wl, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil, nil)
+	wl, err := r.engine.stack(ctx, workloadProject, r.under.name, workload.Program, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -115,38 +115,44 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 	}
 	// consolidateAfter, plus Karpenter's own pace: validation, then the
 	// disruption loop, one node at a time within the pool's budget.
-	deadline := start.Add(consolidateAfter + 6*time.Minute)
-	for {
-		claims, err := r.dyn.Resource(nodeClaimResource).List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + workloadPool})
-		if err != nil {
-			return err
-		}
-		running, err := r.poolInstances(workloadPool)
-		if err != nil {
-			return err
-		}
-		if len(claims.Items) == 0 && len(running) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pool %s still has %d NodeClaims and %d running instances %s after the workload went",
-				workloadPool, len(claims.Items), len(running), time.Since(start).Round(time.Second))
-		}
-		time.Sleep(2 * time.Second)
+	if err := r.waitPoolEmpty(ctx, r.under.workloadPool, start.Add(consolidateAfter+6*time.Minute)); err != nil {
+		return fmt.Errorf("%w %s after the workload went", err, time.Since(start).Round(time.Second))
 	}
 	res.toZero = time.Since(start)
-	fmt.Fprintf(os.Stderr, "e2e: pool %s at zero %s after its workload went\n", workloadPool, res.toZero.Round(time.Second))
+	fmt.Fprintf(os.Stderr, "e2e: pool %s at zero %s after its workload went\n", r.under.workloadPool, res.toZero.Round(time.Second))
 	if res.toZero < consolidateAfter {
 		return fmt.Errorf("pool %s lost its node %s after its workload went, before its consolidateAfter %s: something other than consolidation removed it",
-			workloadPool, res.toZero.Round(time.Second), consolidateAfter)
+			r.under.workloadPool, res.toZero.Round(time.Second), consolidateAfter)
 	}
-	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "to zero", Pool: workloadPool, Figures: map[string]any{
+	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "to zero", Pool: r.under.workloadPool, Figures: map[string]any{
 		"consolidateAfter": after, "secondsToZero": int(res.toZero.Seconds()),
 	}})
 	if err := r.workload(ctx, res); err != nil {
 		return err
 	}
 	return r.reportPods(ctx, res, "from zero again (workload)", "default", "app=inference")
+}
+
+// waitPoolEmpty waits until the pool has no NodeClaim and no running
+// instance, or fails at the deadline.
+func (r *run) waitPoolEmpty(ctx context.Context, pool string, deadline time.Time) error {
+	for {
+		claims, err := r.dyn.Resource(nodeClaimResource).List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + pool})
+		if err != nil {
+			return err
+		}
+		running, err := r.poolInstances(pool)
+		if err != nil {
+			return err
+		}
+		if len(claims.Items) == 0 && len(running) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("pool %s still has %d NodeClaims and %d running instances", pool, len(claims.Items), len(running))
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 // poolInstances are the running instances Karpenter launched for a pool.
@@ -186,8 +192,10 @@ const sharingProbe = "sharing-probe"
 // poolOutput is a pool of the gpuPools output, as this scenario reads it.
 type poolOutput struct {
 	workload.Pool
-	MaxGPUs         int `json:"maxGPUs"`
-	SharingReplicas int `json:"sharingReplicas"`
+	MaxGPUs         int      `json:"maxGPUs"`
+	SharingReplicas int      `json:"sharingReplicas"`
+	InstanceTypes   []string `json:"instanceTypes"`
+	CapacityTypes   []string `json:"capacityTypes"`
 }
 
 // sharingAndLimits: one more pod of one GPU than the pool can hold
@@ -196,21 +204,17 @@ type poolOutput struct {
 // one pod stays Pending, and the nodes together have no more than maxGPUs
 // GPUs (so each serves R pods).
 func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
-	raw, err := json.Marshal(res.outputs["gpuPools"])
+	pools, err := gpuPools(res)
 	if err != nil {
 		return err
 	}
-	var pools map[string]poolOutput
-	if err := json.Unmarshal(raw, &pools); err != nil {
-		return err
-	}
-	pool, ok := pools[workloadPool]
+	pool, ok := pools[r.under.workloadPool]
 	if !ok {
-		return fmt.Errorf("the gpuPools output has no pool %s", workloadPool)
+		return fmt.Errorf("the gpuPools output has no pool %s", r.under.workloadPool)
 	}
 	replicas := max(pool.SharingReplicas, 1)
 	slices := pool.MaxGPUs * replicas
-	if err := r.createProbe(ctx, pool, int32(slices+1)); err != nil {
+	if err := r.createProbe(ctx, sharingProbe, pool, int32(slices+1)); err != nil {
 		return err
 	}
 	defer func() {
@@ -220,7 +224,7 @@ func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
 	deadline := time.Now().Add(4 * time.Minute)
 	var stableSince time.Time
 	for ; ; time.Sleep(2 * time.Second) {
-		next, err := r.poolState(ctx, workloadPool, pool.GPUResourceName)
+		next, err := r.poolState(ctx, r.under.workloadPool, pool.GPUResourceName)
 		if err != nil {
 			return err
 		}
@@ -240,16 +244,16 @@ func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
 		state = next
 		if time.Now().After(deadline) {
 			return fmt.Errorf("pool %s (maxGPUs %d, R %d): %d of %d GPU slices taken, %d probe pods pending, %d NodeClaims launching, %d GPUs on %d nodes",
-				workloadPool, pool.MaxGPUs, replicas, state.slicesUsed, slices, state.probesPending, state.launching, state.gpus, state.nodes)
+				r.under.workloadPool, pool.MaxGPUs, replicas, state.slicesUsed, slices, state.probesPending, state.launching, state.gpus, state.nodes)
 		}
 	}
 	// With every slice taken and no more than maxGPUs GPUs, each GPU
 	// serves R pods.
 	if state.gpus > pool.MaxGPUs {
-		return fmt.Errorf("pool %s has %d GPUs on %d nodes, over its maxGPUs %d", workloadPool, state.gpus, state.nodes, pool.MaxGPUs)
+		return fmt.Errorf("pool %s has %d GPUs on %d nodes, over its maxGPUs %d", r.under.workloadPool, state.gpus, state.nodes, pool.MaxGPUs)
 	}
-	fmt.Fprintf(os.Stderr, "e2e: pool %s full: %d slices of %d GPUs on %d nodes, %d pod(s) pending\n", workloadPool, state.slicesUsed, state.gpus, state.nodes, state.probesPending)
-	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "time-slicing and limits", Pool: workloadPool, Figures: map[string]any{
+	fmt.Fprintf(os.Stderr, "e2e: pool %s full: %d slices of %d GPUs on %d nodes, %d pod(s) pending\n", r.under.workloadPool, state.slicesUsed, state.gpus, state.nodes, state.probesPending)
+	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "time-slicing and limits", Pool: r.under.workloadPool, Figures: map[string]any{
 		"maxGPUs": pool.MaxGPUs, "sharingReplicas": replicas, "gpus": state.gpus, "nodes": state.nodes,
 		"slicesTaken": state.slicesUsed, "podsPending": state.probesPending,
 	}})
@@ -308,18 +312,18 @@ func (r *run) poolState(ctx context.Context, pool, resource string) (poolState, 
 	return s, nil
 }
 
-// createProbe creates the scenario's Deployment: pods of one GPU each with
+// createProbe creates a scenario's Deployment: pods of one GPU each with
 // the pool's selector and tolerations, as a workload takes them from the
-// gpuPools output.
-func (r *run) createProbe(ctx context.Context, pool poolOutput, replicas int32) error {
-	labels := map[string]string{"app": sharingProbe}
+// gpuPools output, labelled app=name.
+func (r *run) createProbe(ctx context.Context, name string, pool poolOutput, replicas int32) error {
+	labels := map[string]string{"app": name}
 	var tolerations []corev1.Toleration
 	for _, t := range pool.Tolerations {
 		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
 	}
 	one := resource.MustParse("1")
 	_, err := r.client.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: sharingProbe, Labels: labels},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
 			Replicas: &replicas,
 			Selector: &metav1.LabelSelector{MatchLabels: labels},

@@ -31,7 +31,7 @@ import (
 func main() {
 	var tools Tools
 	var fakeAWS, awsVersion, kubernetesProvider, kubernetesVersion, pulumiBinary, workDir string
-	var karpenterController, karpenterVersion, chartDir, reportFile string
+	var karpenterController, karpenterVersion, chartDir, reportFile, stackFile, render string
 	var keep bool
 	flag.StringVar(&pulumiBinary, "pulumi", "", "the Pulumi CLI")
 	flag.StringVar(&kubernetesProvider, "kubernetes-provider", "", "the pulumi-resource-kubernetes plugin")
@@ -47,6 +47,8 @@ func main() {
 	flag.StringVar(&karpenterController, "karpenter-controller", "", "the Karpenter controller of e2e/controller")
 	flag.StringVar(&karpenterVersion, "karpenter-version", "", "its Karpenter release")
 	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
+	flag.StringVar(&stackFile, "config", "Pulumi.dev.yaml", "the stack file to run (Pulumi.STACK.yaml): its cluster and region make the test account")
+	flag.StringVar(&render, "render", "", "the render command (cmd/render), which writes what up is compared with")
 	flag.StringVar(&reportFile, "report", "", "write a JSON report of what Karpenter did to this file")
 	flag.StringVar(&workDir, "work", "", "working directory (default: a new temporary one, removed afterwards)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
@@ -66,12 +68,16 @@ func main() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Minute)
 	defer cancel()
+	under, err := readStackFile(ctx, stackFile, render, workDir)
+	if err != nil {
+		fail("setup", err)
+	}
 	// Interrupted: stop the control plane and the engine before leaving.
 	signals := make(chan os.Signal, 1)
 	signal.Notify(signals, syscall.SIGINT, syscall.SIGTERM)
 	go func() { <-signals; cancel() }()
 
-	r := &run{tools: tools, dir: workDir, plugins: []Plugin{
+	r := &run{tools: tools, dir: workDir, under: under, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
 	}, pulumiBinary: pulumiBinary, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile}
@@ -90,6 +96,7 @@ func fail(step string, err error) {
 type run struct {
 	tools        Tools
 	dir          string
+	under        stackUnderTest
 	plugins      []Plugin
 	pulumiBinary string
 	// karpenterController runs for the stack's controller Deployment.
@@ -105,6 +112,8 @@ type run struct {
 		sync.Mutex
 		stack   string
 		cluster fakecloud.Cluster
+		// shortage are the pools EC2 has no capacity in.
+		shortage []CapacityPool
 	}
 	client kubernetes.Interface
 	dyn    dynamic.Interface
@@ -166,12 +175,14 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		{name: "step 2 (pulumi up)", do: r.up},
 		{name: "step 3 (second pulumi up)", do: r.reUp},
 		{name: "step 4 (preview --diff of a maxGPUs change)", do: r.previewDiff},
-		{name: "step 5 (examples/gpu-workload up)", do: r.workload},
-		{name: "step 6 (time-slicing and limits: one pod more than the pool holds)", do: r.sharingAndLimits},
-		{name: "step 7 (to zero: the workload goes, Karpenter removes the nodes; it comes back)", do: r.toZero},
-		{name: "step 8 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
-		{name: "step 9 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
-		{name: "step 10 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
+		{name: "step 5 (from zero, every pool: one pending GPU pod each)", do: r.everyPool},
+		{name: "step 6 (spot shortage: pools that buy spot and on-demand fall back to on-demand)", do: r.spotShortage},
+		{name: "step 7 (examples/gpu-workload up)", do: r.workload},
+		{name: "step 8 (time-slicing and limits: one pod more than the pool holds)", do: r.sharingAndLimits},
+		{name: "step 9 (to zero: the workload goes, Karpenter removes the nodes; it comes back)", do: r.toZero},
+		{name: "step 10 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
+		{name: "step 11 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
+		{name: "step 12 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
 	}
 	// A failure of the controller or of what stands in for kubelets ends
 	// the step at once: the engine may be waiting for a node that will
@@ -240,7 +251,7 @@ func (r *run) setupEngine(ctx context.Context) error {
 	if err := os.MkdirAll(bin, 0o755); err != nil {
 		return err
 	}
-	cluster := fakecloud.Example(clusterName)
+	cluster := fakecloud.ExampleIn(r.under.clusterName, r.under.region)
 	cluster.Endpoint, cluster.CertificateAuthority = r.cp.endpoint, r.cp.caBase64()
 	// The version the stack checks its AMI pin against is the one
 	// Karpenter reads from the API server.
@@ -252,7 +263,7 @@ func (r *run) setupEngine(ctx context.Context) error {
 	// As in most accounts, the Spot service-linked role exists: the stack
 	// adopts it by import, and every later run names it again.
 	r.cluster = cluster
-	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(e2e.AWSCLI(cluster.Region, clusterName, r.cp.token)), 0o755); err != nil {
+	if err := os.WriteFile(filepath.Join(bin, "aws"), []byte(e2e.AWSCLI(cluster.Region, r.under.clusterName, r.cp.token)), 0o755); err != nil {
 		return err
 	}
 	if err := os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH")); err != nil {
@@ -271,9 +282,6 @@ func (r *run) setupEngine(ctx context.Context) error {
 	}, r.plugins)
 	return err
 }
-
-// clusterName is the cluster Pulumi.dev.yaml names.
-const clusterName = "ml-dev"
 
 // chartFolders are the chart sources of the run: the pinned Karpenter
 // module's own chart folders, and the upstream NVIDIA device plugin chart

@@ -20,7 +20,7 @@ import (
 )
 
 // existingNodeRole is the node role of the Karpenter someone else installed.
-const existingNodeRole = "KarpenterNodeRole-" + clusterName
+func (r *run) existingNodeRole() string { return "KarpenterNodeRole-" + r.under.clusterName }
 
 // poolsOnly: on a cluster whose Karpenter someone else installed (the
 // pinned module's CRDs and a controller Deployment), karpenter.install false
@@ -36,12 +36,12 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 		return err
 	}
 	cl := r.cluster
-	cl.Roles = map[string]string{existingNodeRole: existingNodeRole}
+	cl.Roles = map[string]string{r.existingNodeRole(): r.existingNodeRole()}
 	st, err := r.platformOn(ctx, "dev-pools-only", cl)
 	if err != nil {
 		return err
 	}
-	for key, value := range map[string]string{"karpenter.install": "false", "nodeRole.name": existingNodeRole} {
+	for key, value := range map[string]string{"karpenter.install": "false", "nodeRole.name": r.existingNodeRole()} {
 		if err := st.SetConfigWithOptions(ctx, platformProject+":"+key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
 			return err
 		}
@@ -54,8 +54,8 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 		return err
 	}
 	for _, nc := range classes.Items {
-		if role, _, _ := unstructured.NestedString(nc.Object, "spec", "role"); role != existingNodeRole {
-			return fmt.Errorf("EC2NodeClass %s uses role %q, not the existing Karpenter's %s", nc.GetName(), role, existingNodeRole)
+		if role, _, _ := unstructured.NestedString(nc.Object, "spec", "role"); role != r.existingNodeRole() {
+			return fmt.Errorf("EC2NodeClass %s uses role %q, not the existing Karpenter's %s", nc.GetName(), role, r.existingNodeRole())
 		}
 	}
 	if len(classes.Items) == 0 {
@@ -109,8 +109,8 @@ func (r *run) installForeignKarpenter(ctx context.Context) error {
 		return err
 	}
 	rendered, err := charts.Render(chart, charts.Release{Name: "karpenter", Namespace: "kube-system", Kubernetes: r.cluster.Version}, map[string]any{
-		"settings":       map[string]any{"clusterName": clusterName},
-		"serviceAccount": map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::" + r.cluster.AccountID + ":role/KarpenterController-" + clusterName}},
+		"settings":       map[string]any{"clusterName": r.under.clusterName},
+		"serviceAccount": map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::" + r.cluster.AccountID + ":role/KarpenterController-" + r.under.clusterName}},
 		"replicas":       1,
 	})
 	if err != nil {

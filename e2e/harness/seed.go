@@ -38,6 +38,14 @@ type controllerSeed struct {
 	Offerings            []ec2types.InstanceTypeOffering `json:"offerings"`
 	CapacityReservations []ec2types.CapacityReservation  `json:"capacityReservations"`
 	PlacementGroups      []ec2types.PlacementGroup       `json:"placementGroups"`
+	InsufficientCapacity []CapacityPool                  `json:"insufficientCapacity"`
+}
+
+// CapacityPool is an instance type in a zone, bought as a capacity type.
+type CapacityPool struct {
+	CapacityType string `json:"capacityType"`
+	InstanceType string `json:"instanceType"`
+	Zone         string `json:"zone"`
 }
 
 // stateResource is a resource of a stack's checkpoint, as `pulumi stack
@@ -76,14 +84,16 @@ func readState(backend, project, stack string) ([]stateResource, error) {
 // seed is the account of the stack under test, as it is now.
 func (r *run) seed() (controllerSeed, error) {
 	r.active.Lock()
-	name, cl := r.active.stack, r.active.cluster
+	name, cl, short := r.active.stack, r.active.cluster, r.active.shortage
 	r.active.Unlock()
 	state, err := readState(filepath.Join(r.engine.dir, "state"), platformProject, name)
 	if err != nil {
 		return controllerSeed{}, err
 	}
 	r.rememberPolicies(name, state)
-	return newSeed(cl, state, nil), nil
+	s := newSeed(cl, state, nil)
+	s.InsufficientCapacity = short
+	return s, nil
 }
 
 // newSeed is the account: the cluster's subnets and security group with

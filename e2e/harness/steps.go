@@ -31,17 +31,11 @@ import (
 const (
 	platformProject = "karpenter-gpu"
 	workloadProject = "gpu-workload"
-	stackName       = "dev"
-	// workloadPool is the pool the example's Deployment asks for.
-	workloadPool = "inference"
 )
 
-// The harness runs from the repository's root: Pulumi.dev.yaml and
-// rendered/ are read from there.
-
-// platform is the dev stack.
+// platform is the stack under test.
 func (r *run) platform(ctx context.Context) (auto.Stack, error) {
-	return r.platformStack(ctx, stackName, nil)
+	return r.platformStack(ctx, r.under.name, nil)
 }
 
 // platformOn is a stack whose stand-in AWS provider serves another
@@ -54,10 +48,10 @@ func (r *run) platformOn(ctx context.Context, name string, cl fakecloud.Cluster)
 	return r.platformStack(ctx, name, map[string]string{e2e.ClusterEnv: string(clusterJSON)})
 }
 
-// platformStack is a stack with the repository's Pulumi.dev.yaml, its chart
-// sources pointed at local folders, run with env.
+// platformStack is a stack with the settings of the stack file under test,
+// its chart sources pointed at local folders, run with env.
 func (r *run) platformStack(ctx context.Context, name string, env map[string]string) (auto.Stack, error) {
-	settings, err := os.ReadFile("Pulumi.dev.yaml")
+	settings, err := r.under.settings()
 	if err != nil {
 		return auto.Stack{}, err
 	}
@@ -152,7 +146,7 @@ func (r *run) reportPods(ctx context.Context, res *result, scenario, namespace, 
 }
 
 // checkCluster compares what the API server holds with what render wrote
-// for Pulumi.dev.yaml (rendered/): the CRDs, every EC2NodeClass, NodePool
+// for the stack file: the CRDs, every EC2NodeClass, NodePool
 // and NodeOverlay (server-side defaults aside), the Helm releases, and the
 // smoke-test Job run to completion on the pool's node.
 func (r *run) checkCluster(ctx context.Context) error {
@@ -162,7 +156,7 @@ func (r *run) checkCluster(ctx context.Context) error {
 		}
 	}
 	plural := map[string]string{"EC2NodeClass": "ec2nodeclasses", "NodePool": "nodepools", "NodeOverlay": "nodeoverlays", "Job": "jobs"}
-	files, err := filepath.Glob(filepath.Join("rendered", "kubernetes", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(r.under.rendered, "kubernetes", "*.yaml"))
 	if err != nil {
 		return err
 	}
@@ -240,7 +234,7 @@ func (r *run) poolOf(ctx context.Context, node string) (string, error) {
 
 // checkReleases finds every release render wrote values for deployed.
 func (r *run) checkReleases(ctx context.Context) error {
-	files, err := filepath.Glob(filepath.Join("rendered", "helm", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(r.under.rendered, "helm", "*.yaml"))
 	if err != nil {
 		return err
 	}
@@ -347,13 +341,13 @@ func (r *run) previewDiff(ctx context.Context, res *result) error {
 // through a StackReference and checks that its Deployment carries the
 // pool's selector and tolerations and its pod runs on the pool's node.
 func (r *run) workload(ctx context.Context, res *result) error {
-	st, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil, nil)
+	st, err := r.engine.stack(ctx, workloadProject, r.under.name, workload.Program, nil, nil)
 	if err != nil {
 		return err
 	}
 	for key, value := range map[string]string{
-		"platformStack": "organization/" + platformProject + "/" + stackName,
-		"pool":          workloadPool,
+		"platformStack": "organization/" + platformProject + "/" + r.under.name,
+		"pool":          r.under.workloadPool,
 	} {
 		if err := st.SetConfig(ctx, workloadProject+":"+key, auto.ConfigValue{Value: value}); err != nil {
 			return err
@@ -370,9 +364,9 @@ func (r *run) workload(ctx context.Context, res *result) error {
 	if err := json.Unmarshal(raw, &pools); err != nil {
 		return fmt.Errorf("the platform's gpuPools output: %w", err)
 	}
-	pool, found := pools[workloadPool]
+	pool, found := pools[r.under.workloadPool]
 	if !found {
-		return fmt.Errorf("the platform's gpuPools output has no pool %q", workloadPool)
+		return fmt.Errorf("the platform's gpuPools output has no pool %q", r.under.workloadPool)
 	}
 	d, err := r.client.AppsV1().Deployments("default").Get(ctx, "inference", metav1.GetOptions{})
 	if err != nil {
@@ -396,8 +390,8 @@ func (r *run) workload(ctx context.Context, res *result) error {
 		return err
 	}
 	for _, p := range pods.Items {
-		if pool, err := r.poolOf(ctx, p.Spec.NodeName); err != nil || pool != workloadPool {
-			return fmt.Errorf("inference pod %s runs on %q, not on a node of the %s pool (%v)", p.Name, p.Spec.NodeName, workloadPool, err)
+		if pool, err := r.poolOf(ctx, p.Spec.NodeName); err != nil || pool != r.under.workloadPool {
+			return fmt.Errorf("inference pod %s runs on %q, not on a node of the %s pool (%v)", p.Name, p.Spec.NodeName, r.under.workloadPool, err)
 		}
 	}
 	return nil
@@ -407,14 +401,14 @@ func (r *run) workload(ctx context.Context, res *result) error {
 // went before the Karpenter controller and the node access, and that the
 // API server holds nothing the stacks made.
 func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) error {
-	wl, err := r.engine.stack(ctx, workloadProject, stackName, workload.Program, nil, nil)
+	wl, err := r.engine.stack(ctx, workloadProject, r.under.name, workload.Program, nil, nil)
 	if err != nil {
 		return err
 	}
 	if _, err := r.destroyOp(ctx, wl, "8-workload-destroy"); err != nil {
 		return fmt.Errorf("%s: %w", workloadProject, err)
 	}
-	running, err := r.poolInstances(workloadPool)
+	running, err := r.poolInstances(r.under.workloadPool)
 	if err != nil {
 		return err
 	}

@@ -107,6 +107,23 @@ func Example(name string) Cluster {
 	}
 }
 
+// ExampleIn is the example cluster named name in region (the example's own
+// region when empty): a stack file's cluster, as an account would hold it.
+func ExampleIn(name, region string) Cluster {
+	c := Example(name)
+	if region == "" || region == c.Region {
+		return c
+	}
+	from := c.Region
+	c.Region = region
+	c.Endpoint = strings.ReplaceAll(c.Endpoint, from, region)
+	c.OIDCIssuer = strings.ReplaceAll(c.OIDCIssuer, from, region)
+	for i := range c.Subnets {
+		c.Subnets[i].Zone = strings.ReplaceAll(c.Subnets[i].Zone, from, region)
+	}
+	return c
+}
+
 // describeCluster is the part of `aws eks describe-cluster` output used here.
 type describeCluster struct {
 	Cluster struct {

@@ -1,0 +1,139 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// poolProbe names the Deployment that asks a pool for one GPU.
+func poolProbe(pool string) string { return "probe-" + pool }
+
+// gpuPools is the stack's gpuPools output.
+func gpuPools(res *result) (map[string]poolOutput, error) {
+	raw, err := json.Marshal(res.outputs["gpuPools"])
+	if err != nil {
+		return nil, err
+	}
+	var pools map[string]poolOutput
+	if err := json.Unmarshal(raw, &pools); err != nil {
+		return nil, fmt.Errorf("the gpuPools output: %w", err)
+	}
+	if len(pools) == 0 {
+		return nil, fmt.Errorf("the gpuPools output names no pool")
+	}
+	return pools, nil
+}
+
+// everyPool: for every pool of the stack at once, a pod of one GPU made
+// from the pool's gpuPools output waits; Karpenter launches a node of that
+// pool for it (only types plan.md lists, of a capacity type the pool
+// allows), the device plugin makes its GPUs allocatable, the NodeClaim is
+// Initialized and the pod runs there.
+func (r *run) everyPool(ctx context.Context, res *result) error {
+	pools, err := gpuPools(res)
+	if err != nil {
+		return err
+	}
+	names := slices.Sorted(maps.Keys(pools))
+	for _, name := range names {
+		if err := r.createProbe(ctx, poolProbe(name), pools[name], 1); err != nil {
+			return err
+		}
+	}
+	defer func() {
+		for _, name := range names {
+			_ = r.client.AppsV1().Deployments("default").Delete(context.WithoutCancel(ctx), poolProbe(name), metav1.DeleteOptions{})
+		}
+	}()
+	waiting := slices.Clone(names)
+	for deadline := time.Now().Add(5 * time.Minute); len(waiting) > 0; time.Sleep(2 * time.Second) {
+		var still []string
+		for _, name := range waiting {
+			pod, err := r.probePod(ctx, poolProbe(name))
+			if err != nil {
+				return err
+			}
+			if pod == nil || pod.Status.Phase != corev1.PodRunning {
+				still = append(still, name)
+				continue
+			}
+			if on, err := r.poolOf(ctx, pod.Spec.NodeName); err != nil || on != name {
+				return fmt.Errorf("pool %s's probe pod runs on %q, a node of pool %q (%v)", name, pod.Spec.NodeName, on, err)
+			}
+			rep, err := r.fromZeroReport(ctx, "from zero (every pool)", pod)
+			if err != nil {
+				return fmt.Errorf("report of pool %s: %w", name, err)
+			}
+			res.scenarios = append(res.scenarios, rep)
+		}
+		waiting = still
+		if len(waiting) > 0 && time.Now().After(deadline) {
+			return fmt.Errorf("no running pod on a node of pool(s) %s after 5 minutes: %s", strings.Join(waiting, ", "), r.pendingReasons(ctx, waiting))
+		}
+	}
+	served, err := r.checkLaunches(ctx, res)
+	if err != nil {
+		return err
+	}
+	for _, name := range names {
+		if !slices.Contains(served, name) {
+			return fmt.Errorf("pool %s's pod runs, but Karpenter launched no instance for the pool", name)
+		}
+	}
+	res.served = served
+	fmt.Fprintf(os.Stderr, "e2e: every pool served from zero: %s\n", strings.Join(names, ", "))
+	for _, name := range names {
+		if err := r.client.AppsV1().Deployments("default").Delete(ctx, poolProbe(name), metav1.DeleteOptions{}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// probePod is the probe Deployment's pod, nil while there is none.
+func (r *run) probePod(ctx context.Context, app string) (*corev1.Pod, error) {
+	pods, err := r.client.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=" + app})
+	if err != nil {
+		return nil, err
+	}
+	for i := range pods.Items {
+		if pods.Items[i].DeletionTimestamp == nil {
+			return &pods.Items[i], nil
+		}
+	}
+	return nil, nil
+}
+
+// pendingReasons says why the waiting pools' probe pods are not running:
+// the scheduler's condition and the pool's NodeClaims.
+func (r *run) pendingReasons(ctx context.Context, pools []string) string {
+	var out []string
+	for _, name := range pools {
+		pod, err := r.probePod(ctx, poolProbe(name))
+		reason := "no pod"
+		if err != nil {
+			reason = err.Error()
+		} else if pod != nil {
+			reason = "phase " + string(pod.Status.Phase)
+			for _, c := range pod.Status.Conditions {
+				if c.Type == corev1.PodScheduled && c.Status != corev1.ConditionTrue {
+					reason += ", unschedulable: " + c.Message
+				}
+			}
+		}
+		if err := r.initialized(ctx, name); err != nil {
+			reason += "; " + err.Error()
+		}
+		out = append(out, name+": "+reason)
+	}
+	return strings.Join(out, "\n  ")
+}

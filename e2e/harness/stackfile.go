@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"karpenter-gpu/config"
+	"karpenter-gpu/internal/stackfile"
+)
+
+// stackUnderTest is the stack file the run deploys and what the run takes
+// from it: the test account's cluster is the one it names, in its region.
+type stackUnderTest struct {
+	file string
+	// name is the stack's name: Pulumi.NAME.yaml (or .yaml.example).
+	name        string
+	clusterName string
+	region      string
+	// workloadPool is the first pool of the file: the pool the workload
+	// example, the limits and the to-zero scenarios run on.
+	workloadPool string
+	// rendered is where `render` wrote the stack's objects for comparison
+	// with what up made.
+	rendered string
+}
+
+// readStackFile reads the file and renders it with the render command.
+func readStackFile(ctx context.Context, file, render, dir string) (stackUnderTest, error) {
+	s := stackUnderTest{file: file}
+	base := filepath.Base(file)
+	s.name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".example"), ".yaml")
+	if s.name == base || s.name == "" {
+		return s, fmt.Errorf("-config %s: want a stack file named Pulumi.STACK.yaml (or .yaml.example)", file)
+	}
+	cfg, err := stackfile.Read(file)
+	if err != nil {
+		return s, err
+	}
+	s.clusterName, s.region = cfg[config.Namespace+":clusterName"], cfg["aws:region"]
+	if s.clusterName == "" {
+		return s, fmt.Errorf("%s: no %s:clusterName", file, config.Namespace)
+	}
+	var pools []struct {
+		Name string `json:"name"`
+	}
+	if raw, ok := cfg[config.Namespace+":gpuPools"]; ok {
+		if err := json.Unmarshal([]byte(raw), &pools); err != nil {
+			return s, fmt.Errorf("%s: gpuPools: %w", file, err)
+		}
+	}
+	if len(pools) == 0 {
+		pools = append(pools, struct {
+			Name string `json:"name"`
+		}{config.Defaults().GPUPools[0].Name})
+	}
+	s.workloadPool = pools[0].Name
+	s.rendered = filepath.Join(dir, "rendered")
+	out, err := exec.CommandContext(ctx, render, "-config", file, "-stack", s.name, "-out", s.rendered).CombinedOutput()
+	if err != nil {
+		return s, fmt.Errorf("render -config %s: %w\n%s", file, err, out)
+	}
+	return s, nil
+}
+
+// settings are the stack file's bytes.
+func (s stackUnderTest) settings() ([]byte, error) { return os.ReadFile(s.file) }
