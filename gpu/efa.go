@@ -10,17 +10,15 @@ import (
 
 // EFADevicePluginValues are the aws-efa-k8s-device-plugin chart values:
 // the plugin registers vpc.amazonaws.com/efa on the nodes of the EFA node
-// classes, whatever taints their pools add.
+// classes, whatever taints their pools add. The chart takes no affinity of
+// ours: it builds its node affinity from supportedInstanceLabels (by
+// default the instance types AWS lists as EFA-capable), so the node class
+// label goes there.
 func EFADevicePluginValues(nodeClasses []string) map[string]any {
 	return map[string]any{
-		"affinity": map[string]any{
-			"nodeAffinity": map[string]any{
-				"requiredDuringSchedulingIgnoredDuringExecution": map[string]any{
-					"nodeSelectorTerms": []any{map[string]any{"matchExpressions": []any{
-						map[string]any{"key": wellknown.LabelEC2NodeClass, "operator": "In", "values": nodeClasses},
-					}}},
-				},
-			},
+		"supportedInstanceLabels": map[string]any{
+			"keys":   []any{wellknown.LabelEC2NodeClass},
+			"values": anyList(nodeClasses),
 		},
 		"tolerations": []any{map[string]any{"operator": "Exists"}},
 	}

@@ -16,9 +16,11 @@ import (
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/placement"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
@@ -453,16 +455,31 @@ func TestMinValuesKeepSpotChoices(t *testing.T) {
 }
 
 // The EFA plugin runs on every node of an EFA class, whatever its pool's
-// taints, and on no other.
+// taints, and on no other: judged on the DaemonSet the upstream chart of
+// the pinned version renders from the values, with Kubernetes' scheduling
+// code.
 func TestEFADevicePluginPlacement(t *testing.T) {
-	values := gpu.EFADevicePluginValues([]string{"p5"})
+	dir, err := charts.Upstream("aws-efa-k8s-device-plugin", versions.EFADevicePlugin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := charts.Render(dir, charts.Release{Name: "aws-efa-k8s-device-plugin", Namespace: "kube-system", Kubernetes: "1.35"}, gpu.EFADevicePluginValues([]string{"p5"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := placement.DaemonSetPods(objects)
+	if err != nil || len(pods) != 1 {
+		t.Fatalf("want the chart's one DaemonSet, got %d (%v)", len(pods), err)
+	}
 	training := pools["training"]
 	training.NodeClass = "p5"
-	if !pluginRunsOn(t, values, producedNode(t, training)) {
-		t.Error("the EFA plugin would not run on a tainted pool of the EFA class")
-	}
-	if pluginRunsOn(t, values, producedNode(t, pools["default"])) {
-		t.Error("the EFA plugin would run on a class without EFA")
+	for name, spec := range pods {
+		if ok, err := placement.Fits(spec, producedNode(t, training)); err != nil || !ok {
+			t.Errorf("DaemonSet %s would not run on a tainted pool of the EFA class (%v)", name, err)
+		}
+		if ok, _ := placement.Fits(spec, producedNode(t, pools["default"])); ok {
+			t.Errorf("DaemonSet %s would run on a class without EFA", name)
+		}
 	}
 }
 

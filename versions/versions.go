@@ -22,7 +22,7 @@ const (
 
 	// EFADevicePlugin is the aws-efa-k8s-device-plugin chart version, from
 	// AWS's EKS charts repository.
-	EFADevicePlugin     = "v0.5.8"
+	EFADevicePlugin     = "v0.5.30"
 	EKSChartsRepository = "https://aws.github.io/eks-charts"
 
 	// DefaultAMI is the EKS-optimized AMI release that nodes boot from. Pinned so

@@ -79,6 +79,28 @@ func DaemonSetRunsOn(values map[string]any, node *corev1.Node) (bool, error) {
 	return Fits(spec, node)
 }
 
+// DaemonSetPods are the pod specs of the DaemonSets among a rendered
+// chart's objects, by DaemonSet name.
+func DaemonSetPods(objects []map[string]any) (map[string]corev1.PodSpec, error) {
+	out := map[string]corev1.PodSpec{}
+	for _, obj := range objects {
+		if obj["kind"] != "DaemonSet" {
+			continue
+		}
+		var ds struct {
+			Metadata metav1.ObjectMeta `json:"metadata"`
+			Spec     struct {
+				Template corev1.PodTemplateSpec `json:"template"`
+			} `json:"spec"`
+		}
+		if err := convert(obj, &ds); err != nil {
+			return nil, err
+		}
+		out[ds.Metadata.Name] = ds.Spec.Template.Spec
+	}
+	return out, nil
+}
+
 // Fits tells whether a pod with this spec may be scheduled onto the node:
 // its node selector, its required node affinity, and its tolerations of
 // the node's NoSchedule and NoExecute taints.
