@@ -179,6 +179,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"chart repository", map[string]string{"clusterName": "ml", "karpenter": `{"chartRepository":"public.ecr.aws/karpenter"}`, "devicePlugin": `{"chartRepository":"ftp://charts"}`}, []string{
 			`karpenter.chartRepository: "public.ecr.aws/karpenter": want an OCI registry path (oci://public.ecr.aws/karpenter), an HTTP chart repository (https://…) or a local folder`,
 			`devicePlugin.chartRepository: "ftp://charts"`}},
+		{"EFA chart", map[string]string{"clusterName": "ml", "efaDevicePlugin": `{"chartRepository":"ftp://charts","version":"0.5.30"}`}, []string{
+			`efaDevicePlugin.chartRepository: "ftp://charts"`,
+			`efaDevicePlugin.version: "0.5.30": want a chart version such as v0.5.30`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},

@@ -46,6 +46,10 @@ func Defaults() Stack {
 			Version:         versions.NvidiaDevicePlugin,
 			Namespace:       "nvidia-device-plugin",
 		},
+		EFADevicePlugin: EFADevicePlugin{
+			ChartRepository: versions.EKSChartsRepository,
+			Version:         versions.EFADevicePlugin,
+		},
 	}
 	s.applyPoolDefaults()
 	return s

@@ -17,7 +17,9 @@ type Stack struct {
 	NodeClasses  []NodeClass       `json:"nodeClasses"`
 	GPUPools     []GPUPool         `json:"gpuPools"`
 	DevicePlugin DevicePlugin      `json:"devicePlugin"`
-	SmokeTest    bool              `json:"smokeTest"`
+	// EFADevicePlugin is installed when a node class has EFA.
+	EFADevicePlugin EFADevicePlugin `json:"efaDevicePlugin"`
+	SmokeTest       bool            `json:"smokeTest"`
 }
 
 // Cluster selects greenfield mode: the stack creates a small EKS cluster
@@ -225,6 +227,15 @@ type DevicePlugin struct {
 	ChartRepository string `json:"chartRepository"`
 	Version         string `json:"version"`
 	Namespace       string `json:"namespace"`
+}
+
+// EFADevicePlugin configures the aws-efa-k8s-device-plugin release (in
+// kube-system, where AWS's charts expect it).
+type EFADevicePlugin struct {
+	// ChartRepository holds the aws-efa-k8s-device-plugin chart (see
+	// Karpenter.ChartRepository).
+	ChartRepository string `json:"chartRepository"`
+	Version         string `json:"version"`
 }
 
 // Sharing turns on time-slicing for a pool's nodes: each physical GPU is

@@ -8,13 +8,16 @@ import (
 	"strings"
 
 	"karpenter-gpu/catalog"
+	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
 var (
-	clusterNamePattern      = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
-	dnsLabelPattern         = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
-	semverPattern           = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	clusterNamePattern = regexp.MustCompile(`^[0-9A-Za-z][A-Za-z0-9\-_]{0,99}$`)
+	dnsLabelPattern    = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+	semverPattern      = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+$`)
+	// AWS's EKS charts are versioned with a leading v.
+	efaChartVersionPattern  = regexp.MustCompile(`^v[0-9]+\.[0-9]+\.[0-9]+$`)
 	k8sVersionPattern       = regexp.MustCompile(`^1\.[0-9]{2}$`)
 	subnetIDPattern         = regexp.MustCompile(`^subnet-[0-9a-f]{8,17}$`)
 	sgIDPattern             = regexp.MustCompile(`^sg-[0-9a-f]{8,17}$`)
@@ -90,6 +93,10 @@ func (c *Stack) validate(p *problems) {
 	}
 	chartRepository(p, "karpenter.chartRepository", c.Karpenter.ChartRepository)
 	chartRepository(p, "devicePlugin.chartRepository", c.DevicePlugin.ChartRepository)
+	chartRepository(p, "efaDevicePlugin.chartRepository", c.EFADevicePlugin.ChartRepository)
+	if !efaChartVersionPattern.MatchString(c.EFADevicePlugin.Version) {
+		p.add("efaDevicePlugin.version", c.EFADevicePlugin.Version, "want a chart version such as "+versions.EFADevicePlugin)
+	}
 	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
 		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
 	}

@@ -4,7 +4,6 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/internal/helmrelease"
-	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
 
@@ -24,9 +23,12 @@ func EFADevicePluginValues(nodeClasses []string) map[string]any {
 	}
 }
 
-// EFADevicePluginArgs names the node classes with EFA interfaces.
+// EFADevicePluginArgs names the node classes with EFA interfaces and the
+// chart to install.
 type EFADevicePluginArgs struct {
-	NodeClasses []string
+	NodeClasses     []string
+	ChartRepository string
+	Version         string
 }
 
 // NewEFADevicePlugin installs the EFA device plugin DaemonSet in
@@ -34,9 +36,9 @@ type EFADevicePluginArgs struct {
 func NewEFADevicePlugin(ctx *pulumi.Context, name string, args *EFADevicePluginArgs, opts ...pulumi.ResourceOption) (*helmrelease.Release, error) {
 	return helmrelease.New(ctx, name, &helmrelease.Args{
 		Name:       "aws-efa-k8s-device-plugin",
-		Repository: versions.EKSChartsRepository,
+		Repository: args.ChartRepository,
 		Chart:      "aws-efa-k8s-device-plugin",
-		Version:    versions.EFADevicePlugin,
+		Version:    args.Version,
 		Namespace:  pulumi.String("kube-system"),
 		Values:     pulumi.ToMap(EFADevicePluginValues(args.NodeClasses)),
 	}, opts...)

@@ -165,7 +165,9 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 		return nil, nil, err
 	}
 	if efa := efaNodeClasses(cfg); len(efa) > 0 {
-		if _, err := gpu.NewEFADevicePlugin(ctx, "efa-device-plugin", &gpu.EFADevicePluginArgs{NodeClasses: efa}, pulumi.Provider(k8s)); err != nil {
+		if _, err := gpu.NewEFADevicePlugin(ctx, "efa-device-plugin", &gpu.EFADevicePluginArgs{
+			NodeClasses: efa, ChartRepository: cfg.EFADevicePlugin.ChartRepository, Version: cfg.EFADevicePlugin.Version,
+		}, pulumi.Provider(k8s)); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -283,20 +283,29 @@ func (r *run) setupEngine(ctx context.Context) error {
 	return err
 }
 
-// chartFolders are the chart sources of the run: the pinned Karpenter
-// module's own chart folders, and the upstream NVIDIA device plugin chart
-// of the version the stack pins, from the chart folder the run was given.
-func (r *run) chartFolders() (karpenterCharts, devicePluginCharts string, err error) {
+// chartSources are the chart repository settings of the run, by
+// configuration key: the pinned Karpenter module's own chart folders, and
+// the upstream charts of the device plugins at the versions the stack pins,
+// from the chart folder the run was given.
+func (r *run) chartSources() (map[string]string, error) {
 	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
-		return "", "", err
+		return nil, err
 	}
-	plugin := filepath.Join(r.chartDir, "nvidia-device-plugin-"+versions.NvidiaDevicePlugin)
-	if _, err := os.Stat(filepath.Join(plugin, "nvidia-device-plugin", "Chart.yaml")); err != nil {
-		return "", "", fmt.Errorf("no nvidia-device-plugin chart %s under -charts %s: %w", versions.NvidiaDevicePlugin, r.chartDir, err)
+	sources := map[string]string{"karpenter.chartRepository": filepath.Join(dir, "charts")}
+	for key, chart := range map[string]struct{ name, version string }{
+		"devicePlugin.chartRepository":    {"nvidia-device-plugin", versions.NvidiaDevicePlugin},
+		"efaDevicePlugin.chartRepository": {"aws-efa-k8s-device-plugin", versions.EFADevicePlugin},
+	} {
+		folder := filepath.Join(r.chartDir, chart.name+"-"+chart.version)
+		if _, err := os.Stat(filepath.Join(folder, chart.name, "Chart.yaml")); err != nil {
+			return nil, fmt.Errorf("no %s chart %s under -charts %s: %w", chart.name, chart.version, r.chartDir, err)
+		}
+		if sources[key], err = filepath.Abs(folder); err != nil {
+			return nil, err
+		}
 	}
-	abs, err := filepath.Abs(plugin)
-	return filepath.Join(dir, "charts"), abs, err
+	return sources, nil
 }
 
 // engineLog is where an operation's progress output goes, beside the

@@ -68,14 +68,11 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 	r.active.Lock()
 	r.active.stack, r.active.cluster = name, cl
 	r.active.Unlock()
-	karpenterCharts, devicePluginCharts, err := r.chartFolders()
+	sources, err := r.chartSources()
 	if err != nil {
 		return st, err
 	}
-	for key, value := range map[string]string{
-		"karpenter.chartRepository":    karpenterCharts,
-		"devicePlugin.chartRepository": devicePluginCharts,
-	} {
+	for key, value := range sources {
 		if err := st.SetConfigWithOptions(ctx, platformProject+":"+key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
 			return st, err
 		}
