@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -21,18 +22,44 @@ const (
 type AddonArgs struct {
 	ClusterName string
 	Addon       string
-	Tags        map[string]string
+	// Version pins the add-on; empty takes the version EKS picks as the
+	// default for the cluster's Kubernetes version.
+	Version string
+	// Configuration are the add-on's configuration values (its chart's
+	// values, checked by EKS against the version's schema).
+	Configuration map[string]any
+	Tags          map[string]string
 }
 
-// NewAddon installs an EKS add-on at the version EKS picks as the default
-// for the cluster's Kubernetes version (the add-on follows cluster upgrades
-// through EKS; no version is pinned here to drift from it).
+// NewAddon installs an EKS add-on.
 func NewAddon(ctx *pulumi.Context, name string, args *AddonArgs, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
-	return awseks.NewAddon(ctx, name, &awseks.AddonArgs{
+	in := &awseks.AddonArgs{
 		ClusterName: pulumi.String(args.ClusterName),
 		AddonName:   pulumi.String(args.Addon),
 		Tags:        pulumi.ToStringMap(args.Tags),
-	}, opts...)
+	}
+	if args.Version != "" {
+		in.AddonVersion = pulumi.String(args.Version)
+	}
+	if args.Configuration != nil {
+		values, err := json.Marshal(args.Configuration)
+		if err != nil {
+			return nil, fmt.Errorf("add-on %s configuration: %w", args.Addon, err)
+		}
+		in.ConfigurationValues = pulumi.String(string(values))
+	}
+	return awseks.NewAddon(ctx, name, in, opts...)
+}
+
+// NodeMonitoringAgentValues are the eks-node-monitoring-agent add-on's
+// configuration values. The agent itself tolerates every taint, its DCGM
+// server none; every GPU node of the stack is tainted, so without a
+// toleration no DCGM server runs there, the agent reports DCGM errors, and
+// node repair replaces healthy GPU nodes.
+func NodeMonitoringAgentValues() map[string]any {
+	return map[string]any{
+		"dcgmAgent": map[string]any{"tolerations": []any{map[string]any{"operator": "Exists"}}},
+	}
 }
 
 // HasAddon tells whether an existing cluster runs the add-on.

@@ -263,6 +263,7 @@ func declareKarpenter(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Fac
 	if gates[wellknown.FeatureGateNodeRepair] {
 		if _, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
 			ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: cfg.Tags,
+			Version: versions.NodeMonitoringAgentAddon, Configuration: cluster.NodeMonitoringAgentValues(),
 		}, pulumi.DependsOn(clusterReady)); err != nil {
 			return nil, err
 		}

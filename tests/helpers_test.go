@@ -113,7 +113,7 @@ func runStackFileOutputs(t *testing.T, file string) (*fakecloud.Cloud, map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	cloud := fakecloud.New(fakecloud.Example(cfg[config.Namespace+":clusterName"]), config.Namespace, "test")
+	cloud := fakecloud.New(fakecloud.ExampleIn(cfg[config.Namespace+":clusterName"], cfg["aws:region"]), config.Namespace, "test")
 	var outputs map[string]any
 	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { outputs = o.Outputs })); err != nil {
 		t.Fatal(err)

@@ -22,8 +22,13 @@ const (
 
 	// EFADevicePlugin is the aws-efa-k8s-device-plugin chart version, from
 	// AWS's EKS charts repository.
-	EFADevicePlugin     = "v0.5.30"
-	EKSChartsRepository = "https://aws.github.io/eks-charts"
+	EFADevicePlugin = "v0.5.30"
+
+	// NodeMonitoringAgent is the eks-node-monitoring-agent chart behind the
+	// EKS add-on version NodeMonitoringAgentAddon, which node repair uses.
+	NodeMonitoringAgent      = "1.7.0"
+	NodeMonitoringAgentAddon = "v" + NodeMonitoringAgent + "-eksbuild.1"
+	EKSChartsRepository      = "https://aws.github.io/eks-charts"
 
 	// DefaultAMI is the EKS-optimized AMI release that nodes boot from. Pinned so
 	// that a new AMI release does not drift every GPU node on its own; this

@@ -1,0 +1,96 @@
+package tests
+
+import (
+	"encoding/json"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+	corev1 "k8s.io/api/core/v1"
+
+	"karpenter-gpu/cluster"
+	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/placement"
+	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
+)
+
+// With node repair on, the stack's eks-node-monitoring-agent add-on is
+// pinned, its configuration values pass the schema of that version, and
+// the chart behind it, rendered with them, runs the agent on every node of
+// every pool and its DCGM server wherever the chart monitors NVIDIA GPUs,
+// whatever taints the pool adds: judged for each instance type a pool may
+// launch, with Kubernetes' scheduling code.
+func TestNodeRepairAgentRunsOnEveryGPUNode(t *testing.T) {
+	dir, err := charts.Upstream("eks-node-monitoring-agent", versions.NodeMonitoringAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	schema, err := os.ReadFile(filepath.Join(filepath.Dir(dir), "configuration.schema.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stacks := map[string]string{"prod example": "../Pulumi.prod.yaml.example", "e2e stack": "../e2e/stacks/Pulumi.e2e.yaml"}
+	for name, file := range stacks {
+		t.Run(name, func(t *testing.T) {
+			cloud, outputs := runStackFileOutputs(t, file)
+			addon := one(t, cloud, "aws:eks/addon:Addon", cluster.NodeMonitoringAgentAddon)
+			if got := addon.Inputs["addonVersion"]; got != versions.NodeMonitoringAgentAddon {
+				t.Errorf("add-on version %v, want %s", got, versions.NodeMonitoringAgentAddon)
+			}
+			var values map[string]any
+			if err := json.Unmarshal([]byte(addon.Inputs["configurationValues"].(string)), &values); err != nil {
+				t.Fatalf("configurationValues: %v", err)
+			}
+			if err := chartutil.ValidateAgainstSingleSchema(values, schema); err != nil {
+				t.Fatalf("configurationValues against the %s schema: %v", versions.NodeMonitoringAgent, err)
+			}
+			objects, err := charts.Render(dir, charts.Release{Name: cluster.NodeMonitoringAgentAddon, Namespace: "kube-system", Kubernetes: "1.35"}, values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pods, err := placement.DaemonSetPods(objects)
+			if err != nil {
+				t.Fatal(err)
+			}
+			agent, dcgm := pods["eks-node-monitoring-agent"], pods["dcgm-server"]
+			if len(agent.Containers) == 0 || len(dcgm.Containers) == 0 {
+				t.Fatalf("the chart renders DaemonSets %v, want eks-node-monitoring-agent and dcgm-server", slices.Sorted(maps.Keys(pods)))
+			}
+			plans := outputs["gpuPools"].(map[string]any)
+			monitored := 0
+			for _, np := range byType(cloud, typeNodePool) {
+				node, err := placement.Node(object(np))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool := node.Labels[wellknown.GPUPoolLabel]
+				for _, typ := range plans[pool].(map[string]any)["instanceTypes"].([]any) {
+					node.Labels[corev1.LabelInstanceTypeStable] = typ.(string)
+					node.Labels[corev1.LabelOSStable] = "linux"
+					if ok, err := placement.Fits(agent, node); err != nil || !ok {
+						t.Errorf("pool %s, %s: no node monitoring agent (%v); taints %v", pool, typ, err, node.Spec.Taints)
+					}
+					// Taints never keep the DCGM server away: it runs where
+					// it would run on the same node untainted.
+					untainted := node.DeepCopy()
+					untainted.Spec.Taints = nil
+					want, _ := placement.Fits(dcgm, untainted)
+					got, err := placement.Fits(dcgm, node)
+					if err != nil || got != want {
+						t.Errorf("pool %s, %s: DCGM server runs %v, on the same node untainted %v (%v); taints %v", pool, typ, got, want, err, node.Spec.Taints)
+					}
+					if got {
+						monitored++
+					}
+				}
+			}
+			if monitored == 0 {
+				t.Error("the DCGM server runs on no instance type of any pool")
+			}
+		})
+	}
+}
