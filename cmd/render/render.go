@@ -155,6 +155,23 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, obse
 				name = fmt.Sprint(meta["name"])
 			}
 			out[path.Join("kubernetes", fileName(kind, name)+".yaml")] = b
+		case r.Type == "aws:eks/addon:Addon":
+			// What the add-on runs follows from its version and values.
+			addon := map[string]any{"addonName": in["addonName"], "addonVersion": in["addonVersion"]}
+			if raw, ok := in["configurationValues"].(string); ok {
+				var values any
+				if err := json.Unmarshal([]byte(raw), &values); err != nil {
+					return nil, fmt.Errorf("add-on %s configurationValues: %w", r.Name, err)
+				}
+				addon["configurationValues"] = values
+			}
+			b, err := json.Marshal(addon)
+			if err != nil {
+				return nil, err
+			}
+			if err := jsonFile(out, path.Join("addons", fileName(r.Name)+".json"), string(b)); err != nil {
+				return nil, err
+			}
 		default:
 			doc, ok := jsonDocuments[r.Type]
 			if !ok {

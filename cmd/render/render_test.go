@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"karpenter-gpu/versions"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed render of the dev stack")
@@ -208,6 +210,12 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 	}
 	if !strings.Contains(string(files["helm/efa-device-plugin.yaml"]), "karpenter.k8s.aws/ec2nodeclass") {
 		t.Error("no EFA device plugin values")
+	}
+	agent := string(files["addons/eks-node-monitoring-agent.json"])
+	for _, want := range []string{`"addonVersion": "` + versions.NodeMonitoringAgentAddon + `"`, `"dcgmAgent": {`} {
+		if !strings.Contains(agent, want) {
+			t.Errorf("addons/eks-node-monitoring-agent.json lacks %s:\n%s", want, agent)
+		}
 	}
 	plan := string(files["plan.md"])
 	for _, want := range []string{"| aws:eks/addon:Addon | `eks-node-monitoring-agent` |", "| aws:ec2/securityGroup:SecurityGroup | `efa` |",
