@@ -23,6 +23,10 @@ func EFADevicePluginValues(nodeClasses []string) map[string]any {
 	}
 }
 
+// EFADevicePluginRelease is the release's name; the chart names its
+// DaemonSet and labels its pods (name=…) after it.
+const EFADevicePluginRelease = "aws-efa-k8s-device-plugin"
+
 // EFADevicePluginArgs names the node classes with EFA interfaces and the
 // chart to install.
 type EFADevicePluginArgs struct {
@@ -35,7 +39,7 @@ type EFADevicePluginArgs struct {
 // kube-system, where AWS's charts expect it.
 func NewEFADevicePlugin(ctx *pulumi.Context, name string, args *EFADevicePluginArgs, opts ...pulumi.ResourceOption) (*helmrelease.Release, error) {
 	return helmrelease.New(ctx, name, &helmrelease.Args{
-		Name:       "aws-efa-k8s-device-plugin",
+		Name:       EFADevicePluginRelease,
 		Repository: args.ChartRepository,
 		Chart:      "aws-efa-k8s-device-plugin",
 		Version:    args.Version,

@@ -193,12 +193,14 @@ var _ sdk.EC2API = ec2API{}
 
 func (e ec2API) DescribeCapacityReservations(ctx context.Context, in *ec2.DescribeCapacityReservationsInput, o ...func(*ec2.Options)) (*ec2.DescribeCapacityReservationsOutput, error) {
 	return record(e.journal, "ec2:DescribeCapacityReservations", in, func() (*ec2.DescribeCapacityReservationsOutput, error) {
+		e.ec2.DescribeCapacityReservationsOutput.Set(&ec2.DescribeCapacityReservationsOutput{CapacityReservations: e.current().CapacityReservations})
 		return e.ec2.DescribeCapacityReservations(ctx, in, o...)
 	})
 }
 
 func (e ec2API) DescribePlacementGroups(ctx context.Context, in *ec2.DescribePlacementGroupsInput, o ...func(*ec2.Options)) (*ec2.DescribePlacementGroupsOutput, error) {
 	return record(e.journal, "ec2:DescribePlacementGroups", in, func() (*ec2.DescribePlacementGroupsOutput, error) {
+		e.ec2.DescribePlacementGroupsOutput.Set(&ec2.DescribePlacementGroupsOutput{PlacementGroups: e.current().PlacementGroups})
 		return e.ec2.DescribePlacementGroups(ctx, in, o...)
 	})
 }

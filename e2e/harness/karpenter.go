@@ -17,7 +17,9 @@ import (
 	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
@@ -26,6 +28,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"karpenter-gpu/e2e/kubelet"
+	"karpenter-gpu/gpu"
 	"karpenter-gpu/wellknown"
 )
 
@@ -106,6 +109,9 @@ func (k *karpenter) reconcile(ctx context.Context) error {
 		return err
 	}
 	if err := k.advertiseGPUs(ctx); err != nil {
+		return err
+	}
+	if err := k.advertiseEFA(ctx); err != nil {
 		return err
 	}
 	return k.watch(ctx)
@@ -351,6 +357,57 @@ func (k *karpenter) advertiseGPUs(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// advertiseEFA adds to a registered node of an EFA node class what the EFA
+// device plugin registers once the upstream chart's pod runs there: one
+// vpc.amazonaws.com/efa per EFA interface the class attaches.
+func (k *karpenter) advertiseEFA(ctx context.Context) error {
+	for name := range k.registered {
+		node, err := k.client.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			continue
+		}
+		if _, done := node.Status.Allocatable[kubelet.EFAResource]; done {
+			continue
+		}
+		interfaces, err := efaInterfaces(ctx, k.dyn, node)
+		if err != nil || interfaces == 0 {
+			continue
+		}
+		pods, err := k.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{
+			FieldSelector: "spec.nodeName=" + name, LabelSelector: "name=" + gpu.EFADevicePluginRelease,
+		})
+		if err != nil {
+			return err
+		}
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+				if err := k.addDevices(ctx, node, corev1.ResourceList{kubelet.EFAResource: *resource.NewQuantity(int64(interfaces), resource.DecimalSI)}); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// efaInterfaces is the number of EFA interfaces the node's EC2NodeClass
+// attaches (spec.networkInterfaces of type efa-only); 0 for a class without.
+func efaInterfaces(ctx context.Context, dyn dynamic.Interface, node *corev1.Node) (int, error) {
+	class, err := dyn.Resource(nodeClassResource).Get(ctx, node.Labels[wellknown.LabelEC2NodeClass], metav1.GetOptions{})
+	if err != nil {
+		return 0, err
+	}
+	nics, _, _ := unstructured.NestedSlice(class.Object, "spec", "networkInterfaces")
+	n := 0
+	for _, nic := range nics {
+		if m, ok := nic.(map[string]any); ok && m["interfaceType"] == "efa-only" {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // devicePluginConfig is the configuration the plugin's config manager

@@ -196,6 +196,7 @@ type poolOutput struct {
 	SharingReplicas int      `json:"sharingReplicas"`
 	InstanceTypes   []string `json:"instanceTypes"`
 	CapacityTypes   []string `json:"capacityTypes"`
+	NodeClass       string   `json:"nodeClass"`
 }
 
 // sharingAndLimits: one more pod of one GPU than the pool can hold

@@ -104,6 +104,8 @@ type run struct {
 	chartDir                              string
 	reportFile                            string
 
+	// fixtures are the test account's reservations and placement groups.
+	fixtures  fixtures
 	cp        *controlPlane
 	karpenter *karpenter
 	iam       iamJudge
@@ -147,6 +149,9 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 		return "", "control plane", err
 	}
 	if err := r.setupEngine(ctx); err != nil {
+		return "", "engine setup", err
+	}
+	if r.fixtures, err = accountFixtures(r.under.config, r.cluster, r.under.rendered); err != nil {
 		return "", "engine setup", err
 	}
 	r.karpenter = &karpenter{binary: r.karpenterController, dir: filepath.Join(r.dir, "karpenter"), logs: filepath.Join(r.cp.dir, "logs"),

@@ -12,6 +12,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"karpenter-gpu/e2e/kubelet"
+	"karpenter-gpu/wellknown"
 )
 
 // poolProbe names the Deployment that asks a pool for one GPU.
@@ -69,9 +73,19 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 			if on, err := r.poolOf(ctx, pod.Spec.NodeName); err != nil || on != name {
 				return fmt.Errorf("pool %s's probe pod runs on %q, a node of pool %q (%v)", name, pod.Spec.NodeName, on, err)
 			}
+			if missing, err := r.efaMissing(ctx, pod.Spec.NodeName); err != nil || missing != "" {
+				if err != nil {
+					return err
+				}
+				still = append(still, name)
+				continue
+			}
 			rep, err := r.fromZeroReport(ctx, "from zero (every pool)", pod)
 			if err != nil {
 				return fmt.Errorf("report of pool %s: %w", name, err)
+			}
+			if err := r.checkReserved(ctx, name, pools[name], rep); err != nil {
+				return err
 			}
 			res.scenarios = append(res.scenarios, rep)
 		}
@@ -97,6 +111,56 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 		}
 	}
 	return nil
+}
+
+// checkReserved: a pool that buys reserved capacity on a class whose
+// selector terms match the test account's reservations launched into one
+// of them, and its EC2NodeClass lists them in its status.
+func (r *run) checkReserved(ctx context.Context, name string, pool poolOutput, rep ScenarioReport) error {
+	ids := r.fixtures.reservedFor[pool.NodeClass]
+	if len(ids) == 0 || !slices.Contains(pool.CapacityTypes, wellknown.CapacityTypeReserved) {
+		return nil
+	}
+	if got := rep.Launched["capacityType"]; got != wellknown.CapacityTypeReserved {
+		return fmt.Errorf("pool %s may buy reserved capacity and the account holds reservations %v for class %s, but it launched %s %s",
+			name, ids, pool.NodeClass, got, rep.Launched["instanceType"])
+	}
+	class, err := r.dyn.Resource(nodeClassResource).Get(ctx, pool.NodeClass, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	listed, _, _ := unstructured.NestedSlice(class.Object, "status", "capacityReservations")
+	var found []string
+	for _, cr := range listed {
+		if m, ok := cr.(map[string]any); ok {
+			found = append(found, fmt.Sprint(m["id"]))
+		}
+	}
+	for _, id := range ids {
+		if !slices.Contains(found, id) {
+			return fmt.Errorf("EC2NodeClass %s lists reservations %v in its status, not the account's %s", pool.NodeClass, found, id)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "e2e: pool %s launched %s into reservation(s) %v\n", name, rep.Launched["instanceType"], ids)
+	return nil
+}
+
+// efaMissing says what is missing when the node's EC2NodeClass attaches
+// EFA interfaces that the node does not advertise: the EFA device plugin's
+// pod has not come to it. Empty when nothing is.
+func (r *run) efaMissing(ctx context.Context, node string) (string, error) {
+	n, err := r.client.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	want, err := efaInterfaces(ctx, r.dyn, n)
+	if err != nil || want == 0 {
+		return "", err
+	}
+	if got := n.Status.Allocatable[kubelet.EFAResource]; got.Value() != int64(want) {
+		return fmt.Sprintf("node %s advertises %s %s of the %d interfaces its class attaches: no EFA device plugin pod runs there", node, got.String(), kubelet.EFAResource, want), nil
+	}
+	return "", nil
 }
 
 // probePod is the probe Deployment's pod, nil while there is none.
@@ -132,6 +196,11 @@ func (r *run) pendingReasons(ctx context.Context, pools []string) string {
 		}
 		if err := r.initialized(ctx, name); err != nil {
 			reason += "; " + err.Error()
+		}
+		if pod != nil && pod.Spec.NodeName != "" {
+			if missing, _ := r.efaMissing(ctx, pod.Spec.NodeName); missing != "" {
+				reason += "; " + missing
+			}
 		}
 		out = append(out, name+": "+reason)
 	}

@@ -91,7 +91,7 @@ func (r *run) seed() (controllerSeed, error) {
 		return controllerSeed{}, err
 	}
 	r.rememberPolicies(name, state)
-	s := newSeed(cl, state, nil)
+	s := newSeed(cl, state, r.fixtures)
 	s.InsufficientCapacity = short
 	return s, nil
 }
@@ -103,11 +103,11 @@ func (r *run) seed() (controllerSeed, error) {
 // version (only those of the releases that cover it), every catalogue
 // type offered in every zone of the cluster's subnets, and the
 // reservations of the test account's fixture.
-func newSeed(cl fakecloud.Cluster, state []stateResource, reservations []ec2types.CapacityReservation) controllerSeed {
+func newSeed(cl fakecloud.Cluster, state []stateResource, f fixtures) controllerSeed {
 	s := controllerSeed{
 		Region: cl.Region, Account: cl.AccountID, Partition: cl.Partition,
 		ClusterName: cl.Name, ClusterEndpoint: cl.Endpoint, KubernetesVersion: cl.Version, ServiceCIDR: "10.96.0.0/16",
-		SSMParameters: map[string]string{}, CapacityReservations: reservations,
+		SSMParameters: map[string]string{}, CapacityReservations: f.Reservations, PlacementGroups: f.PlacementGroups,
 	}
 	tags := map[string]map[string]string{}
 	for _, sub := range cl.Subnets {

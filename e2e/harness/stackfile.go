@@ -2,11 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"karpenter-gpu/config"
@@ -21,6 +22,7 @@ type stackUnderTest struct {
 	name        string
 	clusterName string
 	region      string
+	config      *config.Stack
 	// workloadPool is the first pool of the file: the pool the workload
 	// example, the limits and the to-zero scenarios run on.
 	workloadPool string
@@ -41,24 +43,12 @@ func readStackFile(ctx context.Context, file, render, dir string) (stackUnderTes
 	if err != nil {
 		return s, err
 	}
-	s.clusterName, s.region = cfg[config.Namespace+":clusterName"], cfg["aws:region"]
-	if s.clusterName == "" {
-		return s, fmt.Errorf("%s: no %s:clusterName", file, config.Namespace)
+	s.config, err = config.Parse(func(key string) (string, bool) { v, ok := cfg[key]; return v, ok }, slices.Collect(maps.Keys(cfg)))
+	if err != nil {
+		return s, fmt.Errorf("%s: %w", file, err)
 	}
-	var pools []struct {
-		Name string `json:"name"`
-	}
-	if raw, ok := cfg[config.Namespace+":gpuPools"]; ok {
-		if err := json.Unmarshal([]byte(raw), &pools); err != nil {
-			return s, fmt.Errorf("%s: gpuPools: %w", file, err)
-		}
-	}
-	if len(pools) == 0 {
-		pools = append(pools, struct {
-			Name string `json:"name"`
-		}{config.Defaults().GPUPools[0].Name})
-	}
-	s.workloadPool = pools[0].Name
+	s.clusterName, s.region = s.config.ClusterName, cfg["aws:region"]
+	s.workloadPool = s.config.GPUPools[0].Name
 	s.rendered = filepath.Join(dir, "rendered")
 	out, err := exec.CommandContext(ctx, render, "-config", file, "-stack", s.name, "-out", s.rendered).CombinedOutput()
 	if err != nil {
