@@ -41,6 +41,12 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
+	// The controller's own settings belong to whoever installed it.
+	for _, key := range []string{"karpenter.featureGates", "karpenter.awsFeatureGates", "karpenter.values"} {
+		if err := st.RemoveConfigWithOptions(ctx, platformProject+":"+key, &auto.ConfigOptions{Path: true}); err != nil {
+			return err
+		}
+	}
 	for key, value := range map[string]string{"karpenter.install": "false", "nodeRole.name": r.existingNodeRole()} {
 		if err := st.SetConfigWithOptions(ctx, platformProject+":"+key, auto.ConfigValue{Value: value}, &auto.ConfigOptions{Path: true}); err != nil {
 			return err
