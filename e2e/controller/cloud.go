@@ -180,6 +180,10 @@ func withNetwork(t ec2types.InstanceTypeInfo) ec2types.InstanceTypeInfo {
 	if n.EncryptionInTransitSupported == nil {
 		n.EncryptionInTransitSupported = aws.Bool(true)
 	}
+	// EC2 gives an EFA type one EFA interface per network card.
+	if aws.ToBool(n.EfaSupported) && n.EfaInfo == nil {
+		n.EfaInfo = &ec2types.EfaInfo{MaximumEfaInterfaces: aws.Int32(int32(max(1, len(n.NetworkCards))))}
+	}
 	return t
 }
 

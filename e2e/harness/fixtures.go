@@ -12,6 +12,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/fakecloud"
@@ -26,6 +27,9 @@ type fixtures struct {
 	PlacementGroups []ec2types.PlacementGroup
 	// reservedFor are the reservation IDs by node class.
 	reservedFor map[string][]string
+	// efaCapable are the instance types EC2 reports EFA support for: the
+	// list the upstream EFA device plugin chart carries.
+	efaCapable map[string]bool
 }
 
 // reservedInstances is how many instances each fixture reservation holds.
@@ -35,8 +39,23 @@ const reservedInstances = 2
 // the pools' plans (render's outputs.json): a reservation holds the first
 // instance type a pool of the class that buys reserved capacity may
 // launch, in the zone of the class's first subnet.
-func accountFixtures(cfg *config.Stack, cl fakecloud.Cluster, rendered string) (fixtures, error) {
-	f := fixtures{reservedFor: map[string][]string{}}
+func accountFixtures(cfg *config.Stack, cl fakecloud.Cluster, rendered, efaChart string) (fixtures, error) {
+	f := fixtures{reservedFor: map[string][]string{}, efaCapable: map[string]bool{}}
+	values, err := os.ReadFile(filepath.Join(efaChart, "aws-efa-k8s-device-plugin", "values.yaml"))
+	if err != nil {
+		return f, err
+	}
+	var chart struct {
+		SupportedInstanceLabels struct {
+			Values []string `json:"values"`
+		} `json:"supportedInstanceLabels"`
+	}
+	if err := yaml.Unmarshal(values, &chart); err != nil {
+		return f, fmt.Errorf("the EFA device plugin chart's values: %w", err)
+	}
+	for _, t := range chart.SupportedInstanceLabels.Values {
+		f.efaCapable[t] = true
+	}
 	raw, err := os.ReadFile(filepath.Join(rendered, "outputs.json"))
 	if err != nil {
 		return f, err

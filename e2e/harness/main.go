@@ -151,7 +151,11 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	if err := r.setupEngine(ctx); err != nil {
 		return "", "engine setup", err
 	}
-	if r.fixtures, err = accountFixtures(r.under.config, r.cluster, r.under.rendered); err != nil {
+	sources, err := r.chartSources()
+	if err != nil {
+		return "", "engine setup", err
+	}
+	if r.fixtures, err = accountFixtures(r.under.config, r.cluster, r.under.rendered, sources["efaDevicePlugin.chartRepository"]); err != nil {
 		return "", "engine setup", err
 	}
 	r.karpenter = &karpenter{binary: r.karpenterController, dir: filepath.Join(r.dir, "karpenter"), logs: filepath.Join(r.cp.dir, "logs"),

@@ -194,7 +194,9 @@ func newSeed(cl fakecloud.Cluster, state []stateResource, f fixtures) controller
 		if t.GPUCount == 0 {
 			continue
 		}
-		s.InstanceTypes = append(s.InstanceTypes, instanceTypeInfo(t))
+		info := instanceTypeInfo(t)
+		info.NetworkInfo = &ec2types.NetworkInfo{EfaSupported: aws.Bool(f.efaCapable[t.Name])}
+		s.InstanceTypes = append(s.InstanceTypes, info)
 		for _, z := range slices.Sorted(maps.Keys(zones)) {
 			s.Offerings = append(s.Offerings, ec2types.InstanceTypeOffering{
 				InstanceType: ec2types.InstanceType(t.Name), Location: aws.String(z), LocationType: ec2types.LocationTypeAvailabilityZone,
@@ -223,6 +225,10 @@ func instanceTypeInfo(t catalog.InstanceType) ec2types.InstanceTypeInfo {
 			TotalGpuMemoryInMiB: aws.Int32(int32(t.GPUCount * t.GPUMemoryMi)),
 		},
 		EbsInfo: &ec2types.EbsInfo{EbsOptimizedSupport: ec2types.EbsOptimizedSupportDefault, EncryptionSupport: ec2types.EbsEncryptionSupportSupported},
+		// Every current-generation GPU type supports every strategy.
+		PlacementGroupInfo: &ec2types.PlacementGroupInfo{SupportedStrategies: []ec2types.PlacementGroupStrategy{
+			ec2types.PlacementGroupStrategyCluster, ec2types.PlacementGroupStrategyPartition, ec2types.PlacementGroupStrategySpread,
+		}},
 	}
 }
 
