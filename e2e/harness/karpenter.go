@@ -335,25 +335,23 @@ func (k *karpenter) advertiseGPUs(ctx context.Context) error {
 		if err != nil || gpus == 0 {
 			continue
 		}
-		pods, err := k.client.CoreV1().Pods("").List(ctx, metav1.ListOptions{
-			FieldSelector: "spec.nodeName=" + name, LabelSelector: "app.kubernetes.io/name=" + devicePluginApp,
-		})
+		p, err := k.runningPod(ctx, "", "app.kubernetes.io/name="+devicePluginApp, name)
 		if err != nil {
 			return err
 		}
-		for _, p := range pods.Items {
-			if p.Status.Phase != corev1.PodRunning || p.DeletionTimestamp != nil {
-				continue
-			}
-			config, err := k.devicePluginConfig(ctx, &p, node)
-			if err != nil {
-				return fmt.Errorf("device plugin pod %s/%s on %s: %w", p.Namespace, p.Name, name, err)
-			}
-			resources, err := kubelet.GPUResources(config, gpus)
-			if err != nil {
-				return fmt.Errorf("device plugin pod %s/%s on %s: %w", p.Namespace, p.Name, name, err)
-			}
-			return k.addDevices(ctx, node, resources)
+		if p == nil {
+			continue
+		}
+		config, err := k.devicePluginConfig(ctx, p, node)
+		if err != nil {
+			return fmt.Errorf("device plugin pod %s/%s on %s: %w", p.Namespace, p.Name, name, err)
+		}
+		resources, err := kubelet.GPUResources(config, gpus)
+		if err != nil {
+			return fmt.Errorf("device plugin pod %s/%s on %s: %w", p.Namespace, p.Name, name, err)
+		}
+		if err := k.addDevices(ctx, node, resources); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -375,22 +373,32 @@ func (k *karpenter) advertiseEFA(ctx context.Context) error {
 		if err != nil || interfaces == 0 {
 			continue
 		}
-		pods, err := k.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{
-			FieldSelector: "spec.nodeName=" + name, LabelSelector: "name=" + gpu.EFADevicePluginRelease,
-		})
+		p, err := k.runningPod(ctx, "kube-system", "name="+gpu.EFADevicePluginRelease, name)
 		if err != nil {
 			return err
 		}
-		for _, p := range pods.Items {
-			if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
-				if err := k.addDevices(ctx, node, corev1.ResourceList{kubelet.EFAResource: *resource.NewQuantity(int64(interfaces), resource.DecimalSI)}); err != nil {
-					return err
-				}
-				break
-			}
+		if p == nil {
+			continue
+		}
+		if err := k.addDevices(ctx, node, corev1.ResourceList{kubelet.EFAResource: *resource.NewQuantity(int64(interfaces), resource.DecimalSI)}); err != nil {
+			return err
 		}
 	}
 	return nil
+}
+
+// runningPod is a running pod of the selector on the node, nil for none.
+func (k *karpenter) runningPod(ctx context.Context, namespace, selector, node string) (*corev1.Pod, error) {
+	pods, err := k.client.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node, LabelSelector: selector})
+	if err != nil {
+		return nil, err
+	}
+	for i, p := range pods.Items {
+		if p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil {
+			return &pods.Items[i], nil
+		}
+	}
+	return nil, nil
 }
 
 // efaInterfaces is the number of EFA interfaces the node's EC2NodeClass
