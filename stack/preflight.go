@@ -20,6 +20,7 @@ import (
 	"karpenter-gpu/network"
 	"karpenter-gpu/quota"
 	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
 )
 
 // preflight is everything the stack learns, checks and decides before its
@@ -228,7 +229,31 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 		}
 	}
 	p.warnings = append(Warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
+	p.warnings = append(p.warnings, NodeRepairWarnings(cfg, p.instanceTypes)...)
 	return nil
+}
+
+// NodeRepairWarnings name, with node repair on, the pools that may launch
+// arm64 GPU instances: the node monitoring agent runs its DCGM server on
+// amd64 nodes only, so node repair never sees those nodes' GPU faults.
+func NodeRepairWarnings(cfg *config.Stack, types map[string][]catalog.InstanceType) []string {
+	if !featureGates(cfg)[wellknown.FeatureGateNodeRepair] {
+		return nil
+	}
+	var out []string
+	for _, pool := range cfg.GPUPools {
+		var arm []string
+		for _, t := range types[pool.Name] {
+			if t.Arch == "arm64" {
+				arm = append(arm, t.Name)
+			}
+		}
+		if len(arm) > 0 {
+			out = append(out, fmt.Sprintf("gpuPools[%s]: node repair sees no GPU faults on %s: the %s add-on runs its DCGM server on amd64 nodes only (set architectures: [amd64] to keep the pool to nodes it monitors)",
+				pool.Name, strings.Join(arm, ", "), cluster.NodeMonitoringAgentAddon))
+		}
+	}
+	return out
 }
 
 // region is the stack's AWS region.

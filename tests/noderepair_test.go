@@ -6,14 +6,19 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"helm.sh/helm/v3/pkg/chartutil"
 	corev1 "k8s.io/api/core/v1"
 
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
+	"karpenter-gpu/config"
+	"karpenter-gpu/gpu"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/placement"
+	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -92,5 +97,60 @@ func TestNodeRepairAgentRunsOnEveryGPUNode(t *testing.T) {
 				t.Error("the DCGM server runs on no instance type of any pool")
 			}
 		})
+	}
+}
+
+// With node repair on, a pool that may launch arm64 GPU instances is named
+// in a warning with those types, and only such a pool; and that rule is the
+// agent chart's own: its DCGM server, rendered with the stack's values,
+// runs on the node of every amd64 catalogue GPU type and of no arm64 one.
+func TestNodeRepairWarnsOfPoolsWithoutGPUHealth(t *testing.T) {
+	cfg := config.Defaults()
+	cfg.ClusterName = "ml"
+	cfg.Karpenter.FeatureGates = map[string]bool{wellknown.FeatureGateNodeRepair: true}
+	arm := cfg.GPUPools[0]
+	arm.Name, arm.GPUs, arm.Architectures = "edge", []string{"t4g", "t4"}, []string{"amd64", "arm64"}
+	plain := cfg.GPUPools[0]
+	plain.Name, plain.GPUs = "plain", []string{"t4"}
+	cfg.GPUPools = []config.GPUPool{arm, plain}
+	types := map[string][]catalog.InstanceType{}
+	for _, p := range cfg.GPUPools {
+		var err error
+		if types[p.Name], err = catalog.Match(gpu.Requirements(p)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := strings.Join(stack.NodeRepairWarnings(&cfg, types), "\n")
+	if !strings.Contains(got, "gpuPools[edge]: node repair sees no GPU faults on g5g.xlarge") || strings.Contains(got, "gpuPools[plain]") {
+		t.Errorf("warnings:\n%s", got)
+	}
+	cfg.Karpenter.FeatureGates = nil
+	if w := stack.NodeRepairWarnings(&cfg, types); len(w) != 0 {
+		t.Errorf("warnings without node repair: %v", w)
+	}
+
+	dir, err := charts.Upstream("eks-node-monitoring-agent", versions.NodeMonitoringAgent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objects, err := charts.Render(dir, charts.Release{Name: cluster.NodeMonitoringAgentAddon, Namespace: "kube-system", Kubernetes: "1.35"}, cluster.NodeMonitoringAgentValues())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pods, err := placement.DaemonSetPods(objects)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, it := range catalog.InstanceTypes {
+		node := &corev1.Node{}
+		node.Labels = map[string]string{corev1.LabelInstanceTypeStable: it.Name, corev1.LabelArchStable: it.Arch, corev1.LabelOSStable: "linux"}
+		node.Spec.Taints = []corev1.Taint{{Key: wellknown.GPUTaintKey, Effect: wellknown.GPUTaintEffect}}
+		runs, err := placement.Fits(pods["dcgm-server"], node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runs != (it.Arch == "amd64") {
+			t.Errorf("%s (%s): the chart's DCGM server runs %v, the stack's rule says %v", it.Name, it.Arch, runs, it.Arch == "amd64")
+		}
 	}
 }
