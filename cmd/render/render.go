@@ -284,6 +284,7 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 		b.WriteString("\n")
 	}
 	poolsSection(&b, observed.Outputs, cluster.Region)
+	budgetsSection(&b, resources)
 	b.WriteString("## Longest dependency chain\n\n")
 	for i, urn := range chain {
 		fmt.Fprintf(&b, "%d. %s\n", i+1, label(urn))
@@ -337,6 +338,43 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 		fmt.Fprintf(b, "\nPrices are %s list prices (the only region the pinned Karpenter module carries); %s prices differ.\n", catalog.PricesRegion, region)
 	}
 	b.WriteString("\n")
+}
+
+// budgetsSection lists each NodePool's disruption budgets as Karpenter
+// reads them: a schedule is a cron expression in UTC.
+func budgetsSection(b *strings.Builder, resources []fakecloud.Resource) {
+	var rows []string
+	for _, r := range resources {
+		if r.Type != "kubernetes:karpenter.sh/v1:NodePool" {
+			continue
+		}
+		meta, _ := r.Inputs["metadata"].(map[string]any)
+		spec, _ := r.Inputs["spec"].(map[string]any)
+		disruption, _ := spec["disruption"].(map[string]any)
+		budgets, _ := disruption["budgets"].([]any)
+		for _, raw := range budgets {
+			budget, _ := raw.(map[string]any)
+			reasons := "all"
+			if rs, ok := budget["reasons"].([]any); ok && len(rs) > 0 {
+				var names []string
+				for _, reason := range rs {
+					names = append(names, fmt.Sprint(reason))
+				}
+				reasons = strings.Join(names, ", ")
+			}
+			when := "always"
+			if schedule, ok := budget["schedule"].(string); ok {
+				when = fmt.Sprintf("`%s` UTC, for %v", schedule, budget["duration"])
+			}
+			rows = append(rows, fmt.Sprintf("| `%v` | %v | %s | %s |", meta["name"], budget["nodes"], reasons, when))
+		}
+	}
+	if len(rows) == 0 {
+		return
+	}
+	b.WriteString("## Disruption budgets\n\nKarpenter reads each schedule in UTC; outside a budget's window the budget does not apply. Budgets do not limit expiration (`expireAfter`), which is forceful.\n\n")
+	b.WriteString("| NodePool | Nodes at once | Reasons | When |\n|---|---|---|---|\n")
+	b.WriteString(strings.Join(rows, "\n") + "\n\n")
 }
 
 func shortType(t string) string { return t[strings.LastIndex(t, ":")+1:] }

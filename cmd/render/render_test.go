@@ -218,6 +218,9 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 		}
 	}
 	plan := string(files["plan.md"])
+	if !strings.Contains(plan, "| `training` | 0 | Empty, Drifted | `0 8 * * 1-5` UTC, for 10h |") {
+		t.Errorf("plan.md lacks the training pool's budget in UTC:\n%s", plan)
+	}
 	for _, want := range []string{"| aws:eks/addon:Addon | `eks-node-monitoring-agent` |", "| aws:ec2/securityGroup:SecurityGroup | `efa` |",
 		"| aws:iam/serviceLinkedRole:ServiceLinkedRole | `spot` (adopted: import arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot) (kept on destroy) |"} {
 		if !strings.Contains(plan, want) {
