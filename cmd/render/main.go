@@ -8,9 +8,11 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 func main() {
@@ -25,7 +27,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	stackName := flags.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to read")
 	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
 	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
-	outDir := flags.String("out", "rendered", "directory to write; replaced as a whole")
+	outDir := flags.String("out", "rendered", "directory to write: absent, empty or a previous render, which is replaced as a whole")
 	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -46,8 +48,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 // write replaces dir with exactly files, so that nothing stale stays behind.
-// It is written next to dir first and only then swapped in.
+// It is written next to dir first and only then swapped in. A dir that
+// holds anything a previous render did not write is refused untouched.
 func write(dir string, files map[string][]byte) error {
+	if err := replaceable(dir); err != nil {
+		return err
+	}
 	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".render-")
 	if err != nil {
 		return err
@@ -74,4 +80,44 @@ func write(dir string, files map[string][]byte) error {
 		return err
 	}
 	return os.Rename(tmp, dir)
+}
+
+// replaceable: dir is absent, empty, or a previous render: every file in
+// it is one its manifest names.
+func replaceable(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if os.IsNotExist(err) || (err == nil && len(entries) == 0) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	listed := map[string]bool{Manifest: true}
+	raw, err := os.ReadFile(filepath.Join(dir, Manifest))
+	if err == nil {
+		for _, name := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+			listed[name] = true
+		}
+	}
+	var foreign []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, err := filepath.Rel(dir, path)
+		if err == nil && !listed[filepath.ToSlash(rel)] {
+			foreign = append(foreign, filepath.ToSlash(rel))
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(foreign) > 0 {
+		if len(foreign) > 3 {
+			foreign = append(foreign[:3], fmt.Sprintf("and %d more", len(foreign)-3))
+		}
+		return fmt.Errorf("-out %s holds files render did not write (%s); nothing was touched: give an empty or new folder, or a previous render's", dir, strings.Join(foreign, ", "))
+	}
+	return nil
 }

@@ -76,7 +76,21 @@ func Render(opts Options) (map[string][]byte, error) {
 		return nil, err
 	}
 	out["outputs.json"] = append(b, '\n')
+	out[Manifest] = manifest(out)
 	return out, nil
+}
+
+// Manifest is the file of a render that names the others: a folder whose
+// files it names is a previous render, which the next may replace.
+const Manifest = ".render-files"
+
+func manifest(files map[string][]byte) []byte {
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return []byte(strings.Join(names, "\n") + "\n")
 }
 
 func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error) {

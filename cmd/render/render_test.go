@@ -121,6 +121,53 @@ func TestBrokenConfigWritesNothing(t *testing.T) {
 	}
 }
 
+// -out replaces a previous render, and refuses, untouched, a folder that
+// holds anything else: the user's own files, or a file added to a render.
+func TestRenderReplacesOnlyItsOwnFolder(t *testing.T) {
+	dir := t.TempDir()
+	render := func(out string) (int, string) {
+		var stdout, stderr bytes.Buffer
+		code := run([]string{"-config", devConfig, "-out", out}, &stdout, &stderr)
+		return code, stderr.String()
+	}
+	out := filepath.Join(dir, "review")
+	for i := 0; i < 2; i++ {
+		if code, msg := render(out); code != 0 {
+			t.Fatalf("render %d into %s: %s", i+1, out, msg)
+		}
+	}
+	for name, files := range map[string]map[string]string{
+		"user folder":      {"IMPORTANT.txt": "mine", "sub/notes.md": "mine too"},
+		"render plus file": {"kubernetes/mine.yaml": "added by hand"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			target := filepath.Join(dir, strings.ReplaceAll(name, " ", "-"))
+			if name == "render plus file" {
+				if code, msg := render(target); code != 0 {
+					t.Fatal(msg)
+				}
+			}
+			for f, content := range files {
+				p := filepath.Join(target, filepath.FromSlash(f))
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			before := readTree(t, target)
+			code, msg := render(target)
+			if code == 0 || !strings.Contains(msg, "render did not write") || !strings.Contains(msg, target) {
+				t.Errorf("exit %d, message %q", code, msg)
+			}
+			if after := readTree(t, target); len(after) != len(before) {
+				t.Errorf("the folder changed: %d files before, %d after", len(before), len(after))
+			}
+		})
+	}
+}
+
 func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	describe := describeCluster(t, "1.34")
 	files, err := Render(Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
