@@ -5,9 +5,13 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
+
+	"karpenter-gpu/config"
 )
 
 // awsAuthUsers is a key of aws-auth the stack never touches.
@@ -39,6 +43,13 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	st, err := r.platformOn(ctx, "dev-aws-auth", cluster)
 	if err != nil {
 		return err
+	}
+	// A file that asks for access entries is refused on such a cluster, as
+	// it should be; the same stack with aws-auth is what runs there.
+	if r.under.config.NodeAccess == config.NodeAccessAccessEntry {
+		if err := st.SetConfig(ctx, platformProject+":nodeAccess", auto.ConfigValue{Value: string(config.NodeAccessAwsAuth)}); err != nil {
+			return err
+		}
 	}
 	up, _, err := r.upOp(ctx, st, "9-up")
 	if err != nil {
