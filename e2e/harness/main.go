@@ -46,7 +46,7 @@ func main() {
 	kwokStages := flag.String("kwok-stages", "", "directory of kwok's stage files")
 	flag.StringVar(&karpenterController, "karpenter-controller", "", "the Karpenter controller of e2e/controller")
 	flag.StringVar(&karpenterVersion, "karpenter-version", "", "its Karpenter release")
-	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
+	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/ and aws-efa-k8s-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
 	flag.StringVar(&stackFile, "config", "Pulumi.dev.yaml", "the stack file to run (Pulumi.STACK.yaml): its cluster and region make the test account")
 	flag.StringVar(&render, "render", "", "the render command (cmd/render), which writes what up is compared with")
 	flag.StringVar(&reportFile, "report", "", "write a JSON report of what Karpenter did to this file")
