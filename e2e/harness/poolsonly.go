@@ -41,8 +41,9 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	// The controller's own settings belong to whoever installed it.
-	for _, key := range []string{"karpenter.featureGates", "karpenter.awsFeatureGates", "karpenter.values"} {
+	// The controller's own settings, and its node role, belong to whoever
+	// installed it.
+	for _, key := range []string{"karpenter.featureGates", "karpenter.awsFeatureGates", "karpenter.values", "nodeRole.extraPolicyArns"} {
 		if err := st.RemoveConfigWithOptions(ctx, platformProject+":"+key, &auto.ConfigOptions{Path: true}); err != nil {
 			return err
 		}
