@@ -84,7 +84,7 @@ func (k *karpenter) run(ctx context.Context, errs chan<- error) {
 	for {
 		if err := k.reconcile(ctx); err != nil {
 			if ctx.Err() == nil {
-				errs <- err
+				errs <- fmt.Errorf("Karpenter: %w", err)
 			}
 			return
 		}

@@ -108,6 +108,7 @@ type run struct {
 	fixtures  fixtures
 	cp        *controlPlane
 	karpenter *karpenter
+	addons    addons
 	iam       iamJudge
 	// active is the stack the controller's account is read from.
 	active struct {
@@ -163,11 +164,14 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	if err := os.MkdirAll(r.karpenter.dir, 0o755); err != nil {
 		return "", "engine setup", err
 	}
-	karpenterErrs := make(chan error, 1)
+	// One for Karpenter, one for the add-ons: each sends at most once.
+	karpenterErrs := make(chan error, 2)
 	kctx, stopKarpenter := context.WithCancel(ctx)
 	karpenterDone := make(chan struct{})
+	addonsDone := make(chan struct{})
 	go func() { r.karpenter.run(kctx, karpenterErrs); close(karpenterDone) }()
-	defer func() { stopKarpenter(); <-karpenterDone }()
+	go func() { r.runAddons(kctx, karpenterErrs); close(addonsDone) }()
+	defer func() { stopKarpenter(); <-karpenterDone; <-addonsDone }()
 	before, err := snapshot(ctx, r.client.Discovery(), r.dyn)
 	if err != nil {
 		return "", "snapshot", err
@@ -201,7 +205,7 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	go func() {
 		select {
 		case err := <-karpenterErrs:
-			failStep(fmt.Errorf("Karpenter: %w", err))
+			failStep(err)
 		case <-stepCtx.Done():
 		}
 	}()

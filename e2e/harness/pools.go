@@ -41,7 +41,8 @@ func gpuPools(res *result) (map[string]poolOutput, error) {
 // from the pool's gpuPools output waits; Karpenter launches a node of that
 // pool for it (only types plan.md lists, of a capacity type the pool
 // allows), the device plugin makes its GPUs allocatable, the NodeClaim is
-// Initialized and the pod runs there.
+// Initialized and the pod runs there, and so does every node agent that
+// should: the EFA plugin on an EFA class, the EKS add-ons' DaemonSets.
 func (r *run) everyPool(ctx context.Context, res *result) error {
 	pools, err := gpuPools(res)
 	if err != nil {
@@ -73,7 +74,7 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 			if on, err := r.poolOf(ctx, pod.Spec.NodeName); err != nil || on != name {
 				return fmt.Errorf("pool %s's probe pod runs on %q, a node of pool %q (%v)", name, pod.Spec.NodeName, on, err)
 			}
-			if missing, err := r.efaMissing(ctx, pod.Spec.NodeName); err != nil || missing != "" {
+			if missing, err := r.agentsMissing(ctx, pod.Spec.NodeName); err != nil || missing != "" {
 				if err != nil {
 					return err
 				}
@@ -83,6 +84,12 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 			rep, err := r.fromZeroReport(ctx, "from zero (every pool)", pod)
 			if err != nil {
 				return fmt.Errorf("report of pool %s: %w", name, err)
+			}
+			if rep.AddonPods, _, _, err = r.addonPods(ctx, pod.Spec.NodeName); err != nil {
+				return err
+			}
+			if len(rep.AddonPods) > 0 {
+				fmt.Fprintf(os.Stderr, "e2e: pool %s's %s node runs add-on DaemonSets %s\n", name, rep.Launched["instanceType"], strings.Join(rep.AddonPods, ", "))
 			}
 			if err := r.checkReserved(ctx, name, pools[name], rep); err != nil {
 				return err
@@ -145,6 +152,22 @@ func (r *run) checkReserved(ctx context.Context, name string, pool poolOutput, r
 	return nil
 }
 
+// agentsMissing says which node agent should run on the node and does not
+// yet: the EFA device plugin, the add-ons' DaemonSets. Empty when none.
+func (r *run) agentsMissing(ctx context.Context, node string) (string, error) {
+	var missing []string
+	for _, check := range []func(context.Context, string) (string, error){r.efaMissing, r.addonsMissing} {
+		m, err := check(ctx, node)
+		if err != nil {
+			return "", err
+		}
+		if m != "" {
+			missing = append(missing, m)
+		}
+	}
+	return strings.Join(missing, "; "), nil
+}
+
 // efaMissing says what is missing when the node's EC2NodeClass attaches
 // EFA interfaces that the node does not advertise: the EFA device plugin's
 // pod has not come to it. Empty when nothing is.
@@ -198,7 +221,7 @@ func (r *run) pendingReasons(ctx context.Context, pools []string) string {
 			reason += "; " + err.Error()
 		}
 		if pod != nil && pod.Spec.NodeName != "" {
-			if missing, _ := r.efaMissing(ctx, pod.Spec.NodeName); missing != "" {
+			if missing, _ := r.agentsMissing(ctx, pod.Spec.NodeName); missing != "" {
 				reason += "; " + missing
 			}
 		}

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -95,21 +97,9 @@ func (r *run) installForeignKarpenter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "pkg", "apis", "crds", "*.yaml"))
+	objects, err := yamlFiles(filepath.Join(dir, "pkg", "apis", "crds", "*.yaml"))
 	if err != nil {
 		return err
-	}
-	var objects []map[string]any
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			return err
-		}
-		var crd map[string]any
-		if err := yaml.Unmarshal(raw, &crd); err != nil {
-			return fmt.Errorf("%s: %w", f, err)
-		}
-		objects = append(objects, crd)
 	}
 	chart, err := charts.KarpenterChart("karpenter")
 	if err != nil {
@@ -148,4 +138,47 @@ func (r *run) apply(ctx context.Context, objects []map[string]any) error {
 		}
 	}
 	return nil
+}
+
+// remove deletes the objects in reverse order, as `kubectl delete` of what
+// apply created; objects already gone are no error.
+func (r *run) remove(ctx context.Context, objects []map[string]any) error {
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(r.client.Discovery()))
+	for _, obj := range slices.Backward(objects) {
+		u := &unstructured.Unstructured{Object: obj}
+		gvk := u.GroupVersionKind()
+		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+		var res dynamic.ResourceInterface = r.dyn.Resource(m.Resource)
+		if m.Scope.Name() == meta.RESTScopeNameNamespace {
+			res = r.dyn.Resource(m.Resource).Namespace(u.GetNamespace())
+		}
+		if err := res.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		}
+	}
+	return nil
+}
+
+// yamlFiles reads one object from each file the pattern matches.
+func yamlFiles(pattern string) ([]map[string]any, error) {
+	files, err := filepath.Glob(pattern)
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no files %s (%v)", pattern, err)
+	}
+	var objects []map[string]any
+	for _, f := range files {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var obj map[string]any
+		if err := yaml.Unmarshal(raw, &obj); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		objects = append(objects, obj)
+	}
+	return objects, nil
 }

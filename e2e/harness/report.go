@@ -40,6 +40,8 @@ type ScenarioReport struct {
 	// Launched: the instance type, zone and capacity type of that node.
 	Launched map[string]string `json:"launched,omitempty"`
 	Figures  map[string]any    `json:"figures,omitempty"`
+	// AddonPods: the EKS add-ons' DaemonSets that run a pod on that node.
+	AddonPods []string `json:"addonPods,omitempty"`
 }
 
 // fromZeroReport times the launch that served a pod: the NodeClaim of
