@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // Requirement is a NodePool requirement: a node selector requirement with
@@ -74,29 +75,73 @@ func (t InstanceType) Matches(r Requirement) (bool, error) {
 }
 
 // Match returns the catalogue's types that meet every requirement. When
-// none does, the error names the requirement that rules out the fewest
-// types meeting all the others: the narrowest explanation.
+// none does, the error is a *NoMatchError naming the requirement that rules
+// out the fewest types meeting all the others: the narrowest explanation.
 func Match(reqs []Requirement) ([]InstanceType, error) {
 	types, err := matchAll(reqs, -1)
 	if err != nil || len(types) > 0 {
 		return types, err
 	}
-	var blame *Requirement
-	var spared []InstanceType
+	e := &NoMatchError{Requirements: reqs}
 	for i := range reqs {
 		others, _ := matchAll(reqs, i)
-		if len(others) > 0 && (blame == nil || len(others) < len(spared)) {
-			blame, spared = &reqs[i], others
+		if len(others) > 0 && (e.Blame == nil || len(others) < len(e.Spared)) {
+			e.Blame, e.Spared = &reqs[i], others
 		}
 	}
-	if blame == nil {
-		return nil, fmt.Errorf("no instance type meets even all but one of these requirements: %v", reqs)
+	return nil, e
+}
+
+// NoMatchError says why no type meets a set of requirements.
+type NoMatchError struct {
+	Requirements []Requirement
+	// Blame is the requirement that alone rules out Spared, the types that
+	// meet all the others; nil when no single one does.
+	Blame  *Requirement
+	Spared []InstanceType
+}
+
+func (e *NoMatchError) Error() string {
+	if e.Blame == nil {
+		return fmt.Sprintf("no instance type meets even all but one of these requirements: %v", e.Requirements)
 	}
-	names := make([]string, len(spared))
-	for j, t := range spared {
-		names[j] = t.Name
+	return fmt.Sprintf("requirement %s %s %v rules out the %d instance types that meet the others (%s)", e.Blame.Key, e.Blame.Operator, e.Blame.Values, len(e.Spared), Abbreviate(Names(e.Spared)))
+}
+
+// SparedValues are the distinct values the spared types have for the
+// blamed requirement's label, sorted: what the requirement would have to
+// allow to let them in.
+func (e *NoMatchError) SparedValues() []string {
+	if e.Blame == nil {
+		return nil
 	}
-	return nil, fmt.Errorf("requirement %s %s %v rules out the %d instance types that meet the others (%s)", blame.Key, blame.Operator, blame.Values, len(spared), abbreviate(names))
+	var out []string
+	for _, t := range e.Spared {
+		if v, ok := t.Labels()[e.Blame.Key]; ok && !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	slices.SortFunc(out, compareNumeric)
+	return out
+}
+
+// compareNumeric orders whole numbers by value, anything else as text.
+func compareNumeric(a, b string) int {
+	x, errA := strconv.Atoi(a)
+	y, errB := strconv.Atoi(b)
+	if errA == nil && errB == nil {
+		return x - y
+	}
+	return strings.Compare(a, b)
+}
+
+// Names are the types' names, in order.
+func Names(types []InstanceType) []string {
+	names := make([]string, len(types))
+	for i, t := range types {
+		names[i] = t.Name
+	}
+	return names
 }
 
 // matchAll returns the types that meet every requirement but the one at skip.
@@ -121,22 +166,12 @@ next:
 	return out, nil
 }
 
-func abbreviate(names []string) string {
+// Abbreviate lists up to six names and counts the rest.
+func Abbreviate(names []string) string {
 	if len(names) > 6 {
-		return fmt.Sprintf("%s, … %d more", join(names[:6]), len(names)-6)
+		return fmt.Sprintf("%s, … %d more", strings.Join(names[:6], ", "), len(names)-6)
 	}
-	return join(names)
-}
-
-func join(s []string) string {
-	out := ""
-	for i, n := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += n
-	}
-	return out
+	return strings.Join(names, ", ")
 }
 
 // CostCeiling is the most a pool of maxGPUs GPUs can cost per hour on

@@ -410,8 +410,9 @@ func (g *GPUPool) validate(p *problems, key string) {
 	}
 	if g.MinGPUMemoryGiB != 0 {
 		intRange(p, key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, 1, 1024)
-		if !g.memoryAvailable() {
-			p.add(key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, "no known GPU (of those in gpus, if set) has that much memory per GPU")
+		if most, which := g.mostGPUMemory(); most < g.MinGPUMemoryMiB() {
+			p.add(key+".minGPUMemoryGiB", g.MinGPUMemoryGiB, fmt.Sprintf("no GPU %s has that much memory: the most EC2 reports is %d MiB (%s); want %d or less",
+				map[bool]string{true: "of those in gpus", false: "known"}[len(g.GPUs) > 0], most, which, most/1024))
 		}
 	}
 	intRange(p, key+".gpuCount.min", g.GPUCount.Min, 1, 16)
@@ -505,19 +506,19 @@ func (g *GPUPool) validate(p *problems, key string) {
 // karpenter.k8s.aws/instance-gpu-memory; 0 when not set.
 func (g GPUPool) MinGPUMemoryMiB() int { return g.MinGPUMemoryGiB * 1024 }
 
-// memoryAvailable tells whether any GPU the pool allows (all known ones
-// when gpus is empty) can have minGPUMemoryGiB.
-func (g GPUPool) memoryAvailable() bool {
+// mostGPUMemory is the most memory per GPU, in MiB, among the GPUs the
+// pool allows (all known ones when gpus is empty), and which GPU has it.
+func (g GPUPool) mostGPUMemory() (mib int, name string) {
 	names := g.GPUs
 	if len(names) == 0 {
 		names = catalog.GPUNames()
 	}
 	for _, n := range names {
-		if gpu, ok := catalog.LookupGPU(n); ok && gpu.MaxMemoryMiB >= g.MinGPUMemoryMiB() {
-			return true
+		if gpu, ok := catalog.LookupGPU(n); ok && gpu.MaxMemoryMiB > mib {
+			mib, name = gpu.MaxMemoryMiB, n
 		}
 	}
-	return false
+	return mib, name
 }
 
 func validateAWSTags(p *problems, key string, tags map[string]string) {

@@ -513,3 +513,29 @@ func TestHeadroom(t *testing.T) {
 		t.Error("a buffer without replicas passed")
 	}
 }
+
+// Every requirement a pool's NodePool can carry, but the one every pool
+// has, is named by the pool key that sets it, so that a refusal can say
+// which key to change: a new requirement without a key fails here.
+func TestEveryRequirementHasItsPoolKey(t *testing.T) {
+	pool := config.Defaults().GPUPools[0]
+	pool.MinGPUMemoryGiB, pool.InstanceFamilies, pool.InstanceTypes = 16, []string{"g6"}, []string{"g6.xlarge"}
+	keys := map[string]bool{}
+	poolType := reflect.TypeOf(pool)
+	for i := range poolType.NumField() {
+		name, _, _ := strings.Cut(poolType.Field(i).Tag.Get("json"), ",")
+		keys[name] = true
+	}
+	for _, r := range gpu.Requirements(pool) {
+		key := gpu.PoolKey(r.Key)
+		if r.Key == wellknown.LabelGPUManufacturer {
+			if key != "" {
+				t.Errorf("%s is every pool's requirement, not key %q's", r.Key, key)
+			}
+			continue
+		}
+		if !keys[key] {
+			t.Errorf("requirement %s %s: pool key %q is not a key of a gpuPools entry", r.Key, r.Operator, key)
+		}
+	}
+}

@@ -3,10 +3,13 @@
 package gpu
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
@@ -155,6 +158,71 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 		"spec":       spec,
 	}
 }
+
+// PoolKey is the key of a gpuPools entry that sets the NodePool's
+// requirement on a label, empty for a requirement every pool has.
+func PoolKey(label string) string {
+	return map[string]string{
+		wellknown.LabelCapacityType:   "capacityTypes",
+		wellknown.LabelArch:           "architectures",
+		wellknown.LabelGPUCount:       "gpuCount",
+		wellknown.LabelGPUName:        "gpus",
+		wellknown.LabelGPUMemory:      "minGPUMemoryGiB",
+		wellknown.LabelInstanceFamily: "instanceFamilies",
+		wellknown.LabelInstanceType:   "instanceTypes",
+	}[label]
+}
+
+// InstanceTypes are the catalogue's types the pool may launch. When there
+// are none, the error speaks in the pool's keys: which key rules out the
+// types its other keys allow, what those types have instead, and what to
+// change.
+func InstanceTypes(pool config.GPUPool) ([]catalog.InstanceType, error) {
+	types, err := catalog.Match(Requirements(pool))
+	var none *catalog.NoMatchError
+	if !errors.As(err, &none) || none.Blame == nil || PoolKey(none.Blame.Key) == "" {
+		return types, err
+	}
+	key := PoolKey(none.Blame.Key)
+	var fields map[string]json.RawMessage
+	raw, _ := json.Marshal(pool)
+	_ = json.Unmarshal(raw, &fields)
+	setting := fields[key]
+	values := strings.Join(none.SparedValues(), ", ")
+	var hint string
+	switch {
+	case key == "gpuCount" && values == "0":
+		hint = "Karpenter counts no whole GPU on them (their GPUs are fractions or not listed), so no gpuCount reaches them"
+	case key == "gpuCount":
+		hint = fmt.Sprintf("they have %s GPUs per instance: set gpuCount's min and max to include one of these counts", values)
+	case key == "architectures":
+		hint = fmt.Sprintf("they are %s: add that to architectures", values)
+	case key == "gpus":
+		hint = fmt.Sprintf("their GPUs are %s: add one to gpus", values)
+	case key == "minGPUMemoryGiB":
+		most := 0
+		for _, mib := range none.SparedValues() {
+			n, _ := strconv.Atoi(mib)
+			most = max(most, n/1024)
+		}
+		hint = fmt.Sprintf("their GPUs have at most %d GiB each: lower minGPUMemoryGiB to %d or less", most, most)
+	case key == "instanceFamilies":
+		hint = fmt.Sprintf("they are of families %s: add one to instanceFamilies", values)
+	default:
+		hint = "add one of them to " + key
+	}
+	return nil, &RuledOutError{Key: key, Message: fmt.Sprintf("%s rules out the %d instance type(s) the pool's other keys allow (%s); %s",
+		setting, len(none.Spared), catalog.Abbreviate(catalog.Names(none.Spared)), hint)}
+}
+
+// RuledOutError: one key of a pool rules out every instance type the
+// pool's other keys allow.
+type RuledOutError struct {
+	Key     string // the pool's key, e.g. "gpuCount"
+	Message string // its value, the types it rules out, what to change
+}
+
+func (e *RuledOutError) Error() string { return e.Key + ": " + e.Message }
 
 // Requirements are the NodePool's requirements as the catalogue matches them.
 func Requirements(pool config.GPUPool) []catalog.Requirement {

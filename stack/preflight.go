@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -126,7 +127,12 @@ func matchInstanceTypes(cfg *config.Stack) (map[string][]catalog.InstanceType, e
 	out := map[string][]catalog.InstanceType{}
 	var errs []string
 	for _, pool := range cfg.GPUPools {
-		types, err := catalog.Match(gpu.Requirements(pool))
+		types, err := gpu.InstanceTypes(pool)
+		var ruledOut *gpu.RuledOutError
+		if errors.As(err, &ruledOut) {
+			errs = append(errs, fmt.Sprintf("%s:gpuPools[%s].%s: %s", config.Namespace, pool.Name, ruledOut.Key, ruledOut.Message))
+			continue
+		}
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s:gpuPools[%s]: no EC2 instance type can serve this pool: %v", config.Namespace, pool.Name, err))
 			continue
@@ -134,7 +140,7 @@ func matchInstanceTypes(cfg *config.Stack) (map[string][]catalog.InstanceType, e
 		out[pool.Name] = types
 	}
 	if len(errs) > 0 {
-		return nil, fmt.Errorf("%s\n(instance types as in the catalogue of package catalog, dated 2026-11-28)", strings.Join(errs, "\n"))
+		return nil, fmt.Errorf("%s\n(instance types and their GPUs as Karpenter's instance-type reference lists them, read on 2026-11-28)", strings.Join(errs, "\n"))
 	}
 	return out, nil
 }

@@ -17,14 +17,14 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 		want string
 	}{
 		"t4g on amd64": {map[string]any{"name": "arm", "gpus": []string{"t4g"}, "maxGPUs": 2},
-			"karpenter-gpu:gpuPools[arm]: no EC2 instance type can serve this pool: requirement kubernetes.io/arch In [amd64] rules out the 4 instance types that meet the others (g5g.xlarge"},
+			`karpenter-gpu:gpuPools[arm].architectures: ["amd64"] rules out the 4 instance type(s) the pool's other keys allow (g5g.xlarge, g5g.2xlarge, g5g.4xlarge, g5g.8xlarge); they are arm64: add that to architectures`},
 		"fractional GPUs, whole-GPU count": {map[string]any{"name": "frac", "instanceFamilies": []string{"g6f"}, "maxGPUs": 2},
-			"karpenter-gpu:gpuPools[frac]: no EC2 instance type can serve this pool: requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 4 instance types that meet the others (g6f.large"},
+			`karpenter-gpu:gpuPools[frac].gpuCount: {"min":1,"max":1} rules out the 4 instance type(s) the pool's other keys allow (g6f.large, g6f.xlarge, g6f.2xlarge, g6f.4xlarge); Karpenter counts no whole GPU on them (their GPUs are fractions or not listed), so no gpuCount reaches them`},
 		// Karpenter labels p5.4xlarge with no GPU: one H100 is not to be had.
 		"one H100": {map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 4},
-			"karpenter-gpu:gpuPools[h100]: no EC2 instance type can serve this pool: requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 1 instance types that meet the others (p5.4xlarge)"},
+			`karpenter-gpu:gpuPools[h100].gpuCount: {"min":1,"max":1} rules out the 1 instance type(s) the pool's other keys allow (p5.4xlarge); Karpenter counts no whole GPU on them`},
 		"a count no type offers": {map[string]any{"name": "three", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 3, "max": 3}, "maxGPUs": 6},
-			"karpenter-gpu:gpuPools[three]: no EC2 instance type can serve this pool"},
+			`karpenter-gpu:gpuPools[three].gpuCount: {"min":3,"max":3} rules out the 3 instance type(s) the pool's other keys allow (g6.12xlarge, g6.24xlarge, g6.48xlarge); they have 4, 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
