@@ -135,6 +135,16 @@ func compareNumeric(a, b string) int {
 	return strings.Compare(a, b)
 }
 
+// Families are the instance families of the catalogue, sorted.
+func Families() []string {
+	var out []string
+	for _, t := range InstanceTypes {
+		out = append(out, t.Family)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
 // Names are the types' names, in order.
 func Names(types []InstanceType) []string {
 	names := make([]string, len(types))

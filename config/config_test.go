@@ -106,7 +106,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"class without name", map[string]string{"clusterName": "ml", "nodeClasses": `[{"ami":"al2023@v20260610"}]`}, []string{`nodeClasses[0].name is missing`}},
 		{"duplicate class", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu"},{"name":"gpu"}]`}, []string{`nodeClasses[gpu].name: "gpu": node class names must be unique`}},
 		{"no classes", map[string]string{"clusterName": "ml", "nodeClasses": `[]`}, []string{`nodeClasses: []: want at least one node class`}},
-		{"class typo", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","amii":"al2023@v20260610"}]`}, []string{`nodeClasses[0].amii: "al2023@v20260610": is not a known key of nodeClasses[0]`}},
+		{"class typo", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","amii":"al2023@v20260610"}]`}, []string{`nodeClasses[gpu].amii: "al2023@v20260610": is not a known key of nodeClasses[gpu]; did you mean ami?`}},
 		{"pool names an unknown class", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"serving"},{"name":"training"}]`, "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"nodeClass":"gpu"}]`}, []string{`gpuPools[a].nodeClass: "gpu": want the name of an entry of nodeClasses: serving, training`}},
 		{"sharing replicas", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"sharing":{"replicas":1}}]`}, []string{`gpuPools[a].sharing.replicas: 1: want 0 (no sharing) or 2-48 pods per GPU`}},
 		{"global sharing is gone", map[string]string{"clusterName": "ml", "gpuSharing": `{"replicas":4}`}, []string{`karpenter-gpu:gpuSharing: "gpuSharing": is not a known key`}},
@@ -121,9 +121,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"cheap capacity", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"capacityTypes":["cheap"]}]`}, []string{`gpuPools[a].capacityTypes: "cheap": want one of spot, on-demand, reserved`}},
 		{"soon", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"consolidateAfter":"soon"}]`}, []string{`gpuPools[a].consolidateAfter: "soon": want a duration`}},
 		{"old consolidation name", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"consolidation":"WhenUnderutilized"}]`}, []string{`gpuPools[a].consolidation: "WhenUnderutilized": want one of WhenEmpty, WhenEmptyOrUnderutilized`}},
-		{"pool typo", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpu":["t4"],"maxGPUs":4}]`}, []string{`gpuPools[0].gpu: ["t4"]: is not a known key of gpuPools[0]`}},
+		{"pool typo", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpu":["t4"],"maxGPUs":4}]`}, []string{`gpuPools[a].gpu: ["t4"]: is not a known key of gpuPools[a]; did you mean gpus?`}},
 		{"duplicate pool", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4},{"name":"a","gpus":["l4"],"maxGPUs":4}]`}, []string{`gpuPools[a].name: "a": pool names must be unique`}},
-		{"too much memory", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"minGPUMemoryGiB":40,"maxGPUs":4}]`}, []string{`gpuPools[a].minGPUMemoryGiB: 40: no known GPU`}},
+		{"too much memory", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"minGPUMemoryGiB":40,"maxGPUs":4}]`}, []string{`gpuPools[a].minGPUMemoryGiB: 40: no GPU of those in gpus has that much memory: the most EC2 reports is 16384 MiB (t4); want 16 or less`}},
 		{"taint effect", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"taints":[{"key":"team","effect":"Sometimes"}]}]`}, []string{`gpuPools[a].taints[0].effect: "Sometimes"`}},
 		{"budget schedule alone", map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"a","gpus":["t4"],"maxGPUs":4,"budgets":[{"nodes":"0","schedule":"0 9 * * 1-5"}]}]`}, []string{`gpuPools[a].budgets[0]`, "schedule and duration go together"}},
 		{"bottlerocket date version", map[string]string{"clusterName": "ml", "nodeClasses": `[{"name":"gpu","ami":"bottlerocket@v20251120"}]`}, []string{`nodeClasses[gpu].ami: "bottlerocket@v20251120": want a release such as bottlerocket@v1.50.0`}},
@@ -161,6 +161,9 @@ func TestBadValuesNameTheKey(t *testing.T) {
 		{"pools-only needs the existing node role", map[string]string{"clusterName": "ml", "karpenter": `{"install":false,"featureGates":{"nodeRepair":true}}`}, []string{
 			`nodeRole.name is missing: with karpenter.install false, name the node role of the existing Karpenter`,
 			`karpenter.featureGates: {"nodeRepair":true}: with karpenter.install false the controller is the existing one`}},
+		{"pools-only with controller settings", map[string]string{"clusterName": "ml", "karpenter": `{"install":false,"replicas":3,"logLevel":"debug"}`, "nodeRole": `{"name":"KarpenterNodeRole-ml"}`}, []string{
+			`karpenter.logLevel: "debug": with karpenter.install false the controller is the existing one, whose settings are not this stack's; remove the key`,
+			`karpenter.replicas: 3: with karpenter.install false`}},
 		{"pools-only on a created cluster", map[string]string{"clusterName": "ml", "karpenter": `{"install":false}`, "nodeRole": `{"name":"KarpenterNodeRole-ml"}`,
 			"cluster": `{"create":true,"vpcId":"vpc-0123456789abcdef0","subnetIds":["subnet-0123456789abcdef0","subnet-0fedcba9876543210"]}`}, []string{
 			`karpenter.install: false: a cluster this stack creates runs no Karpenter yet`}},
@@ -266,5 +269,64 @@ func TestSOCIVolumeThroughput(t *testing.T) {
 				t.Errorf("accepted = %v, want %v (%v)", err == nil, tc.ok, err)
 			}
 		})
+	}
+}
+
+// A file with many mistakes gets them all in one run, each once, with a
+// suggestion where a known value is close; what follows from a value that
+// could not be read (a pool without GPUs once gpus is unreadable) is not
+// reported again.
+func TestEveryMistakeInOneRun(t *testing.T) {
+	values := map[string]string{
+		Namespace + ":clusterName": "ml",
+		Namespace + ":karpenter":   `{"replica":3,"logLevel":"debug"}`,
+		Namespace + ":gpuPools": `[{"name":"a","gpus":"L4","maxGPUs":4},` +
+			`{"name":"b","gpus":["L4"],"maxGPUs":0,"taints":[{"key":"team","value":"x"}]},` +
+			`{"name":"c","instanceFamilies":["g6","g7x"],"instanceTypes":["g5.xlarg"],"maxGPUs":2}]`,
+		"karpenter:replicas": "3",
+		"aws:region":         "us-west-2",
+		"datadog:apiKey":     "not ours",
+	}
+	keys := make([]string, 0, len(values))
+	for k := range values {
+		keys = append(keys, k)
+	}
+	_, err := Parse(func(key string) (string, bool) { v, ok := values[key]; return v, ok }, keys)
+	var cerr *Error
+	if !errors.As(err, &cerr) {
+		t.Fatalf("error %v, want *config.Error", err)
+	}
+	want := []string{
+		`karpenter:replicas: "3": namespace karpenter is not read by this stack, whose keys are in namespace karpenter-gpu; did you mean karpenter-gpu:karpenter.replicas?`,
+		`karpenter-gpu:karpenter.replica: 3: is not a known key of karpenter; did you mean replicas?`,
+		`karpenter-gpu:gpuPools[a].gpus: "L4": want a list`,
+		`karpenter-gpu:gpuPools[b].taints[0].effect is missing`,
+		`karpenter-gpu:gpuPools[b].gpus: "L4": unknown GPU; did you mean l4?`,
+		`karpenter-gpu:gpuPools[b].maxGPUs: 0: want the most GPUs this pool may run at once`,
+		`karpenter-gpu:gpuPools[c].instanceFamilies: "g7x": no GPU instance family of that name; did you mean g7e?`,
+		`karpenter-gpu:gpuPools[c].instanceTypes: "g5.xlarg": no GPU instance type of that name; did you mean g5.xlarge?`,
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("missing %q in:\n%s", w, err)
+		}
+	}
+	if len(cerr.Problems) != len(want) {
+		t.Errorf("%d problems, want %d:\n%s", len(cerr.Problems), len(want), err)
+	}
+}
+
+// Every key of karpenter is either a controller setting, refused in
+// pools-only mode, or one pools-only mode uses (install, namespace): a new
+// key must say which it is.
+func TestControllerKeysAreTheKarpenterKeysPoolsOnlyCannotUse(t *testing.T) {
+	var keys []string
+	for _, name := range fieldNames(reflect.TypeOf(Karpenter{})) {
+		if name != "install" && name != "namespace" {
+			keys = append(keys, "karpenter."+name)
+		}
+	}
+	if !reflect.DeepEqual(keys, ControllerKeys) {
+		t.Errorf("karpenter's controller keys are %v, ControllerKeys %v", keys, ControllerKeys)
 	}
 }

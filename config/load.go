@@ -2,6 +2,7 @@ package config
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/agext/levenshtein"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/versions"
@@ -124,17 +126,19 @@ func keysFromEnvironment() ([]string, error) {
 // All problems are reported together, each naming its key.
 func Parse(get Getter, allKeys []string) (*Stack, error) {
 	cfg := Defaults()
-	var p problems
+	p := problems{set: map[string]bool{}}
 
 	known := topLevelKeys()
 	sort.Strings(allKeys)
 	for _, full := range allKeys {
-		name, ok := strings.CutPrefix(full, Namespace+":")
-		if !ok {
+		namespace, name, _ := strings.Cut(full, ":")
+		if namespace != Namespace {
+			value, _ := get(full)
+			wrongNamespace(&p, known, namespace, name, value)
 			continue
 		}
 		if _, isKnown := known[name]; !isKnown {
-			p.add(name, name, "is not a known key; known keys are "+strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			p.add(name, name, "is not a known key"+suggest(name, slices.Collect(maps.Keys(known)))+"; known keys are "+strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		}
 	}
 
@@ -144,6 +148,7 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 		if !ok {
 			continue
 		}
+		p.set[name] = true
 		field := v.Field(known[name])
 		decodeValue(&p, name, raw, field)
 	}
@@ -157,16 +162,52 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 	if raw, ok := get(Namespace + ":gpuPools"); ok {
 		cfg.GPUPools = decodeEntries(&p, "gpuPools", "GPU pool", raw, func() GPUPool {
 			pool := defaultPool()
-			pool.Name, pool.GPUs, pool.MaxGPUs = "", nil, 0 // no default for these
+			pool.Name, pool.GPUs, pool.MaxGPUs = "", nil, unsetMaxGPUs // no default for these
 			return pool
 		})
 	}
 	cfg.applyPoolDefaults()
 	cfg.validate(&p)
 	if !p.empty() {
-		return nil, p.err()
+		return nil, p.err(cfg.GPUPools)
 	}
 	return &cfg, nil
+}
+
+// unsetMaxGPUs marks a pool entry without maxGPUs, which has no default:
+// 0 is a value to refuse, not a missing one.
+const unsetMaxGPUs = -1
+
+// wrongNamespace reports a key whose namespace is one of this stack's
+// top-level keys or close to the stack's own namespace: meant for the
+// stack, it would be ignored. Other namespaces belong to providers and
+// tools, and are theirs.
+func wrongNamespace(p *problems, known map[string]int, namespace, name, value string) {
+	_, isOurKey := known[namespace]
+	if !isOurKey && suggest(namespace, []string{Namespace}) == "" {
+		return
+	}
+	meant := name
+	if isOurKey {
+		meant = namespace + "." + name
+	}
+	p.list = append(p.list, Problem{Namespace: namespace, Key: name, Value: value, Want: fmt.Sprintf(
+		"namespace %s is not read by this stack, whose keys are in namespace %s; did you mean %s:%s?", namespace, Namespace, Namespace, meant)})
+}
+
+// suggest is "; did you mean X?" for the candidate closest to word (case
+// aside, at most two edits away), empty when none is.
+func suggest(word string, candidates []string) string {
+	best, bestDistance := "", 3
+	for _, c := range slices.Sorted(slices.Values(candidates)) {
+		if d := levenshtein.Distance(strings.ToLower(word), strings.ToLower(c), nil); d < bestDistance && d < len(word) {
+			best, bestDistance = c, d
+		}
+	}
+	if best == "" || best == word {
+		return ""
+	}
+	return "; did you mean " + best + "?"
 }
 
 func topLevelKeys() map[string]int {
@@ -205,10 +246,12 @@ func decodeValue(p *problems, key, raw string, field reflect.Value) {
 		if !decodeJSON(p, key, raw, &generic) {
 			return
 		}
-		if !shapeOK(p, key, generic, field.Type()) {
+		clean, ok := prune(p, key, generic, field.Type())
+		if !ok {
 			return
 		}
-		if err := json.Unmarshal([]byte(raw), field.Addr().Interface()); err != nil {
+		encoded, _ := json.Marshal(clean)
+		if err := json.Unmarshal(encoded, field.Addr().Interface()); err != nil {
 			p.add(key, raw, err.Error())
 		}
 	}
@@ -227,12 +270,19 @@ func decodeEntries[T any](p *problems, key, what, raw string, base func() T) []T
 	}
 	var out []T
 	for i, item := range items {
+		// Keyed as validation keys it (entryKey): by name once it has one.
 		ik := fmt.Sprintf("%s[%d]", key, i)
+		if obj, isObject := item.(map[string]any); isObject {
+			if name, named := obj["name"].(string); named && name != "" {
+				ik = fmt.Sprintf("%s[%s]", key, name)
+			}
+		}
 		entry := base()
-		if !shapeOK(p, ik, item, reflect.TypeOf(entry)) {
+		clean, ok := prune(p, ik, item, reflect.TypeOf(entry))
+		if !ok {
 			continue
 		}
-		encoded, _ := json.Marshal(item)
+		encoded, _ := json.Marshal(clean)
 		if err := json.Unmarshal(encoded, &entry); err != nil {
 			p.add(ik, item, err.Error())
 			continue
@@ -268,64 +318,75 @@ func decodeJSON(p *problems, key, raw string, into *any) bool {
 	return true
 }
 
-func shapeOK(p *problems, key string, value any, t reflect.Type) bool {
-	before := len(p.list)
-	checkShape(p, key, value, t)
-	return len(p.list) == before
-}
-
-// checkShape walks a decoded JSON value against the Go type it will be
-// decoded into, reporting unknown keys and wrong types with their full path.
-func checkShape(p *problems, key string, value any, t reflect.Type) {
+// prune walks a decoded JSON value against the Go type it will be decoded
+// into. It reports unknown keys and wrong types with their full path and
+// returns the value without them, so that the rest is still decoded and
+// checked in the same run; ok is false when nothing of it is usable.
+func prune(p *problems, key string, value any, t reflect.Type) (clean any, ok bool) {
+	bad := func(want string) (any, bool) {
+		p.addBroken(key, value, want)
+		return nil, false
+	}
 	switch t.Kind() {
 	case reflect.Struct:
-		obj, ok := value.(map[string]any)
-		if !ok {
-			p.add(key, value, "want an object with keys "+strings.Join(fieldNames(t), ", "))
-			return
+		obj, isObject := value.(map[string]any)
+		if !isObject {
+			return bad("want an object with keys " + strings.Join(fieldNames(t), ", "))
 		}
+		out := map[string]any{}
 		for _, name := range slices.Sorted(maps.Keys(obj)) {
 			f, found := fieldByJSONName(t, name)
 			if !found {
-				p.add(key+"."+name, obj[name], "is not a known key of "+key+"; known keys are "+strings.Join(fieldNames(t), ", "))
+				p.addBroken(key+"."+name, obj[name], "is not a known key of "+key+suggest(name, fieldNames(t))+"; known keys are "+strings.Join(fieldNames(t), ", "))
 				continue
 			}
-			checkShape(p, key+"."+name, obj[name], f.Type)
+			p.set[key+"."+name] = true
+			if v, fine := prune(p, key+"."+name, obj[name], f.Type); fine {
+				out[name] = v
+			}
 		}
+		return out, true
 	case reflect.Map:
-		obj, ok := value.(map[string]any)
-		if !ok {
-			p.add(key, value, "want an object")
-			return
+		obj, isObject := value.(map[string]any)
+		if !isObject {
+			return bad("want an object")
 		}
+		out := map[string]any{}
 		for _, name := range slices.Sorted(maps.Keys(obj)) {
-			checkShape(p, key+"."+name, obj[name], t.Elem())
+			if v, fine := prune(p, key+"."+name, obj[name], t.Elem()); fine {
+				out[name] = v
+			}
 		}
+		return out, true
 	case reflect.Slice:
-		list, ok := value.([]any)
-		if !ok {
-			p.add(key, value, "want a list")
-			return
+		list, isList := value.([]any)
+		if !isList {
+			return bad("want a list")
 		}
+		out := []any{}
 		for i, item := range list {
-			checkShape(p, fmt.Sprintf("%s[%d]", key, i), item, t.Elem())
+			if v, fine := prune(p, fmt.Sprintf("%s[%d]", key, i), item, t.Elem()); fine {
+				out = append(out, v)
+			}
 		}
+		return out, true
 	case reflect.String:
-		if _, ok := value.(string); !ok {
-			p.add(key, value, "want a string")
+		if _, isString := value.(string); !isString {
+			return bad("want a string")
 		}
 	case reflect.Bool:
-		if _, ok := value.(bool); !ok {
-			p.add(key, value, "want true or false")
+		if _, isBool := value.(bool); !isBool {
+			return bad("want true or false")
 		}
 	case reflect.Int:
-		n, ok := value.(json.Number)
-		if _, err := n.Int64(); !ok || err != nil {
-			p.add(key, value, "want a whole number")
+		n, isNumber := value.(json.Number)
+		if _, err := n.Int64(); !isNumber || err != nil {
+			return bad("want a whole number")
 		}
 	case reflect.Interface:
 		// Free-form values (karpenter.values) pass through to Helm.
 	}
+	return value, true
 }
 
 func jsonName(f reflect.StructField) string {
@@ -353,16 +414,19 @@ func fieldByJSONName(t reflect.Type, name string) (reflect.StructField, bool) {
 
 // Problem is one invalid configuration value.
 type Problem struct {
-	Key   string // path below the namespace, e.g. "karpenter.identity"
-	Value any    // the offending value; nil when the key is missing
-	Want  string // what is allowed
+	// Namespace is the key's, when not the stack's own.
+	Namespace string
+	Key       string // path below the namespace, e.g. "karpenter.identity"
+	Value     any    // the offending value; nil when the key is missing
+	Want      string // what is allowed
 }
 
 func (p Problem) Error() string {
+	namespace := cmp.Or(p.Namespace, Namespace)
 	if p.Value == nil {
-		return fmt.Sprintf("%s:%s is missing: %s", Namespace, p.Key, p.Want)
+		return fmt.Sprintf("%s:%s is missing: %s", namespace, p.Key, p.Want)
 	}
-	return fmt.Sprintf("%s:%s: %s: %s", Namespace, p.Key, show(p.Value), p.Want)
+	return fmt.Sprintf("%s:%s: %s: %s", namespace, p.Key, show(p.Value), p.Want)
 }
 
 func show(v any) string {
@@ -380,26 +444,64 @@ func show(v any) string {
 	}
 }
 
-type problems struct{ list []Problem }
+type problems struct {
+	list []Problem
+	// broken are keys whose value could not be decoded; what validation
+	// then finds at, above or below them follows from that, and is not
+	// reported again.
+	broken []string
+	// set are the keys the configuration sets, as paths below the
+	// namespace ("karpenter.replicas", "gpuPools[a].maxGPUs").
+	set map[string]bool
+}
 
 func (p *problems) add(key string, value any, want string) {
+	for _, b := range p.broken {
+		if related(key, b) {
+			return
+		}
+	}
 	p.list = append(p.list, Problem{Key: key, Value: value, Want: want})
+}
+
+func (p *problems) addBroken(key string, value any, want string) {
+	p.add(key, value, want)
+	p.broken = append(p.broken, key)
+}
+
+// related: one key is the other or lies below it.
+func related(a, b string) bool {
+	below := func(x, y string) bool {
+		return x == y || strings.HasPrefix(x, y+".") || strings.HasPrefix(x, y+"[")
+	}
+	return below(a, b) || below(b, a)
 }
 
 func (p *problems) empty() bool { return len(p.list) == 0 }
 
-func (p *problems) err() error {
+// err lists the problems; of the pools, it keeps those no problem is
+// about, for the checks that can still judge them.
+func (p *problems) err(pools []GPUPool) error {
 	errs := make([]error, len(p.list))
 	for i, pr := range p.list {
 		errs[i] = pr
 	}
-	return &Error{Problems: p.list, err: errors.Join(errs...)}
+	e := &Error{Problems: p.list, err: errors.Join(errs...)}
+	for i, pool := range pools {
+		keys := []string{fmt.Sprintf("gpuPools[%d]", i), fmt.Sprintf("gpuPools[%s]", pool.Name)}
+		if !slices.ContainsFunc(p.list, func(pr Problem) bool { return related(pr.Key, keys[0]) || related(pr.Key, keys[1]) }) {
+			e.ValidPools = append(e.ValidPools, pool)
+		}
+	}
+	return e
 }
 
 // Error lists every problem found in a stack configuration.
 type Error struct {
 	Problems []Problem
-	err      error
+	// ValidPools are the pools that are valid on their own.
+	ValidPools []GPUPool
+	err        error
 }
 
 func (e *Error) Error() string {

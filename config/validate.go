@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"fmt"
 	"maps"
 	"regexp"
@@ -46,7 +47,7 @@ var (
 		"al2023":       regexp.MustCompile(`^(v[0-9]{8}|latest)$`),
 		"bottlerocket": regexp.MustCompile(`^(v[0-9]+\.[0-9]+\.[0-9]+|latest)$`),
 	}
-	amiVersionExample = map[string]string{"al2023": "al2023@v20251120", "bottlerocket": "bottlerocket@v1.50.0"}
+	amiVersionExample = map[string]string{"al2023": versions.DefaultAMI, "bottlerocket": "bottlerocket@v1.50.0"}
 )
 
 func (c *Stack) validate(p *problems) {
@@ -102,21 +103,31 @@ func (c *Stack) validate(p *problems) {
 	}
 }
 
+// ControllerKeys are the keys that configure the Karpenter controller this
+// stack installs; with karpenter.install false they have nothing to act on.
+var ControllerKeys = []string{
+	"karpenter.awsFeatureGates", "karpenter.chartRepository", "karpenter.cpu", "karpenter.createOidcProvider", "karpenter.featureGates",
+	"karpenter.identity", "karpenter.logLevel", "karpenter.memory", "karpenter.replicas", "karpenter.values",
+}
+
+// controllerSetting is the value of one of ControllerKeys.
+func controllerSetting(k Karpenter, key string) any {
+	var fields map[string]any
+	raw, _ := json.Marshal(k)
+	_ = json.Unmarshal(raw, &fields)
+	return fields[strings.TrimPrefix(key, "karpenter.")]
+}
+
 // validatePoolsOnly checks karpenter.install: false, where the stack adds
 // GPU pools to a Karpenter it did not install.
 func (c *Stack) validatePoolsOnly(p *problems) {
 	if c.Karpenter.Install {
 		return
 	}
-	const why = "with karpenter.install false the controller is the existing one, whose settings are not this stack's"
-	if len(c.Karpenter.FeatureGates) > 0 {
-		p.add("karpenter.featureGates", c.Karpenter.FeatureGates, why)
-	}
-	if len(c.Karpenter.AWSFeatureGates) > 0 {
-		p.add("karpenter.awsFeatureGates", c.Karpenter.AWSFeatureGates, why)
-	}
-	if len(c.Karpenter.Values) > 0 {
-		p.add("karpenter.values", c.Karpenter.Values, why)
+	for _, key := range ControllerKeys {
+		if p.set[key] {
+			p.add(key, controllerSetting(c.Karpenter, key), "with karpenter.install false the controller is the existing one, whose settings are not this stack's; remove the key")
+		}
 	}
 	if c.NodeRole.Name == "" {
 		p.add("nodeRole.name", nil, "with karpenter.install false, name the node role of the existing Karpenter: its controller policy lets it pass only that role to instances")
@@ -402,7 +413,19 @@ func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
 func (g *GPUPool) validate(p *problems, key string) {
 	for _, name := range g.GPUs {
 		if _, ok := catalog.LookupGPU(name); !ok {
-			p.add(key+".gpus", name, "unknown GPU; known (as Karpenter names them): "+strings.Join(catalog.GPUNames(), ", "))
+			p.add(key+".gpus", name, "unknown GPU"+suggest(name, catalog.GPUNames())+"; known (as Karpenter names them): "+strings.Join(catalog.GPUNames(), ", "))
+		}
+	}
+	families := catalog.Families()
+	for _, family := range g.InstanceFamilies {
+		if familyPattern.MatchString(family) && !slices.Contains(families, family) {
+			p.add(key+".instanceFamilies", family, "no GPU instance family of that name"+suggest(family, families)+"; known: "+strings.Join(families, ", "))
+		}
+	}
+	types := catalog.Names(catalog.InstanceTypes)
+	for _, typ := range g.InstanceTypes {
+		if instanceTypePattern.MatchString(typ) && !slices.Contains(types, typ) {
+			p.add(key+".instanceTypes", typ, "no GPU instance type of that name"+suggest(typ, types)+"; see the types of a family with instanceFamilies, or plan.md for what a pool launches")
 		}
 	}
 	if len(g.GPUs) == 0 && g.MinGPUMemoryGiB == 0 && len(g.InstanceFamilies) == 0 && len(g.InstanceTypes) == 0 {
@@ -425,7 +448,7 @@ func (g *GPUPool) validate(p *problems, key string) {
 	nonEmptySubset(p, key+".capacityTypes", g.CapacityTypes, capacityTypes)
 	nonEmptySubset(p, key+".architectures", g.Architectures, architectures)
 	const maxGPUsWant = "want the most GPUs this pool may run at once (a positive whole number): it caps what the pool can cost"
-	if g.MaxGPUs == 0 {
+	if g.MaxGPUs == unsetMaxGPUs {
 		p.add(key+".maxGPUs", nil, maxGPUsWant)
 	} else if g.MaxGPUs < 1 {
 		p.add(key+".maxGPUs", g.MaxGPUs, maxGPUsWant)
@@ -546,7 +569,7 @@ func oneOf[S ~string](p *problems, key string, value string, allowed ...S) {
 			names[i] = `"" (off)`
 		}
 	}
-	p.add(key, value, "want one of "+strings.Join(names, ", "))
+	p.add(key, nilIfEmpty(value), "want one of "+strings.Join(names, ", ")+suggest(value, names))
 }
 
 func intRange(p *problems, key string, v, lo, hi int) {

@@ -4,6 +4,8 @@
 package stack
 
 import (
+	"errors"
+	"fmt"
 	"maps"
 	"math"
 	"slices"
@@ -51,6 +53,14 @@ func RunObserved(observe func(Observed)) pulumi.RunFunc {
 
 func run(ctx *pulumi.Context, observe func(Observed)) error {
 	cfg, err := config.Load(ctx)
+	var invalid *config.Error
+	if errors.As(err, &invalid) {
+		// The pools that are valid on their own are still judged against
+		// the catalogue, so that one run reports every mistake.
+		if _, poolErr := matchInstanceTypes(invalid.ValidPools); poolErr != nil {
+			return fmt.Errorf("%w\n%w", err, poolErr)
+		}
+	}
 	if err != nil {
 		return err
 	}
@@ -380,7 +390,8 @@ func efaNodeClasses(cfg *config.Stack) []string {
 func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
 	pools := map[string]any{}
 	for _, pool := range cfg.GPUPools {
-		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name])
+		class, _ := cfg.NodeClass(pool.NodeClass)
+		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
 	}
 	nodeClasses := map[string]any{}
 	for _, nc := range cfg.NodeClasses {
@@ -396,29 +407,31 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 		karpenterVersion, karpenterNamespace = c[0].Version, c[0].Namespace
 	}
 	return pulumi.Map{
-		"clusterName":           pulumi.String(facts.Name),
-		"clusterEndpoint":       facts.Endpoint,
-		"oidcProviderArn":       facts.OIDCProviderARN,
-		"nodeRoleName":          role.name,
-		"nodeRoleArn":           role.arn,
-		"controllerRoleArn":     controllerRole,
-		"interruptionQueueName": queueName,
-		"interruptionQueueArn":  queueARN,
-		"interruptionQueueUrl":  queueURL,
-		"discoveryTag":          pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
-		"karpenterNamespace":    pulumi.String(karpenterNamespace),
-		"karpenterVersion":      pulumi.String(karpenterVersion),
-		"gpuResourceName":       pulumi.String(wellknown.GPUResource),
-		"devicePluginNamespace": pulumi.String(cfg.DevicePlugin.Namespace),
-		"nodeClasses":           pulumi.ToMap(nodeClasses),
-		"gpuPools":              pulumi.ToMap(pools),
+		"clusterName":                 pulumi.String(facts.Name),
+		"clusterEndpoint":             facts.Endpoint,
+		"clusterCertificateAuthority": facts.CertificateAuthority,
+		"oidcProviderArn":             facts.OIDCProviderARN,
+		"nodeRoleName":                role.name,
+		"nodeRoleArn":                 role.arn,
+		"controllerRoleArn":           controllerRole,
+		"interruptionQueueName":       queueName,
+		"interruptionQueueArn":        queueARN,
+		"interruptionQueueUrl":        queueURL,
+		"discoveryTag":                pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
+		"karpenterNamespace":          pulumi.String(karpenterNamespace),
+		"karpenterVersion":            pulumi.String(karpenterVersion),
+		"gpuResourceName":             pulumi.String(wellknown.GPUResource),
+		"devicePluginNamespace":       pulumi.String(cfg.DevicePlugin.Namespace),
+		"nodeClasses":                 pulumi.ToMap(nodeClasses),
+		"gpuPools":                    pulumi.ToMap(pools),
 	}
 }
 
 // GPUPoolOutput is one pool's entry of the gpuPools output: everything a
-// pod needs to land on the pool's nodes, what the pool may launch, and what
-// that can cost at most.
-func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType) map[string]any {
+// pod needs to land on the pool's nodes (and the EFA devices its nodes
+// advertise, efaDevices of them, one per network card, for a class with
+// EFA), what the pool may launch, and what that can cost at most.
+func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices int) map[string]any {
 	tolerations := []any{}
 	for _, t := range gpu.Tolerations(pool) {
 		tolerations = append(tolerations, t)
@@ -447,5 +460,7 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType) map[string
 		"maxGPUs":           pool.MaxGPUs,
 		"sharingReplicas":   pool.Sharing.Replicas,
 		"nodeClass":         pool.NodeClass,
+		"efaResourceName":   wellknown.EFAResource,
+		"efaDevicesPerNode": efaDevices,
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
+	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/gomod"
 )
@@ -45,7 +46,7 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	}
 	// The controller's own settings, and its node role, belong to whoever
 	// installed it.
-	for _, key := range []string{"karpenter.featureGates", "karpenter.awsFeatureGates", "karpenter.values", "nodeRole.extraPolicyArns"} {
+	for _, key := range append(slices.Clone(config.ControllerKeys), "nodeRole.extraPolicyArns") {
 		if err := st.RemoveConfigWithOptions(ctx, platformProject+":"+key, &auto.ConfigOptions{Path: true}); err != nil {
 			return err
 		}
