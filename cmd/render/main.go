@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"karpenter-gpu/internal/stackfile"
 )
 
 func main() {
@@ -24,13 +26,19 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	flags := flag.NewFlagSet("render", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	stackName := flags.String("stack", "dev", "stack whose Pulumi.<stack>.yaml to read")
+	stackName := flags.String("stack", "", "stack whose Pulumi.<stack>.yaml to read (default: the stack -config is named for, else dev)")
 	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
 	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
 	outDir := flags.String("out", "rendered", "directory to write: absent, empty or a previous render, which is replaced as a whole")
 	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
 	if err := flags.Parse(args); err != nil {
 		return 2
+	}
+	if *stackName == "" {
+		*stackName = "dev"
+		if name, ok := stackfile.StackName(*configFile); ok {
+			*stackName = name
+		}
 	}
 	if *configFile == "" {
 		*configFile = "Pulumi." + *stackName + ".yaml"

@@ -154,7 +154,8 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, obse
 				if err := schema.Validate(obj); err != nil {
 					return nil, err
 				}
-				checked = append(checked, fmt.Sprintf("%s/%s", in["kind"], r.Name))
+				meta, _ := in["metadata"].(map[string]any)
+				checked = append(checked, fmt.Sprintf("%s/%s", in["kind"], meta["name"]))
 			}
 			b, err := yaml.Marshal(obj)
 			if err != nil {

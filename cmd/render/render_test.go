@@ -317,3 +317,36 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 		t.Errorf("Auto Mode: %v", err)
 	}
 }
+
+// A file given with -config names the stack in the plan, and the plan
+// names Karpenter objects as the cluster will show them.
+func TestPlanNamesTheStackAndObjectsAsTheUserKnowsThem(t *testing.T) {
+	raw, err := os.ReadFile("../../Pulumi.prod.yaml.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	file := filepath.Join(dir, "Pulumi.team-a.yaml")
+	if err := os.WriteFile(file, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"-config", file, "-out", filepath.Join(dir, "out")}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	plan, err := os.ReadFile(filepath.Join(dir, "out", "plan.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	title, checked, _ := strings.Cut(string(plan), "\n")
+	if title != "# Plan of stack `team-a`" {
+		t.Errorf("plan title %q", title)
+	}
+	for _, line := range strings.Split(checked, "\n") {
+		if strings.Contains(line, "checked against the pinned CRD schemas") {
+			if !strings.Contains(line, "NodePool/training") || strings.Contains(line, "NodePool/gpu-pool-") {
+				t.Errorf("the checked objects are not named as in the cluster: %s", line)
+			}
+		}
+	}
+}

@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/stackfile"
@@ -34,9 +33,8 @@ type stackUnderTest struct {
 // readStackFile reads the file and renders it with the render command.
 func readStackFile(ctx context.Context, file, render, dir string) (stackUnderTest, error) {
 	s := stackUnderTest{file: file}
-	base := filepath.Base(file)
-	s.name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".example"), ".yaml")
-	if s.name == base || s.name == "" {
+	var named bool
+	if s.name, named = stackfile.StackName(file); !named {
 		return s, fmt.Errorf("-config %s: want a stack file named Pulumi.STACK.yaml (or .yaml.example)", file)
 	}
 	cfg, err := stackfile.Read(file)

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 
 	"sigs.k8s.io/yaml"
 )
@@ -36,4 +38,12 @@ func Read(file string) (map[string]string, error) {
 		out[key] = string(b)
 	}
 	return out, nil
+}
+
+// StackName is the stack a file is named for: Pulumi.NAME.yaml (or
+// .yaml.example); ok is false for a file not so named.
+func StackName(file string) (name string, ok bool) {
+	base := filepath.Base(file)
+	name = strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(base, "Pulumi."), ".example"), ".yaml")
+	return name, name != base && name != "" && strings.HasPrefix(base, "Pulumi.")
 }
