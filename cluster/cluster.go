@@ -38,8 +38,11 @@ type Facts struct {
 	// KubernetesVersion is the cluster's minor version, e.g. "1.35".
 	KubernetesVersion string
 
-	Endpoint   pulumi.StringOutput
-	Kubeconfig pulumi.StringOutput
+	Endpoint pulumi.StringOutput
+	// CertificateAuthority is the API server's CA bundle, base64, as EKS
+	// returns it.
+	CertificateAuthority pulumi.StringOutput
+	Kubeconfig           pulumi.StringOutput
 	// KubeconfigText is the kubeconfig of an existing cluster, known before
 	// anything is created (empty for a created cluster).
 	KubeconfigText string
@@ -134,6 +137,7 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 		DNSSuffix:              acct.dnsSuffix,
 		KubernetesVersion:      c.Version,
 		Endpoint:               pulumi.String(c.Endpoint).ToStringOutput(),
+		CertificateAuthority:   pulumi.String(c.CertificateAuthorities[0].Data).ToStringOutput(),
 		Kubeconfig:             pulumi.String(kubeconfig).ToStringOutput(),
 		KubeconfigText:         kubeconfig,
 		AutoMode:               len(c.ComputeConfigs) > 0 && c.ComputeConfigs[0].Enabled,
@@ -203,21 +207,23 @@ func Create(ctx *pulumi.Context, name string, cfg *config.Stack, opts ...pulumi.
 		return nil, err
 	}
 	return &Facts{
-		Name:               cfg.ClusterName,
-		ARN:                clusterARN(acct, cfg.ClusterName),
-		AccountID:          acct.id,
-		Region:             acct.region,
-		Partition:          acct.partition,
-		DNSSuffix:          acct.dnsSuffix,
-		KubernetesVersion:  cfg.Cluster.Version,
-		Endpoint:           c.Core.Endpoint(),
-		Kubeconfig:         c.KubeconfigJson,
-		OIDCIssuerURL:      c.OidcProviderUrl,
-		OIDCProviderARN:    c.OidcProviderArn,
-		AuthenticationMode: AuthModeAPI,
-		VpcID:              cfg.Cluster.VpcID,
-		SubnetIDs:          cfg.Cluster.SubnetIDs,
-		SecurityGroups:     map[string]pulumi.StringInput{"cluster-security-group": c.ClusterSecurityGroupId},
-		Created:            c,
+		Name:              cfg.ClusterName,
+		ARN:               clusterARN(acct, cfg.ClusterName),
+		AccountID:         acct.id,
+		Region:            acct.region,
+		Partition:         acct.partition,
+		DNSSuffix:         acct.dnsSuffix,
+		KubernetesVersion: cfg.Cluster.Version,
+		Endpoint:          c.Core.Endpoint(),
+		// The component's kubeconfig carries the CA it reads from EKS.
+		CertificateAuthority: c.KubeconfigJson.ApplyT(kubeconfigCA).(pulumi.StringOutput),
+		Kubeconfig:           c.KubeconfigJson,
+		OIDCIssuerURL:        c.OidcProviderUrl,
+		OIDCProviderARN:      c.OidcProviderArn,
+		AuthenticationMode:   AuthModeAPI,
+		VpcID:                cfg.Cluster.VpcID,
+		SubnetIDs:            cfg.Cluster.SubnetIDs,
+		SecurityGroups:       map[string]pulumi.StringInput{"cluster-security-group": c.ClusterSecurityGroupId},
+		Created:              c,
 	}, nil
 }

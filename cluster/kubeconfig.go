@@ -43,6 +43,18 @@ func Kubeconfig(clusterName, endpoint, caData, region string) (string, error) {
 	return string(out), err
 }
 
+// kubeconfigCA is the CA bundle, base64, of a kubeconfig's first cluster.
+func kubeconfigCA(kubeconfig string) (string, error) {
+	var cfg clientcmdv1.Config
+	if err := json.Unmarshal([]byte(kubeconfig), &cfg); err != nil {
+		return "", fmt.Errorf("the cluster's kubeconfig: %w", err)
+	}
+	if len(cfg.Clusters) == 0 || len(cfg.Clusters[0].Cluster.CertificateAuthorityData) == 0 {
+		return "", fmt.Errorf("the cluster's kubeconfig names no cluster with a certificate authority")
+	}
+	return base64.StdEncoding.EncodeToString(cfg.Clusters[0].Cluster.CertificateAuthorityData), nil
+}
+
 // NewKubernetesProvider connects Kubernetes resources to the cluster.
 func NewKubernetesProvider(ctx *pulumi.Context, name string, facts *Facts, opts ...pulumi.ResourceOption) (*kubernetes.Provider, error) {
 	opts = append(opts, pulumi.DependsOn(facts.Ready()))

@@ -57,7 +57,7 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := checkKarpenterObjects(cfg); err != nil {
 		return nil, err
 	}
-	types, err := matchInstanceTypes(cfg)
+	types, err := matchInstanceTypes(cfg.GPUPools)
 	if err != nil {
 		return nil, err
 	}
@@ -123,10 +123,10 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 // matchInstanceTypes finds, for every pool, the catalogue's instance types
 // its NodePool's requirements admit, and refuses a pool that admits none:
 // Karpenter would accept it and never launch a node.
-func matchInstanceTypes(cfg *config.Stack) (map[string][]catalog.InstanceType, error) {
+func matchInstanceTypes(pools []config.GPUPool) (map[string][]catalog.InstanceType, error) {
 	out := map[string][]catalog.InstanceType{}
 	var errs []string
-	for _, pool := range cfg.GPUPools {
+	for _, pool := range pools {
 		types, err := gpu.InstanceTypes(pool)
 		var ruledOut *gpu.RuledOutError
 		if errors.As(err, &ruledOut) {

@@ -89,3 +89,30 @@ func TestHeadroomStack(t *testing.T) {
 		t.Errorf("gates = %v", gates)
 	}
 }
+
+// One run reports the configuration's mistakes and, for the pools that are
+// valid on their own, that no instance type can serve them; nothing is
+// registered.
+func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
+	cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
+		map[string]any{"name": "typo", "gpus": []string{"L4"}, "maxGPUs": 2},
+		map[string]any{"name": "arm", "gpus": []string{"t4g"}, "maxGPUs": 2},
+	}})
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{
+		`karpenter-gpu:gpuPools[typo].gpus: "L4": unknown GPU; did you mean l4?`,
+		`karpenter-gpu:gpuPools[arm].architectures: ["amd64"] rules out the 4 instance type(s)`,
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("missing %q in:\n%v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "gpuPools[typo].gpuCount") || strings.Contains(err.Error(), "gpuPools[typo]: no EC2") {
+		t.Errorf("the pool with a mistake is judged against the catalogue too:\n%v", err)
+	}
+	if len(cloud.Resources()) != 0 || len(cloud.Calls()) != 0 {
+		t.Fatalf("%d resources, calls %v before the refusal", len(cloud.Resources()), cloud.Calls())
+	}
+}

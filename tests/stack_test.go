@@ -558,9 +558,17 @@ func TestSmokeTestJob(t *testing.T) {
 }
 
 func TestGreenfieldCluster(t *testing.T) {
-	cloud := mustRun(t, map[string]any{"cluster": map[string]any{
+	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
+	var outputs map[string]any
+	if err := cloud.Run(stackConfig(t, map[string]any{"cluster": map[string]any{
 		"create": true, "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
-	}})
+	}}), observe(&outputs)); err != nil {
+		t.Fatal(err)
+	}
+	// A consumer builds its own Kubernetes provider from these two.
+	if outputs["clusterCertificateAuthority"] != fakecloud.Example(clusterName).CertificateAuthority || outputs["clusterEndpoint"] != fakecloud.Example(clusterName).Endpoint {
+		t.Errorf("created cluster's endpoint %v and CA %v", outputs["clusterEndpoint"], outputs["clusterCertificateAuthority"])
+	}
 	c := one(t, cloud, "eks:index:Cluster", "ml-prod")
 	if c.Inputs["authenticationMode"] != "API" || c.Inputs["createOidcProvider"] != true || c.Inputs["vpcId"] != "vpc-0a1b2c3d4e5f60718" {
 		t.Errorf("cluster = %v", c.Inputs)
@@ -604,25 +612,28 @@ func TestStackOutputs(t *testing.T) {
 	}
 	c := fakecloud.Example(clusterName)
 	want := map[string]any{
-		"clusterName":           clusterName,
-		"clusterEndpoint":       c.Endpoint,
-		"oidcProviderArn":       "arn:aws:iam::123456789012:oidc-provider/" + strings.TrimPrefix(c.OIDCIssuer, "https://"),
-		"discoveryTag":          map[string]any{"karpenter.sh/discovery": clusterName},
-		"karpenterNamespace":    "kube-system",
-		"karpenterVersion":      "1.15.1",
-		"nodeClasses":           map[string]any{"gpu": map[string]any{"ami": versions.DefaultAMI, "amiFamily": "al2023"}},
-		"gpuResourceName":       "nvidia.com/gpu",
-		"devicePluginNamespace": "nvidia-device-plugin",
+		"clusterName":                 clusterName,
+		"clusterEndpoint":             c.Endpoint,
+		"clusterCertificateAuthority": c.CertificateAuthority,
+		"oidcProviderArn":             "arn:aws:iam::123456789012:oidc-provider/" + strings.TrimPrefix(c.OIDCIssuer, "https://"),
+		"discoveryTag":                map[string]any{"karpenter.sh/discovery": clusterName},
+		"karpenterNamespace":          "kube-system",
+		"karpenterVersion":            "1.15.1",
+		"nodeClasses":                 map[string]any{"gpu": map[string]any{"ami": versions.DefaultAMI, "amiFamily": "al2023"}},
+		"gpuResourceName":             "nvidia.com/gpu",
+		"devicePluginNamespace":       "nvidia-device-plugin",
 		"gpuPools": map[string]any{"gpu": map[string]any{
-			"nodeSelector":    map[string]any{"karpenter-gpu/pool": "gpu"},
-			"tolerations":     []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}},
-			"gpuResourceName": "nvidia.com/gpu",
-			"gpusPerNode":     map[string]any{"min": 1, "max": 1},
-			"capacityTypes":   []any{"spot", "on-demand"},
-			"architectures":   []any{"amd64"},
-			"maxGPUs":         4,
-			"sharingReplicas": 0,
-			"nodeClass":       "gpu",
+			"nodeSelector":      map[string]any{"karpenter-gpu/pool": "gpu"},
+			"tolerations":       []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}},
+			"gpuResourceName":   "nvidia.com/gpu",
+			"gpusPerNode":       map[string]any{"min": 1, "max": 1},
+			"capacityTypes":     []any{"spot", "on-demand"},
+			"architectures":     []any{"amd64"},
+			"maxGPUs":           4,
+			"sharingReplicas":   0,
+			"nodeClass":         "gpu",
+			"efaResourceName":   "vpc.amazonaws.com/efa",
+			"efaDevicesPerNode": 0,
 			"instanceTypes": []any{"g4dn.xlarge", "g4dn.2xlarge", "g4dn.4xlarge", "g4dn.8xlarge", "g4dn.16xlarge",
 				"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.16xlarge",
 				"g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge",
@@ -654,6 +665,19 @@ func TestStackOutputs(t *testing.T) {
 	}
 	if len(got) != len(want)+len(prefixes) {
 		t.Errorf("%d outputs, want %d", len(got), len(want)+len(prefixes))
+	}
+}
+
+// A pool on an EFA class tells a training job how many EFA devices to ask
+// for: one per network card the class attaches.
+func TestEFAPoolOutputs(t *testing.T) {
+	_, outputs := runStackFileOutputs(t, "../Pulumi.prod.yaml.example")
+	pools := outputs["gpuPools"].(map[string]any)
+	for pool, want := range map[string]float64{"training": 32, "inference": 0} {
+		got := pools[pool].(map[string]any)
+		if got["efaDevicesPerNode"] != want || got["efaResourceName"] != "vpc.amazonaws.com/efa" {
+			t.Errorf("pool %s: efaDevicesPerNode %v of %v, want %v", pool, got["efaDevicesPerNode"], got["efaResourceName"], want)
+		}
 	}
 }
 

@@ -26,6 +26,9 @@ const (
 	// EFAPresentLabel marks nodes with EFA interfaces, as EKS node groups do;
 	// the EFA device plugin selects it.
 	EFAPresentLabel = "vpc.amazonaws.com/efa.present"
+	// EFAResource is what the EFA device plugin registers: one per EFA
+	// interface of the node.
+	EFAResource = "vpc.amazonaws.com/efa"
 	// PodSecurityEnforceLabel sets a namespace's Pod Security level.
 	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 

@@ -366,7 +366,7 @@ func (k *karpenter) advertiseEFA(ctx context.Context) error {
 		if err != nil {
 			continue
 		}
-		if _, done := node.Status.Allocatable[kubelet.EFAResource]; done {
+		if _, done := node.Status.Allocatable[wellknown.EFAResource]; done {
 			continue
 		}
 		interfaces, err := efaInterfaces(ctx, k.dyn, node)
@@ -380,7 +380,7 @@ func (k *karpenter) advertiseEFA(ctx context.Context) error {
 		if p == nil {
 			continue
 		}
-		if err := k.addDevices(ctx, node, corev1.ResourceList{kubelet.EFAResource: *resource.NewQuantity(int64(interfaces), resource.DecimalSI)}); err != nil {
+		if err := k.addDevices(ctx, node, corev1.ResourceList{wellknown.EFAResource: *resource.NewQuantity(int64(interfaces), resource.DecimalSI)}); err != nil {
 			return err
 		}
 	}

@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"karpenter-gpu/e2e/kubelet"
 	"karpenter-gpu/wellknown"
 )
 
@@ -180,8 +179,8 @@ func (r *run) efaMissing(ctx context.Context, node string) (string, error) {
 	if err != nil || want == 0 {
 		return "", err
 	}
-	if got := n.Status.Allocatable[kubelet.EFAResource]; got.Value() != int64(want) {
-		return fmt.Sprintf("node %s advertises %s %s of the %d interfaces its class attaches: no EFA device plugin pod runs there", node, got.String(), kubelet.EFAResource, want), nil
+	if got := n.Status.Allocatable[wellknown.EFAResource]; got.Value() != int64(want) {
+		return fmt.Sprintf("node %s advertises %s %s of the %d interfaces its class attaches: no EFA device plugin pod runs there", node, got.String(), wellknown.EFAResource, want), nil
 	}
 	return "", nil
 }

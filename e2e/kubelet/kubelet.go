@@ -46,10 +46,7 @@ type NodeClaim struct {
 
 // DeviceResources are the extended resources that only a device plugin
 // registers: a node's kubelet does not report them before the plugin runs.
-var DeviceResources = []corev1.ResourceName{wellknown.GPUResource, EFAResource}
-
-// EFAResource is the resource the EFA device plugin registers.
-const EFAResource = "vpc.amazonaws.com/efa"
+var DeviceResources = []corev1.ResourceName{wellknown.GPUResource, wellknown.EFAResource}
 
 // NodeFor is the Node the kubelet of a NodeClaim's instance registers: its
 // name, the provider ID, the NodeClaim's labels, its taints and startup

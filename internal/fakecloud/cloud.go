@@ -183,7 +183,10 @@ func (c *Cloud) state(typ, name string, inputs map[string]any) (map[string]any, 
 		state["name"] = physicalName(name)
 		state["arn"] = fmt.Sprintf("arn:%s:events:%s:%s:rule/%s", cl.Partition, cl.Region, cl.AccountID, state["name"])
 	case "eks:index:Cluster":
-		state["kubeconfigJson"] = `{"apiVersion":"v1","kind":"Config"}`
+		kubeconfig, _ := json.Marshal(map[string]any{"apiVersion": "v1", "kind": "Config", "clusters": []any{map[string]any{
+			"name": name, "cluster": map[string]any{"server": cl.Endpoint, "certificate-authority-data": cl.CertificateAuthority},
+		}}})
+		state["kubeconfigJson"] = string(kubeconfig)
 		state["oidcProviderArn"] = fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", cl.Partition, cl.AccountID, strings.TrimPrefix(cl.OIDCIssuer, "https://"))
 		state["oidcProviderUrl"] = cl.OIDCIssuer
 		state["oidcIssuer"] = strings.TrimPrefix(cl.OIDCIssuer, "https://")
