@@ -59,6 +59,7 @@ func DevicePluginValues(s DevicePluginSettings) map[string]any {
 			configs[SharingConfigName(r)] = fmt.Sprintf(`version: v1
 sharing:
   timeSlicing:
+    failRequestsGreaterThanOne: true
     resources:
     - name: %s
       replicas: %d

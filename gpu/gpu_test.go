@@ -339,7 +339,9 @@ func TestTimeSlicingConfigPerPool(t *testing.T) {
 			Version string `json:"version"`
 			Sharing struct {
 				TimeSlicing struct {
-					Resources []struct {
+					// A pod asking for two slices would get two of one GPU.
+					FailRequestsGreaterThanOne bool `json:"failRequestsGreaterThanOne"`
+					Resources                  []struct {
 						Name     string `json:"name"`
 						Replicas int    `json:"replicas"`
 					} `json:"resources"`
@@ -357,6 +359,9 @@ func TestTimeSlicingConfigPerPool(t *testing.T) {
 		}
 		if plugin.Version != "v1" || got != replicas {
 			t.Errorf("%s: version %q, %d replicas of %s, want %d", name, plugin.Version, got, wellknown.GPUResource, replicas)
+		}
+		if fails := plugin.Sharing.TimeSlicing.FailRequestsGreaterThanOne; fails != (replicas > 0) {
+			t.Errorf("%s: failRequestsGreaterThanOne %v with %d replicas", name, fails, replicas)
 		}
 	}
 	node := producedNode(t, pools["shared"])
