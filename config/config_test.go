@@ -330,3 +330,49 @@ func TestControllerKeysAreTheKarpenterKeysPoolsOnlyCannotUse(t *testing.T) {
 		t.Errorf("karpenter's controller keys are %v, ControllerKeys %v", keys, ControllerKeys)
 	}
 }
+
+// A pool that protects jobs gets a grace period that outlasts its longest
+// job plus the pod's own grace period, unless it sets one, which must; and
+// a node may not expire before such a job can finish.
+func TestJobProtection(t *testing.T) {
+	pool := func(extra string) map[string]string {
+		return map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"train","gpus":["h100"],"gpuCount":{"min":8,"max":8},"maxGPUs":8` + extra + `}]`}
+	}
+	cases := []struct {
+		name, extra string
+		tgp         string // the pool's terminationGracePeriod once accepted
+		refused     []string
+	}{
+		{name: "derived", extra: `,"jobProtection":{"longestJob":"72h"}`, tgp: "72h30s"},
+		{name: "derived with the pod's grace", extra: `,"jobProtection":{"longestJob":"1h30m","podGracePeriod":"10m"}`, tgp: "1h40m"},
+		{name: "a long enough grace period is kept", extra: `,"jobProtection":{"longestJob":"72h"},"terminationGracePeriod":"96h"`, tgp: "96h"},
+		{name: "no protection keeps the default", tgp: "24h"},
+		{name: "grace period too short", extra: `,"jobProtection":{"longestJob":"72h"},"terminationGracePeriod":"48h"`, refused: []string{
+			`gpuPools[train].terminationGracePeriod: "48h": jobProtection needs at least longestJob + podGracePeriod (72h30s)`}},
+		{name: "expiry under a job", extra: `,"jobProtection":{"longestJob":"72h"},"expireAfter":"48h"`, refused: []string{
+			`gpuPools[train].expireAfter: "48h": shorter than jobProtection.longestJob (72h)`}},
+		{name: "grace without a job", extra: `,"jobProtection":{"podGracePeriod":"5m"}`, refused: []string{
+			`gpuPools[train].jobProtection.longestJob is missing`}},
+		{name: "not a duration", extra: `,"jobProtection":{"longestJob":"3 days"}`, refused: []string{
+			`gpuPools[train].jobProtection.longestJob: "3 days": want a duration such as 72h`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := parse(pool(tc.extra))
+			if len(tc.refused) > 0 {
+				for _, w := range tc.refused {
+					if err == nil || !strings.Contains(err.Error(), w) {
+						t.Errorf("error %v, want %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cfg.GPUPools[0].TerminationGracePeriod; got != tc.tgp {
+				t.Errorf("terminationGracePeriod %q, want %q", got, tc.tgp)
+			}
+		})
+	}
+}

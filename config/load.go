@@ -167,6 +167,7 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 		})
 	}
 	cfg.applyPoolDefaults()
+	cfg.applyJobProtection(&p)
 	cfg.validate(&p)
 	if !p.empty() {
 		return nil, p.err(cfg.GPUPools)

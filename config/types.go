@@ -190,7 +190,21 @@ type GPUPool struct {
 	// Headroom keeps this many GPUs of the pool ready ahead of demand
 	// (Karpenter's CapacityBuffer).
 	Headroom int `json:"headroom"`
+	// JobProtection promises that a running job whose pods carry
+	// karpenter.sh/do-not-disrupt is not ended by consolidation, drift or
+	// expiration before it finishes.
+	JobProtection JobProtection `json:"jobProtection"`
 }
+
+// JobProtection is the longest job a pool must let finish, and the longest
+// grace period its pods ask for when told to stop.
+type JobProtection struct {
+	LongestJob     string `json:"longestJob"`
+	PodGracePeriod string `json:"podGracePeriod"`
+}
+
+// Enabled tells whether the pool protects jobs.
+func (j JobProtection) Enabled() bool { return j.LongestJob != "" }
 
 // MinValues makes Karpenter keep at least this many instance families or
 // types in every launch decision: enough choices for spot to find capacity.

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -462,5 +463,22 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices
 		"nodeClass":         pool.NodeClass,
 		"efaResourceName":   wellknown.EFAResource,
 		"efaDevicesPerNode": efaDevices,
+		"jobProtection":     jobProtectionOutput(pool.JobProtection),
 	}
+}
+
+// jobProtectionOutput tells job authors what their pods must carry for the
+// pool's promise to hold: the annotation, and at most the grace period the
+// pool's drain waits for. longestJob is empty for a pool that promises
+// nothing beyond what the annotation does against consolidation.
+func jobProtectionOutput(jp config.JobProtection) map[string]any {
+	out := map[string]any{
+		"podAnnotations":                      map[string]any{wellknown.DoNotDisruptAnnotation: "true"},
+		"longestJob":                          jp.LongestJob,
+		"maxPodTerminationGracePeriodSeconds": 0,
+	}
+	if grace, err := time.ParseDuration(jp.PodGracePeriod); err == nil && jp.Enabled() {
+		out["maxPodTerminationGracePeriodSeconds"] = int(grace.Seconds())
+	}
+	return out
 }

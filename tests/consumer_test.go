@@ -12,6 +12,7 @@ import (
 
 	"karpenter-gpu/examples/gpu-workload/workload"
 	"karpenter-gpu/internal/placement"
+	"karpenter-gpu/wellknown"
 )
 
 // consumer answers the example's StackReference with a platform stack's
@@ -40,21 +41,22 @@ func (c *consumer) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return resource.PropertyMap{}, nil
 }
 
-// deployWorkload runs examples/gpu-workload against the outputs for pool.
-func deployWorkload(t *testing.T, outputs map[string]any, pool string) (corev1.PodSpec, error) {
+// deployWorkload runs examples/gpu-workload against the outputs for pool:
+// its pod's spec and annotations.
+func deployWorkload(t *testing.T, outputs map[string]any, pool string) (corev1.PodSpec, map[string]string, error) {
 	t.Helper()
 	cfg, _ := json.Marshal(map[string]string{"gpu-workload:platformStack": "my-org/karpenter-gpu/dev", "gpu-workload:pool": pool})
 	t.Setenv(pulumi.EnvConfig, string(cfg))
 	c := &consumer{outputs: outputs}
 	err := pulumi.RunErr(workload.Program, pulumi.WithMocks("gpu-workload", "dev", c))
-	var spec corev1.PodSpec
+	var template corev1.PodTemplateSpec
 	if c.deployment != nil {
-		raw, _ := json.Marshal(c.deployment["spec"].(map[string]any)["template"].(map[string]any)["spec"])
-		if err := json.Unmarshal(raw, &spec); err != nil {
+		raw, _ := json.Marshal(c.deployment["spec"].(map[string]any)["template"])
+		if err := json.Unmarshal(raw, &template); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return spec, err
+	return template.Spec, template.Annotations, err
 }
 
 // The outputs are a contract: for every pool of the committed stacks, the
@@ -70,9 +72,12 @@ func TestConsumerLandsOnEveryPool(t *testing.T) {
 		for _, np := range pools {
 			name := np.Inputs["metadata"].(map[string]any)["name"].(string)
 			t.Run(file+"/"+name, func(t *testing.T) {
-				spec, err := deployWorkload(t, outputs, name)
+				spec, annotations, err := deployWorkload(t, outputs, name)
 				if err != nil {
 					t.Fatal(err)
+				}
+				if annotations[wellknown.DoNotDisruptAnnotation] != "true" {
+					t.Errorf("the pod's annotations %v lack what the pool's jobProtection output names", annotations)
 				}
 				node, err := placement.Node(object(np))
 				if err != nil {
@@ -103,7 +108,7 @@ func TestConsumerLandsOnEveryPool(t *testing.T) {
 
 func TestConsumerNamesTheAvailablePools(t *testing.T) {
 	_, outputs := runStackFileOutputs(t, "../Pulumi.prod.yaml.example")
-	_, err := deployWorkload(t, outputs, "cheap")
+	_, _, err := deployWorkload(t, outputs, "cheap")
 	if err == nil || !strings.Contains(err.Error(), `pool "cheap" is not one of the platform's GPU pools: inference, training`) {
 		t.Fatalf("err = %v", err)
 	}

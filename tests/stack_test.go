@@ -634,6 +634,8 @@ func TestStackOutputs(t *testing.T) {
 			"nodeClass":         "gpu",
 			"efaResourceName":   "vpc.amazonaws.com/efa",
 			"efaDevicesPerNode": 0,
+			"jobProtection": map[string]any{"longestJob": "", "maxPodTerminationGracePeriodSeconds": 0,
+				"podAnnotations": map[string]any{"karpenter.sh/do-not-disrupt": "true"}},
 			"instanceTypes": []any{"g4dn.xlarge", "g4dn.2xlarge", "g4dn.4xlarge", "g4dn.8xlarge", "g4dn.16xlarge",
 				"g5.xlarge", "g5.2xlarge", "g5.4xlarge", "g5.8xlarge", "g5.16xlarge",
 				"g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge",

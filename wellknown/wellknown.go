@@ -32,6 +32,11 @@ const (
 	// PodSecurityEnforceLabel sets a namespace's Pod Security level.
 	PodSecurityEnforceLabel = "pod-security.kubernetes.io/enforce"
 
+	// DoNotDisruptAnnotation on a pod keeps Karpenter from evicting it to
+	// consolidate, and from draining its node by drift or expiration until
+	// the NodeClaim's terminationGracePeriod runs out.
+	DoNotDisruptAnnotation = "karpenter.sh/do-not-disrupt"
+
 	// Karpenter's well-known node labels.
 	LabelNodePool     = "karpenter.sh/nodepool"
 	LabelCapacityType = "karpenter.sh/capacity-type"

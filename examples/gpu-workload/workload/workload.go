@@ -26,6 +26,10 @@ type Pool struct {
 	NodeSelector    map[string]string `json:"nodeSelector"`
 	Tolerations     []Toleration      `json:"tolerations"`
 	GPUResourceName string            `json:"gpuResourceName"`
+	JobProtection   struct {
+		// PodAnnotations keep Karpenter from moving the pod to save cost.
+		PodAnnotations map[string]string `json:"podAnnotations"`
+	} `json:"jobProtection"`
 }
 
 // Toleration is one entry of a pool's tolerations.
@@ -75,6 +79,11 @@ func Program(ctx *pulumi.Context) error {
 		return map[string]string{p.GPUResourceName: "1"}, err
 	}).(pulumi.StringMapOutput)
 
+	annotations := gpuPools.ApplyT(func(v any) (map[string]string, error) {
+		p, err := choose(v, poolName)
+		return p.JobProtection.PodAnnotations, err
+	}).(pulumi.StringMapOutput)
+
 	labels := pulumi.StringMap{"app": pulumi.String("inference")}
 	_, err = appsv1.NewDeployment(ctx, "inference", &appsv1.DeploymentArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("inference")},
@@ -86,7 +95,7 @@ func Program(ctx *pulumi.Context) error {
 					Labels: labels,
 					// Loading a model onto a GPU takes minutes: do not let
 					// consolidation move a serving replica to save a little.
-					Annotations: pulumi.StringMap{"karpenter.sh/do-not-disrupt": pulumi.String("true")},
+					Annotations: annotations,
 				},
 				Spec: &corev1.PodSpecArgs{
 					NodeSelector: nodeSelector,
