@@ -293,6 +293,10 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 	}
 	if len(observed.Warnings) > 0 {
 		b.WriteString("## Warnings (as preview prints them)\n\n")
+		if opts.ClusterFile == "" {
+			b.WriteString("Rendered against the built-in example account: its quotas, IAM roles and add-ons are the example's, not yours. " +
+				"`-cluster FILE` renders against your cluster; `pulumi preview` reads your account.\n\n")
+		}
 		for _, w := range observed.Warnings {
 			fmt.Fprintf(&b, "- %s\n", w)
 		}

@@ -178,8 +178,16 @@ func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	if !strings.Contains(trust, "arn:aws:iam::210987654321:oidc-provider/oidc.eks.eu-central-1.amazonaws.com/id/ABCDEF") {
 		t.Errorf("trust does not use the described cluster's issuer:\n%s", trust)
 	}
-	if !strings.Contains(string(files["plan.md"]), "eu-central-1, account 210987654321, authentication API") {
+	plan := string(files["plan.md"])
+	if !strings.Contains(plan, "eu-central-1, account 210987654321, authentication API") {
 		t.Errorf("plan.md does not describe the described cluster")
+	}
+	// The account's facts are not the example's, and not known offline.
+	if strings.Contains(plan, "NoSuchResourceException") || strings.Contains(plan, "built-in example account") {
+		t.Errorf("plan.md reads offline gaps as facts of the account:\n%s", plan)
+	}
+	if !strings.Contains(plan, "could not read the EC2 quota") || !strings.Contains(plan, "not known offline") {
+		t.Errorf("plan.md does not say the quotas are unknown offline:\n%s", plan)
 	}
 }
 
@@ -265,6 +273,9 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 		}
 	}
 	plan := string(files["plan.md"])
+	if !strings.Contains(plan, "Rendered against the built-in example account: its quotas, IAM roles and add-ons are the example's, not yours.") {
+		t.Error("plan.md's warnings do not say whose account they describe")
+	}
 	if !strings.Contains(plan, "| `training` | 0 | Empty, Drifted | `0 8 * * 1-5` UTC, for 10h |") {
 		t.Errorf("plan.md lacks the training pool's budget in UTC:\n%s", plan)
 	}

@@ -265,6 +265,9 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	case "aws:servicequotas/getServiceQuota:getServiceQuota":
 		code := fmt.Sprint(in["quotaCode"])
 		value, ok := cl.Quotas[code]
+		if cl.OnlyCluster {
+			return nil, fmt.Errorf("not known offline: the cluster file describes the cluster, not the account's quotas (pulumi preview reads them)")
+		}
 		if !ok {
 			return nil, fmt.Errorf("reading Service Quota (ec2/%s): NoSuchResourceException", code)
 		}

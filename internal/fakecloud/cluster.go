@@ -47,6 +47,9 @@ type Cluster struct {
 	Karpenter *Karpenter
 	// Quotas are the account's EC2 vCPU quotas by Service Quotas code.
 	Quotas map[string]float64
+	// OnlyCluster: the cluster is known (from describe-cluster) and the
+	// account around it is not, so its quotas cannot be read.
+	OnlyCluster bool
 	// Roles are IAM roles of the account by name, with their path and name
 	// as in their ARN (e.g. "KarpenterNodeRole-ml-prod").
 	Roles map[string]string
@@ -181,6 +184,7 @@ func FromDescribeCluster(data []byte) (Cluster, error) {
 		SecurityGroupID:      c.ResourcesVpcConfig.ClusterSecurityGroupID,
 		AuthenticationMode:   c.AccessConfig.AuthenticationMode,
 		AutoMode:             c.ComputeConfig.Enabled,
+		OnlyCluster:          true,
 	}
 	for _, id := range c.ResourcesVpcConfig.SubnetIDs {
 		out.Subnets = append(out.Subnets, Subnet{ID: id})
