@@ -2,7 +2,10 @@ package config
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -374,5 +377,40 @@ func TestJobProtection(t *testing.T) {
 				t.Errorf("terminationGracePeriod %q, want %q", got, tc.tgp)
 			}
 		})
+	}
+}
+
+// The keys a misspelling is found among: the engine's configuration when
+// it hands one over, else the stack's settings file (an inline program's
+// workspace), else none.
+func TestConfigKeysOfEveryKindOfRun(t *testing.T) {
+	dir := t.TempDir()
+	settings := "config:\n  karpenter-gpu:clusterName: ml\n  karpenter-gpu:gpuPool: []\n  aws:region: us-west-2\n"
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.dev.yaml"), []byte(settings), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sorted := func(keys []string, err error) []string {
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(keys)
+		return keys
+	}
+	if got := sorted(configKeys(`{"karpenter-gpu:clusterName":"ml"}`, dir, "dev")); !reflect.DeepEqual(got, []string{"karpenter-gpu:clusterName"}) {
+		t.Errorf("with the engine's configuration: %v", got)
+	}
+	fromFile := sorted(configKeys("", dir, "dev"))
+	if want := []string{"aws:region", "karpenter-gpu:clusterName", "karpenter-gpu:gpuPool"}; !reflect.DeepEqual(fromFile, want) {
+		t.Errorf("from the settings file: %v, want %v", fromFile, want)
+	}
+	if got := sorted(configKeys("", dir, "prod")); len(got) != 0 {
+		t.Errorf("without a settings file: %v", got)
+	}
+	_, err := Parse(func(key string) (string, bool) {
+		v, ok := map[string]string{"karpenter-gpu:clusterName": "ml", "karpenter-gpu:gpuPool": "[]"}[key]
+		return v, ok
+	}, fromFile)
+	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:gpuPool: \"gpuPool\": is not a known key; did you mean gpuPools?") {
+		t.Errorf("err = %v", err)
 	}
 }

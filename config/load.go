@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"maps"
 	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -17,6 +19,7 @@ import (
 	"github.com/agext/levenshtein"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/internal/stackfile"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -94,31 +97,47 @@ func defaultPool() GPUPool {
 type Getter func(key string) (string, bool)
 
 // Load reads the stack configuration from the running Pulumi program. The
-// engine hands a program its whole configuration in PULUMI_CONFIG; the keys
-// listed there are what lets Load reject a misspelled key instead of
-// silently ignoring it.
-func Load(ctx *pulumi.Context) (*Stack, error) {
-	keys, err := keysFromEnvironment()
+// keys the configuration sets are what lets Load reject a misspelled key
+// instead of silently ignoring it: the engine hands a program run by the
+// CLI its whole configuration in PULUMI_CONFIG, and otherwise they are
+// read from the stack's settings file in the project folder.
+func Load(ctx *pulumi.Context) (*Stack, error) { return LoadFrom(ctx, ctx.RootDirectory()) }
+
+// LoadFrom is Load for a program whose project folder the engine does not
+// tell it: an Automation API inline program gets its configuration through
+// the language protocol, which lists no keys, and no project folder, while
+// its workspace keeps Pulumi.<stack>.yaml in projectDir.
+func LoadFrom(ctx *pulumi.Context, projectDir string) (*Stack, error) {
+	keys, err := configKeys(os.Getenv(pulumi.EnvConfig), projectDir, ctx.Stack())
 	if err != nil {
 		return nil, err
 	}
 	return Parse(ctx.GetConfig, keys)
 }
 
-func keysFromEnvironment() ([]string, error) {
-	raw := os.Getenv(pulumi.EnvConfig)
-	if raw == "" {
+// configKeys are the keys of the engine's configuration JSON, or without
+// it those of Pulumi.<stack>.yaml in the project folder; none when neither
+// is there.
+func configKeys(engineConfig, projectDir, stack string) ([]string, error) {
+	if engineConfig != "" {
+		var all map[string]string
+		if err := json.Unmarshal([]byte(engineConfig), &all); err != nil {
+			return nil, fmt.Errorf("reading stack configuration from %s: %w", pulumi.EnvConfig, err)
+		}
+		return slices.Collect(maps.Keys(all)), nil
+	}
+	if projectDir == "" {
 		return nil, nil
 	}
-	var all map[string]string
-	if err := json.Unmarshal([]byte(raw), &all); err != nil {
-		return nil, fmt.Errorf("reading stack configuration from %s: %w", pulumi.EnvConfig, err)
+	file := filepath.Join(projectDir, "Pulumi."+stack+".yaml")
+	settings, err := stackfile.Read(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
 	}
-	keys := make([]string, 0, len(all))
-	for k := range all {
-		keys = append(keys, k)
+	if err != nil {
+		return nil, fmt.Errorf("reading the stack's configuration keys: %w", err)
 	}
-	return keys, nil
+	return slices.Collect(maps.Keys(settings)), nil
 }
 
 // Parse reads every key of the namespace through get, rejects keys in

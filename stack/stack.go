@@ -27,7 +27,16 @@ import (
 )
 
 // Run is the Pulumi program.
-func Run(ctx *pulumi.Context) error { return run(ctx, nil) }
+func Run(ctx *pulumi.Context) error { return run(ctx, config.Load, nil) }
+
+// RunInline is Run as an Automation API inline program whose workspace
+// keeps the stack's settings in projectDir: that is where its misspelled
+// keys are found, since the engine does not list an inline program's keys.
+func RunInline(projectDir string) pulumi.RunFunc {
+	return func(ctx *pulumi.Context) error {
+		return run(ctx, func(ctx *pulumi.Context) (*config.Stack, error) { return config.LoadFrom(ctx, projectDir) }, nil)
+	}
+}
 
 // Observed is what a run shows besides its resources.
 type Observed struct {
@@ -44,7 +53,7 @@ type Observed struct {
 func RunObserved(observe func(Observed)) pulumi.RunFunc {
 	return func(ctx *pulumi.Context) error {
 		done := make(chan struct{})
-		if err := run(ctx, func(o Observed) { observe(o); close(done) }); err != nil {
+		if err := run(ctx, config.Load, func(o Observed) { observe(o); close(done) }); err != nil {
 			return err
 		}
 		<-done
@@ -52,8 +61,8 @@ func RunObserved(observe func(Observed)) pulumi.RunFunc {
 	}
 }
 
-func run(ctx *pulumi.Context, observe func(Observed)) error {
-	cfg, err := config.Load(ctx)
+func run(ctx *pulumi.Context, load func(*pulumi.Context) (*config.Stack, error), observe func(Observed)) error {
+	cfg, err := load(ctx)
 	var invalid *config.Error
 	if errors.As(err, &invalid) {
 		// The pools that are valid on their own are still judged against

@@ -82,7 +82,7 @@ func (e *engine) environ() []string {
 // stack's settings file (Pulumi.<stack>.yaml) if settings are given.
 // env is added to the engine's environment for this stack's operations.
 func (e *engine) stack(ctx context.Context, project, stackName string, program pulumi.RunFunc, settings []byte, env map[string]string) (auto.Stack, error) {
-	dir := filepath.Join(e.dir, "projects", project)
+	dir := e.projectDir(project)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return auto.Stack{}, err
 	}
@@ -96,6 +96,10 @@ func (e *engine) stack(ctx context.Context, project, stackName string, program p
 	return auto.UpsertStackInlineSource(ctx, stackName, project, program,
 		auto.WorkDir(dir), auto.Pulumi(e.command), auto.EnvVars(vars), auto.SecretsProvider("passphrase"))
 }
+
+// projectDir is the workspace folder of a project's stacks, where their
+// settings files are.
+func (e *engine) projectDir(project string) string { return filepath.Join(e.dir, "projects", project) }
 
 // eventLog collects an operation's engine events.
 type eventLog struct {

@@ -55,7 +55,7 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	st, err := r.engine.stack(ctx, platformProject, name, stack.Run, settings, env)
+	st, err := r.engine.stack(ctx, platformProject, name, stack.RunInline(r.engine.projectDir(platformProject)), settings, env)
 	if err != nil {
 		return st, err
 	}
@@ -92,6 +92,23 @@ func (r *run) preview(ctx context.Context, res *result) error {
 	}
 	if p.ChangeSummary[apitype.OpCreate] == 0 {
 		return fmt.Errorf("preview plans no resource: %v", p.ChangeSummary)
+	}
+	return r.misspelledKeyRefused(ctx, st)
+}
+
+// misspelledKeyRefused: the inline program, which the engine hands no list
+// of keys, still refuses a misspelled top-level key.
+func (r *run) misspelledKeyRefused(ctx context.Context, st auto.Stack) error {
+	const typo = platformProject + ":gpuPool"
+	if err := st.SetConfig(ctx, typo, auto.ConfigValue{Value: "[]"}); err != nil {
+		return err
+	}
+	_, _, err := r.previewOp(ctx, st, "1-preview-typo")
+	if rmErr := st.RemoveConfig(ctx, typo); rmErr != nil {
+		return rmErr
+	}
+	if err == nil || !strings.Contains(err.Error(), "did you mean gpuPools?") {
+		return fmt.Errorf("preview with the misspelled key %s: %v; want a refusal naming gpuPools", typo, err)
 	}
 	return nil
 }
