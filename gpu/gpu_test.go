@@ -512,6 +512,13 @@ func TestHeadroom(t *testing.T) {
 	if spec.Containers[0].Resources.Requests.Name(corev1.ResourceName(wellknown.GPUResource), "").Value() != 1 {
 		t.Errorf("headroom pod requests %v", spec.Containers[0].Resources.Requests)
 	}
+	// Headroom counts physical GPUs, as maxGPUs does: on a pool that
+	// time-slices each GPU four ways, two GPUs are eight one-slice pods.
+	shared := pools["shared"]
+	shared.Headroom = 2
+	if got := gpu.CapacityBufferObject(shared, "kube-system")["spec"].(map[string]any)["replicas"]; got != 2*shared.Sharing.Replicas || shared.Sharing.Replicas < 2 {
+		t.Errorf("a shared pool (R %d) with headroom 2 buffers %v pods", shared.Sharing.Replicas, got)
+	}
 	// Karpenter's CRD refuses a template reference without a count.
 	delete(buffer["spec"].(map[string]any), "replicas")
 	if err := v.Validate(buffer); err == nil {

@@ -79,7 +79,14 @@ func stringMap(v any) map[string]string {
 // HeadroomName names a pool's PodTemplate and CapacityBuffer.
 func HeadroomName(pool config.GPUPool) string { return pool.Name + "-headroom" }
 
-// CapacityBufferObject keeps pool.Headroom GPUs of the pool ready.
+// HeadroomPods is how many one-GPU pod shapes hold pool.Headroom physical
+// GPUs: on a time-sliced pool a pod's nvidia.com/gpu is one of R slices, so
+// R of them per GPU, as maxGPUs counts physical GPUs too.
+func HeadroomPods(pool config.GPUPool) int {
+	return pool.Headroom * max(pool.Sharing.Replicas, 1)
+}
+
+// CapacityBufferObject keeps pool.Headroom physical GPUs of the pool ready.
 func CapacityBufferObject(pool config.GPUPool, namespace string) map[string]any {
 	return map[string]any{
 		"apiVersion": CapacityBufferAPIVersion,
@@ -87,7 +94,7 @@ func CapacityBufferObject(pool config.GPUPool, namespace string) map[string]any 
 		"metadata":   map[string]any{"name": HeadroomName(pool), "namespace": namespace},
 		"spec": map[string]any{
 			"podTemplateRef": map[string]any{"name": HeadroomName(pool)},
-			"replicas":       pool.Headroom,
+			"replicas":       HeadroomPods(pool),
 		},
 	}
 }
