@@ -48,7 +48,10 @@ type SpotServiceLinkedRoleArgs struct {
 func NewSpotServiceLinkedRole(ctx *pulumi.Context, name string, args *SpotServiceLinkedRoleArgs, opts ...pulumi.ResourceOption) (*iam.ServiceLinkedRole, error) {
 	opts = append(opts, pulumi.RetainOnDelete(true))
 	if args.Exists {
-		opts = append(opts, pulumi.Import(pulumi.ID(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%s", args.Partition, args.AccountID, SpotServiceLinkedRoleName))))
+		opts = append(opts, pulumi.Import(pulumi.ID(fmt.Sprintf("arn:%s:iam::%s:role/aws-service-role/spot.amazonaws.com/%s", args.Partition, args.AccountID, SpotServiceLinkedRoleName))),
+			// An import fails on any input that differs from the role as it
+			// is; what the stack does not declare stays the account's.
+			pulumi.IgnoreChanges([]string{"description", "customSuffix", "tags"}))
 	}
 	return iam.NewServiceLinkedRole(ctx, name, &iam.ServiceLinkedRoleArgs{
 		AwsServiceName: pulumi.String("spot.amazonaws.com"),

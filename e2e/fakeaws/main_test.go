@@ -65,7 +65,7 @@ func TestReadImportsOnlyWhatTheAccountHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if resp.GetId() != arn || inputs["awsServiceName"].StringValue() != "spot.amazonaws.com" {
+	if resp.GetId() != arn || inputs["awsServiceName"].StringValue() != "spot.amazonaws.com" || !inputs["description"].IsString() {
 		t.Fatalf("import read %q %v", resp.GetId(), inputs)
 	}
 	missing, err := newTestProvider().Read(context.Background(), &pulumirpc.ReadRequest{Id: arn + "-other", Urn: urn})

@@ -123,6 +123,9 @@ func (r *run) up(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
+	if err := verify.OnlyCreates(evs); err != nil {
+		return err
+	}
 	// Resources the stack now manages: created, or adopted by import.
 	changes := *up.Summary.ResourceChanges
 	res.created = changes[string(apitype.OpCreate)] + changes[string(apitype.OpImport)]

@@ -101,3 +101,24 @@ func DestroyOrder(evs []apitype.EngineEvent) error {
 	}
 	return nil
 }
+
+// OnlyCreates checks that an update created or adopted resources and
+// changed nothing: on a cluster the stack meets for the first time,
+// anything else changes what the account or cluster already had (an
+// import followed by an update rewrites the adopted resource).
+func OnlyCreates(evs []apitype.EngineEvent) error {
+	var changed []string
+	for _, e := range evs {
+		if p := e.ResourcePreEvent; p != nil {
+			switch p.Metadata.Op {
+			case apitype.OpCreate, apitype.OpImport, apitype.OpSame, apitype.OpRead:
+			default:
+				changed = append(changed, fmt.Sprintf("%s %s %v", p.Metadata.Op, p.Metadata.URN, p.Metadata.Diffs))
+			}
+		}
+	}
+	if len(changed) > 0 {
+		return fmt.Errorf("the first up changed what it found instead of only creating or adopting it:\n  %s", strings.Join(changed, "\n  "))
+	}
+	return nil
+}

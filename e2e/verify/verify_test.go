@@ -111,3 +111,19 @@ func TestDestroyOrder(t *testing.T) {
 		})
 	}
 }
+
+// A first up that rewrites an adopted resource is caught, naming it and the
+// properties it changed; creates and imports pass.
+func TestOnlyCreates(t *testing.T) {
+	event := func(op apitype.OpType, urn string, diffs ...string) apitype.EngineEvent {
+		return apitype.EngineEvent{ResourcePreEvent: &apitype.ResourcePreEvent{Metadata: apitype.StepEventMetadata{Op: op, URN: urn, Diffs: diffs}}}
+	}
+	const role = "urn:pulumi:dev::karpenter-gpu::aws:iam/serviceLinkedRole:ServiceLinkedRole::spot"
+	if err := OnlyCreates([]apitype.EngineEvent{event(apitype.OpCreate, nodePool), event(apitype.OpImport, role)}); err != nil {
+		t.Errorf("creates and an import: %v", err)
+	}
+	err := OnlyCreates([]apitype.EngineEvent{event(apitype.OpImport, role), event(apitype.OpUpdate, role, "description")})
+	if err == nil || !strings.Contains(err.Error(), "update "+role+" [description]") {
+		t.Errorf("an import rewritten by an update: %v", err)
+	}
+}

@@ -212,7 +212,9 @@ func serviceLinkedRoleARN(cl Cluster, service string) string {
 func (c *Cloud) Existing(typ, id string) (resource.PropertyMap, bool) {
 	cl := c.Cluster
 	if typ == "aws:iam/serviceLinkedRole:ServiceLinkedRole" && id == serviceLinkedRoleARN(cl, spotService) && cl.SpotServiceLinkedRole {
-		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": spotService}), true
+		// An existing role may carry a description (one made in the console
+		// does), which the stack does not declare.
+		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": spotService, "description": "Default EC2 Spot Service Linked Role"}), true
 	}
 	return nil, false
 }
