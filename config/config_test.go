@@ -190,6 +190,7 @@ func TestBadValuesNameTheKey(t *testing.T) {
 			`efaDevicePlugin.version: "0.5.30": want a chart version such as v0.5.30`}},
 		{"greenfield without vpc", map[string]string{"clusterName": "ml", "cluster": `{"create":true}`}, []string{`cluster.vpcId is missing`, `cluster.subnetIds: null: cluster.create needs at least two private subnets`}},
 		{"network without create", map[string]string{"clusterName": "ml", "cluster": `{"vpcId":"vpc-0123456789abcdef0"}`}, []string{`only used with cluster.create: true`}},
+		{"destroy timeout too short", map[string]string{"clusterName": "ml", "destroyTimeout": "5s"}, []string{`destroyTimeout: "5s": want a duration from 1m to 168h, such as 30m`}},
 		{"irsa-only flag", map[string]string{"clusterName": "ml", "karpenter": `{"identity":"podIdentity","createOidcProvider":true}`}, []string{`karpenter.createOidcProvider: true: only IRSA uses the OIDC provider`}},
 	}
 	for _, tc := range cases {

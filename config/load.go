@@ -55,6 +55,7 @@ func Defaults() Stack {
 			ChartRepository: versions.EKSChartsRepository,
 			Version:         versions.EFADevicePlugin,
 		},
+		DestroyTimeout: "30m",
 	}
 	s.applyPoolDefaults()
 	return s

@@ -20,6 +20,9 @@ type Stack struct {
 	// EFADevicePlugin is installed when a node class has EFA.
 	EFADevicePlugin EFADevicePlugin `json:"efaDevicePlugin"`
 	SmokeTest       bool            `json:"smokeTest"`
+	// DestroyTimeout bounds how long destroy waits for a NodePool or
+	// EC2NodeClass to go, which waits for Karpenter to drain its nodes.
+	DestroyTimeout string `json:"destroyTimeout"`
 }
 
 // Cluster selects greenfield mode: the stack creates a small EKS cluster

@@ -100,6 +100,9 @@ func (c *Stack) validate(p *problems) {
 	if !efaChartVersionPattern.MatchString(c.EFADevicePlugin.Version) {
 		p.add("efaDevicePlugin.version", c.EFADevicePlugin.Version, "want a chart version such as "+versions.EFADevicePlugin)
 	}
+	if d, err := time.ParseDuration(c.DestroyTimeout); err != nil || d < time.Minute || d > 7*24*time.Hour {
+		p.add("destroyTimeout", c.DestroyTimeout, "want a duration from 1m to 168h, such as 30m")
+	}
 	if !dnsLabelPattern.MatchString(c.DevicePlugin.Namespace) {
 		p.add("devicePlugin.namespace", c.DevicePlugin.Namespace, "want a Kubernetes namespace name (lowercase letters, digits, '-')")
 	}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/dynamic"
@@ -284,9 +285,16 @@ func Warnings(cfg *config.Stack, podIdentityAgent bool, installed cluster.Instal
 	if !cfg.Karpenter.Install && slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return p.Sharing.Replicas > 1 }) {
 		out = append(out, "a pool shares its GPUs: the existing Karpenter needs its nodeOverlay feature gate on to read the NodeOverlays, or it launches a node per pod")
 	}
+	destroy, _ := time.ParseDuration(cfg.DestroyTimeout)
 	for _, pool := range cfg.GPUPools {
 		if msg := gpu.SpotStarvation(pool); msg != "" {
 			out = append(out, fmt.Sprintf("gpuPools[%s]: %s", pool.Name, msg))
+		}
+		// A protected job holds a drain for up to its grace period.
+		if drain, err := time.ParseDuration(pool.TerminationGracePeriod); err == nil && pool.JobProtection.Enabled() && drain > destroy {
+			out = append(out, fmt.Sprintf("gpuPools[%s]: draining a node may take terminationGracePeriod %s, longer than destroyTimeout %s: "+
+				"a destroy while the pool's nodes run pods stops after %s with the NodePool still deleting (see `kubectl get nodeclaims -l %s=%s`); run destroy again once they are gone, or raise destroyTimeout",
+				pool.Name, pool.TerminationGracePeriod, cfg.DestroyTimeout, cfg.DestroyTimeout, wellknown.LabelNodePool, pool.Name))
 		}
 	}
 	if !podIdentityAgent {

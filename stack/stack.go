@@ -153,7 +153,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 			Settings:           nodeClassSettings(cfg, nc, pre.subnets, pre.securityGroups),
 			Role:               nodeRole.name,
 			EFASecurityGroupID: efaGroup,
-		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)))
+		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)), destroyTimeout(cfg))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -163,7 +163,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 	var pools []pulumi.Resource
 	for _, pool := range cfg.GPUPools {
 		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
-			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)))
+			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)), destroyTimeout(cfg))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -435,6 +435,12 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 		"nodeClasses":                 pulumi.ToMap(nodeClasses),
 		"gpuPools":                    pulumi.ToMap(pools),
 	}
+}
+
+// destroyTimeout bounds the deletion of a NodePool or EC2NodeClass, which
+// waits while Karpenter drains and terminates their nodes.
+func destroyTimeout(cfg *config.Stack) pulumi.ResourceOption {
+	return pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: cfg.DestroyTimeout})
 }
 
 // GPUPoolOutput is one pool's entry of the gpuPools output: everything a

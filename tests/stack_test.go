@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
@@ -757,5 +758,43 @@ func TestGreenfieldChecksTheAMIBeforeCreatingTheCluster(t *testing.T) {
 	}
 	if n := len(cloud.Resources()); n != 0 {
 		t.Fatalf("%d resources registered (the cluster among them?) before the AMI was checked", n)
+	}
+}
+
+// Destroy waits for Karpenter to drain a pool's nodes for at most
+// destroyTimeout per NodePool and EC2NodeClass; a pool whose protected jobs
+// may hold a drain longer is named at preview, with how to see what holds it.
+func TestDestroyTimeout(t *testing.T) {
+	cases := map[string]struct {
+		values map[string]any
+		want   string
+	}{
+		"default":     {nil, "30m"},
+		"from config": {map[string]any{"destroyTimeout": "2h"}, "2h"},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			cloud := mustRun(t, tc.values)
+			for _, typ := range []string{typeNodePool, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass"} {
+				for _, r := range byType(cloud, typ) {
+					if r.DeleteTimeout != tc.want {
+						t.Errorf("%s %s: delete timeout %q, want %q", typ, r.Name, r.DeleteTimeout, tc.want)
+					}
+				}
+			}
+		})
+	}
+	cfg := config.Defaults()
+	cfg.ClusterName = clusterName
+	cfg.GPUPools[0].JobProtection = config.JobProtection{LongestJob: "72h", PodGracePeriod: "30s"}
+	cfg.GPUPools[0].TerminationGracePeriod = "72h30s"
+	warnings := strings.Join(stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}), "\n")
+	if !strings.Contains(warnings, "gpuPools[gpu]: draining a node may take terminationGracePeriod 72h30s, longer than destroyTimeout 30m") ||
+		!strings.Contains(warnings, "kubectl get nodeclaims -l karpenter.sh/nodepool=gpu") {
+		t.Errorf("warnings:\n%s", warnings)
+	}
+	cfg.GPUPools[0].JobProtection = config.JobProtection{}
+	if w := stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}); len(w) != 0 {
+		t.Errorf("a pool without job protection is warned of: %v", w)
 	}
 }

@@ -31,8 +31,8 @@ type Resource struct {
 	// ReadID is set for resources the program read instead of creating.
 	ReadID         string
 	RetainOnDelete bool
-	// CreateTimeout is the customTimeouts create value, if any.
-	CreateTimeout string
+	// CreateTimeout and DeleteTimeout are the customTimeouts values, if any.
+	CreateTimeout, DeleteTimeout string
 	// ImportID is set for resources the program adopts by import.
 	ImportID string
 }
@@ -116,7 +116,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 	r := Resource{Type: args.TypeToken, Name: args.Name, Custom: args.Custom, Inputs: inputs}
 	if rpc := args.RegisterRPC; rpc != nil {
 		r.Parent, r.Dependencies, r.RetainOnDelete = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), rpc.GetRetainOnDelete()
-		r.CreateTimeout = rpc.GetCustomTimeouts().GetCreate()
+		r.CreateTimeout, r.DeleteTimeout = rpc.GetCustomTimeouts().GetCreate(), rpc.GetCustomTimeouts().GetDelete()
 		r.ImportID = rpc.GetImportId()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
