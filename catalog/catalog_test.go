@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -187,6 +188,84 @@ func TestRowsAreConsistent(t *testing.T) {
 		}
 		if !strings.HasPrefix(it.Name, it.Family+".") || (it.Arch != "amd64" && it.Arch != "arm64") {
 			t.Errorf("%s: family %s, arch %s", it.Name, it.Family, it.Arch)
+		}
+	}
+}
+
+// Karpenter's GPU names for the product names in the pinned module's DRA
+// metadata (what nvidia-smi reports on each type). A product name not
+// here fails TestCatalogueCoversKarpentersGPUData: a new GPU must be named.
+var draProducts = map[string]string{
+	"NVIDIA A100-SXM4-40GB": "a100", "NVIDIA A100-SXM4-80GB": "a100", "NVIDIA A10G": "a10g",
+	"NVIDIA B200": "b200", "NVIDIA B300 SXM6 AC": "b300", "NVIDIA H100 80GB HBM3": "h100", "NVIDIA H200": "h200",
+	"NVIDIA L4": "l4", "NVIDIA L40S": "l40s", "NVIDIA T4G": "t4g", "Tesla T4": "t4", "Tesla V100-SXM2-32GB": "v100",
+	// vGPU profiles of the fractional types: one slice of an L4, which
+	// Karpenter counts as no whole GPU (instance-gpu-count 0).
+	"NVIDIA L4-3Q": "l4", "NVIDIA L4-6Q": "l4", "NVIDIA L4-12Q": "l4",
+}
+
+// GPU instance families of the pinned module's us-east-1 price table that
+// the catalogue leaves out, and why.
+var leftOutFamilies = map[string]string{
+	"g2":   "NVIDIA GRID K520, a generation Karpenter's v1.14 reference no longer lists",
+	"g3":   "NVIDIA M60, as g2",
+	"g3s":  "NVIDIA M60, as g3",
+	"p2":   "NVIDIA K80, as g2",
+	"g4ad": "AMD Radeon Pro V520: every pool requires NVIDIA",
+}
+
+// The catalogue follows the pinned Karpenter module's own generated data:
+// every type its DRA metadata knows has a row with that GPU and count (a
+// fractional type, a vGPU slice, counts no whole GPU), and every g or p
+// family its price table sells has rows, or is named above with the reason
+// it is left out. A new family or a changed count cannot go missing
+// silently.
+func TestCatalogueCoversKarpentersGPUData(t *testing.T) {
+	dra := moduleFile(t, "pkg/providers/drametadata/zz_generated_gpu_metadata.go")
+	entries := regexp.MustCompile(`(?s)\n\t"([a-z0-9.-]+)": \{\n\t\tCount: (\d+),.*?"productName":\s+\{StringValue: strPtr\("([^"]+)"\)`).FindAllStringSubmatch(dra, -1)
+	if len(entries) < 40 {
+		t.Fatalf("only %d types read from the DRA metadata: the parser broke", len(entries))
+	}
+	for _, e := range entries {
+		name, product := e[1], e[3]
+		count, _ := strconv.Atoi(e[2])
+		gpu, known := draProducts[product]
+		if !known {
+			t.Errorf("%s: the DRA metadata's GPU %q has no Karpenter name in draProducts", name, product)
+			continue
+		}
+		i := slices.IndexFunc(catalog.InstanceTypes, func(it catalog.InstanceType) bool { return it.Name == name })
+		if i < 0 {
+			t.Errorf("%s (%d × %s) is in Karpenter's DRA metadata and not in the catalogue", name, count, gpu)
+			continue
+		}
+		it := catalog.InstanceTypes[i]
+		if strings.HasSuffix(product, "Q") && strings.Contains(product, "-") {
+			count = 0 // a vGPU slice
+		}
+		if it.GPUName != gpu || it.GPUCount != count {
+			t.Errorf("%s: catalogue %d × %s, Karpenter's DRA metadata %d × %s (%s)", name, it.GPUCount, it.GPUName, count, gpu, product)
+		}
+	}
+
+	prices := moduleFile(t, "pkg/providers/pricing/zz_generated.pricing_aws.go")
+	start := strings.Index(prices, "// us-east-1")
+	end := strings.Index(prices[start:], "\n\t},")
+	if start < 0 || end < 0 {
+		t.Fatal("no us-east-1 table in the price file")
+	}
+	families := catalog.Families()
+	for _, m := range regexp.MustCompile(`"(([gp][0-9][a-z0-9-]*)\.[a-z0-9]+)":`).FindAllStringSubmatch(prices[start:start+end], -1) {
+		name, family := m[1], m[2]
+		if _, left := leftOutFamilies[family]; left {
+			continue
+		}
+		if !slices.Contains(families, family) {
+			t.Errorf("Karpenter prices %s, of family %s, which the catalogue neither lists nor leaves out with a reason", name, family)
+			continue
+		}
+		if !slices.ContainsFunc(catalog.InstanceTypes, func(it catalog.InstanceType) bool { return it.Name == name }) {
+			t.Errorf("Karpenter prices %s, of the catalogue's family %s, and the catalogue has no row for it", name, family)
 		}
 	}
 }

@@ -20,23 +20,20 @@ type GPU struct {
 // (AMD's radeon-pro-v520 is left out: every pool requires NVIDIA).
 //
 // Memory: the most that Karpenter's reference or its recorded EC2 data
-// gives any instance type with the GPU (the rows of InstanceTypes); for
-// b300, rtx-pro-server-6000 and rtx-pro-4500, which neither has, the GPU's
-// nominal memory, which EC2 never exceeds. The table only decides
-// whether a pool's minGPUMemoryGiB can be met at all, so an upper bound
-// never refuses a pool that EC2 could serve. Karpenter itself filters on
-// the live EC2 figures.
+// gives any instance type with the GPU (the rows of InstanceTypes). The
+// table only decides whether a pool's minGPUMemoryGiB can be met at all;
+// Karpenter itself filters on the live EC2 figures.
 var GPUs = []GPU{
-	{Name: "a100", MaxMemoryMiB: 81920},  // p4d 40 GiB, p4de 80 GiB
-	{Name: "a10g", MaxMemoryMiB: 22888},  // g5
-	{Name: "b200", MaxMemoryMiB: 183359}, // p6-b200
-	{Name: "b300", MaxMemoryMiB: 294912}, // p6-b300, nominal 288 GiB
-	{Name: "h100", MaxMemoryMiB: 81920},  // p5
-	{Name: "h200", MaxMemoryMiB: 144384}, // p5e, p5en
-	{Name: "l4", MaxMemoryMiB: 22888},    // g6
-	{Name: "l40s", MaxMemoryMiB: 45776},  // g6e
-	{Name: "rtx-pro-4500", MaxMemoryMiB: 32768},
-	{Name: "rtx-pro-server-6000", MaxMemoryMiB: 98304}, // g7e, nominal 96 GiB
+	{Name: "a100", MaxMemoryMiB: 81920},                // p4d 40 GiB, p4de 80 GiB
+	{Name: "a10g", MaxMemoryMiB: 22888},                // g5
+	{Name: "b200", MaxMemoryMiB: 183359},               // p6-b200
+	{Name: "b300", MaxMemoryMiB: 275040},               // p6-b300
+	{Name: "h100", MaxMemoryMiB: 81920},                // p5
+	{Name: "h200", MaxMemoryMiB: 144384},               // p5e, p5en
+	{Name: "l4", MaxMemoryMiB: 22888},                  // g6
+	{Name: "l40s", MaxMemoryMiB: 45776},                // g6e
+	{Name: "rtx-pro-4500", MaxMemoryMiB: 32768},        // g7
+	{Name: "rtx-pro-server-6000", MaxMemoryMiB: 98304}, // g7e
 	{Name: "t4", MaxMemoryMiB: 16384},                  // g4dn
 	{Name: "t4g", MaxMemoryMiB: 16384},                 // g5g (arm64)
 	{Name: "v100", MaxMemoryMiB: 32768},                // p3 16 GiB, p3dn 32 GiB

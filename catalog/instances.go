@@ -24,17 +24,18 @@ const (
 	// 0c5e7d8112409aff07b0f17a0f51c87bdba52ed1 of aws/karpenter-provider-aws),
 	// read on 2026-11-28.
 	SourceReference = "karpenter-reference"
+	// SourceReferenceV114: transcribed from the v1.14 instance-type
+	// reference (website/content/en/v1.14/reference/instance-types.md at
+	// commit 1d927085dd81a9df9301e613f371dac5b4d16bfe), the newest readable
+	// on 2026-11-29; it supersedes SourceReference where both list a type.
+	SourceReferenceV114 = "karpenter-reference-v1.14"
 	// SourceFakeEC2: matches the EC2 data recorded in the pinned Karpenter
 	// module (pkg/fake/zz_generated.describe_instance_types.go); a test
 	// compares them.
 	SourceFakeEC2 = "karpenter-fake-ec2"
-	// SourcePublished: EC2's published specifications, not checked against
-	// a Karpenter artifact here; GPU memory of GPUs EC2 reports below their
-	// nominal size is the nominal size (an upper bound).
-	SourcePublished = "ec2-published"
 )
 
-// InstanceTypes is the catalogue. Dated 2026-11-28; families AWS added
+// InstanceTypes is the catalogue. Dated 2026-11-29; families AWS added
 // later are missing until added here.
 var InstanceTypes = []InstanceType{
 	{"g4dn.xlarge", "g4dn", "amd64", 4, 16384, "t4", 1, 16384, SourceReference},
@@ -87,12 +88,19 @@ var InstanceTypes = []InstanceType{
 	{"gr6.8xlarge", "gr6", "amd64", 32, 262144, "l4", 1, 22888, SourceReference},
 	{"gr6f.4xlarge", "gr6f", "amd64", 16, 131072, "l4", 0, 11444, SourceReference},
 
-	{"g7e.2xlarge", "g7e", "amd64", 8, 65536, "rtx-pro-server-6000", 1, 98304, SourcePublished},
-	{"g7e.4xlarge", "g7e", "amd64", 16, 131072, "rtx-pro-server-6000", 1, 98304, SourcePublished},
-	{"g7e.8xlarge", "g7e", "amd64", 32, 262144, "rtx-pro-server-6000", 1, 98304, SourcePublished},
-	{"g7e.12xlarge", "g7e", "amd64", 48, 524288, "rtx-pro-server-6000", 2, 98304, SourcePublished},
-	{"g7e.24xlarge", "g7e", "amd64", 96, 1048576, "rtx-pro-server-6000", 4, 98304, SourcePublished},
-	{"g7e.48xlarge", "g7e", "amd64", 192, 2097152, "rtx-pro-server-6000", 8, 98304, SourcePublished},
+	{"g7.2xlarge", "g7", "amd64", 8, 32768, "rtx-pro-4500", 1, 32768, SourceReferenceV114},
+	{"g7.4xlarge", "g7", "amd64", 16, 65536, "rtx-pro-4500", 1, 32768, SourceReferenceV114},
+	{"g7.8xlarge", "g7", "amd64", 32, 131072, "rtx-pro-4500", 1, 32768, SourceReferenceV114},
+	{"g7.12xlarge", "g7", "amd64", 48, 196608, "rtx-pro-4500", 2, 32768, SourceReferenceV114},
+	{"g7.24xlarge", "g7", "amd64", 96, 393216, "rtx-pro-4500", 4, 32768, SourceReferenceV114},
+	{"g7.48xlarge", "g7", "amd64", 192, 786432, "rtx-pro-4500", 8, 32768, SourceReferenceV114},
+
+	{"g7e.2xlarge", "g7e", "amd64", 8, 65536, "rtx-pro-server-6000", 1, 98304, SourceReferenceV114},
+	{"g7e.4xlarge", "g7e", "amd64", 16, 131072, "rtx-pro-server-6000", 1, 98304, SourceReferenceV114},
+	{"g7e.8xlarge", "g7e", "amd64", 32, 262144, "rtx-pro-server-6000", 1, 98304, SourceReferenceV114},
+	{"g7e.12xlarge", "g7e", "amd64", 48, 524288, "rtx-pro-server-6000", 2, 98304, SourceReferenceV114},
+	{"g7e.24xlarge", "g7e", "amd64", 96, 1048576, "rtx-pro-server-6000", 4, 98304, SourceReferenceV114},
+	{"g7e.48xlarge", "g7e", "amd64", 192, 2097152, "rtx-pro-server-6000", 8, 98304, SourceReferenceV114},
 
 	{"p3.2xlarge", "p3", "amd64", 8, 62464, "v100", 1, 16384, SourceReference},
 	{"p3.8xlarge", "p3", "amd64", 32, 249856, "v100", 4, 16384, SourceReference},
@@ -100,14 +108,12 @@ var InstanceTypes = []InstanceType{
 	{"p3dn.24xlarge", "p3dn", "amd64", 96, 786432, "v100", 8, 32768, SourceReference},
 	{"p4d.24xlarge", "p4d", "amd64", 96, 1179648, "a100", 8, 40960, SourceReference},
 	{"p4de.24xlarge", "p4de", "amd64", 96, 1179648, "a100", 8, 81920, SourceReference},
-	// Karpenter labels p5.4xlarge with GPU count 0 and offers no
-	// nvidia.com/gpu on it: a GPU pool never launches it.
-	{"p5.4xlarge", "p5", "amd64", 16, 262144, "h100", 0, 81920, SourceReference},
+	{"p5.4xlarge", "p5", "amd64", 16, 262144, "h100", 1, 81920, SourceReferenceV114},
 	{"p5.48xlarge", "p5", "amd64", 192, 2097152, "h100", 8, 81920, SourceFakeEC2},
 	{"p5e.48xlarge", "p5e", "amd64", 192, 2097152, "h200", 8, 144384, SourceReference},
 	{"p5en.48xlarge", "p5en", "amd64", 192, 2097152, "h200", 8, 144384, SourceReference},
 	{"p6-b200.48xlarge", "p6-b200", "amd64", 192, 2097152, "b200", 8, 183359, SourceReference},
-	{"p6-b300.48xlarge", "p6-b300", "amd64", 192, 4194304, "b300", 8, 294912, SourcePublished},
+	{"p6-b300.48xlarge", "p6-b300", "amd64", 192, 4194304, "b300", 8, 275040, SourceReferenceV114},
 }
 
 // PricesRegion is the region of OnDemandHourlyUSD.
@@ -132,6 +138,8 @@ var OnDemandHourlyUSD = map[string]float64{
 	"g6e.12xlarge": 10.49264, "g6e.16xlarge": 7.57719, "g6e.24xlarge": 15.06559, "g6e.48xlarge": 30.13118,
 	"g6f.large": 0.202, "g6f.xlarge": 0.2375, "g6f.2xlarge": 0.475, "g6f.4xlarge": 0.95,
 	"gr6.4xlarge": 1.5392, "gr6.8xlarge": 2.4464, "gr6f.4xlarge": 1.066,
+	"g7.2xlarge": 2.52, "g7.4xlarge": 3.04208, "g7.8xlarge": 4.08624,
+	"g7.12xlarge": 7.12832, "g7.24xlarge": 14.25664, "g7.48xlarge": 28.51328,
 	"g7e.2xlarge": 3.36312, "g7e.4xlarge": 3.99816, "g7e.8xlarge": 5.26824,
 	"g7e.12xlarge": 8.28608, "g7e.24xlarge": 16.57216, "g7e.48xlarge": 33.14432,
 	"p3.2xlarge": 3.06, "p3.8xlarge": 12.24, "p3.16xlarge": 24.48, "p3dn.24xlarge": 31.212,

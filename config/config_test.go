@@ -307,7 +307,7 @@ func TestEveryMistakeInOneRun(t *testing.T) {
 		`karpenter-gpu:gpuPools[b].taints[0].effect is missing`,
 		`karpenter-gpu:gpuPools[b].gpus: "L4": unknown GPU; did you mean l4?`,
 		`karpenter-gpu:gpuPools[b].maxGPUs: 0: want the most GPUs this pool may run at once`,
-		`karpenter-gpu:gpuPools[c].instanceFamilies: "g7x": no GPU instance family of that name; did you mean g7e?`,
+		`karpenter-gpu:gpuPools[c].instanceFamilies: "g7x": no GPU instance family of that name; did you mean g7?`,
 		`karpenter-gpu:gpuPools[c].instanceTypes: "g5.xlarg": no GPU instance type of that name; did you mean g5.xlarge?`,
 	}
 	for _, w := range want {

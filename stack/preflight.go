@@ -237,7 +237,32 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 	}
 	p.warnings = append(Warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
 	p.warnings = append(p.warnings, NodeRepairWarnings(cfg, p.instanceTypes)...)
+	p.warnings = append(p.warnings, UnreachableGPUWarnings(cfg, p.instanceTypes)...)
 	return nil
+}
+
+// UnreachableGPUWarnings name each GPU of a pool's gpus that no type the
+// pool may launch carries (h200 with one GPU per instance), with the key
+// that keeps it out and what would let it in: the pool is valid, but
+// silently narrower than it reads.
+func UnreachableGPUWarnings(cfg *config.Stack, types map[string][]catalog.InstanceType) []string {
+	var out []string
+	for _, pool := range cfg.GPUPools {
+		for _, name := range pool.GPUs {
+			if slices.ContainsFunc(types[pool.Name], func(t catalog.InstanceType) bool { return t.GPUName == name }) {
+				continue
+			}
+			alone := pool
+			alone.GPUs = []string{name}
+			why := "no instance type carries it"
+			var ruledOut *gpu.RuledOutError
+			if _, err := gpu.InstanceTypes(alone); errors.As(err, &ruledOut) {
+				why = ruledOut.Error()
+			}
+			out = append(out, fmt.Sprintf("gpuPools[%s].gpus: %q is on no instance type the pool may launch: %s", pool.Name, name, why))
+		}
+	}
+	return out
 }
 
 // NodeRepairWarnings name, with node repair on, the pools that may launch

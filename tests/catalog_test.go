@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -20,9 +21,8 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 			`karpenter-gpu:gpuPools[arm].architectures: ["amd64"] rules out the 4 instance type(s) the pool's other keys allow (g5g.xlarge, g5g.2xlarge, g5g.4xlarge, g5g.8xlarge); they are arm64: add that to architectures`},
 		"fractional GPUs, whole-GPU count": {map[string]any{"name": "frac", "instanceFamilies": []string{"g6f"}, "maxGPUs": 2},
 			`karpenter-gpu:gpuPools[frac].gpuCount: {"min":1,"max":1} rules out the 4 instance type(s) the pool's other keys allow (g6f.large, g6f.xlarge, g6f.2xlarge, g6f.4xlarge); Karpenter counts no whole GPU on them (their GPUs are fractions or not listed), so no gpuCount reaches them`},
-		// Karpenter labels p5.4xlarge with no GPU: one H100 is not to be had.
-		"one H100": {map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 4},
-			`karpenter-gpu:gpuPools[h100].gpuCount: {"min":1,"max":1} rules out the 1 instance type(s) the pool's other keys allow (p5.4xlarge); Karpenter counts no whole GPU on them`},
+		"one H200": {map[string]any{"name": "h200", "gpus": []string{"h200"}, "maxGPUs": 4},
+			`karpenter-gpu:gpuPools[h200].gpuCount: {"min":1,"max":1} rules out the 2 instance type(s) the pool's other keys allow (p5e.48xlarge, p5en.48xlarge); they have 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
 		"a count no type offers": {map[string]any{"name": "three", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 3, "max": 3}, "maxGPUs": 6},
 			`karpenter-gpu:gpuPools[three].gpuCount: {"min":3,"max":3} rules out the 3 instance type(s) the pool's other keys allow (g6.12xlarge, g6.24xlarge, g6.48xlarge); they have 4, 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
 	}
@@ -114,5 +114,23 @@ func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
 	}
 	if len(cloud.Resources()) != 0 || len(cloud.Calls()) != 0 {
 		t.Fatalf("%d resources, calls %v before the refusal", len(cloud.Resources()), cloud.Calls())
+	}
+}
+
+// A pool that is valid but cannot reach one of its GPUs says so: with one
+// GPU per instance, h100 comes in p5.4xlarge, h200 in no type.
+func TestUnreachableGPUsAreNamed(t *testing.T) {
+	var got stack.Observed
+	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
+	values := map[string]any{"gpuPools": []any{map[string]any{"name": "big", "gpus": []string{"h100", "h200"}, "maxGPUs": 8}}}
+	if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+		t.Fatal(err)
+	}
+	if types := got.Outputs["gpuPools"].(map[string]any)["big"].(map[string]any)["instanceTypes"]; fmt.Sprint(types) != "[p5.4xlarge]" {
+		t.Errorf("instance types %v", types)
+	}
+	want := `gpuPools[big].gpus: "h200" is on no instance type the pool may launch: gpuCount: {"min":1,"max":1} rules out the 2 instance type(s) the pool's other keys allow (p5e.48xlarge, p5en.48xlarge); they have 8 GPUs per instance`
+	if w := strings.Join(got.Warnings, "\n"); !strings.Contains(w, want) || strings.Contains(w, `"h100" is on no`) {
+		t.Errorf("warnings:\n%s", w)
 	}
 }
