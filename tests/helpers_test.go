@@ -35,10 +35,59 @@ func stackConfig(t *testing.T, values map[string]any) map[string]string {
 }
 
 // run runs the real program against a fake cluster with the given keys.
+// Whatever the configuration, no node class it renders may carry a
+// selector term that Karpenter ignores.
 func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakecloud.Cloud, error) {
 	t.Helper()
 	cloud := fakecloud.New(cluster, config.Namespace, "test")
-	return cloud, cloud.Run(stackConfig(t, values), stack.Run)
+	err := cloud.Run(stackConfig(t, values), stack.Run)
+	checkSelectorTerms(t, cloud)
+	return cloud, err
+}
+
+// checkSelectorTerms fails for a selector term of an EC2NodeClass that
+// selects nothing. Karpenter v1.15.3 and the LTS patches (v1.14.4, v1.9.4)
+// ignore a term whose tags map is empty or whose name, id, alias or
+// ssmParameter is empty, make a class whose terms are all empty not Ready,
+// and an AMI term with only an owner selects no image.
+// It returns how many terms it checked.
+func checkSelectorTerms(t *testing.T, cloud *fakecloud.Cloud) int {
+	t.Helper()
+	checked := 0
+	for _, nc := range byType(cloud, "kubernetes:karpenter.k8s.aws/v1:EC2NodeClass") {
+		spec, _ := nc.Inputs["spec"].(map[string]any)
+		for _, field := range []string{"amiSelectorTerms", "subnetSelectorTerms", "securityGroupSelectorTerms", "capacityReservationSelectorTerms"} {
+			terms, _ := spec[field].([]any)
+			for i, term := range terms {
+				checked++
+				m, _ := term.(map[string]any)
+				selects := false
+				for k, v := range m {
+					switch v := v.(type) {
+					case string:
+						if v == "" {
+							t.Errorf("EC2NodeClass %s: %s[%d].%s is empty: Karpenter ignores the term", nc.Name, field, i, k)
+						}
+						selects = selects || (v != "" && k != "owner")
+					case map[string]any:
+						if len(v) == 0 {
+							t.Errorf("EC2NodeClass %s: %s[%d].%s is an empty map: Karpenter ignores the term", nc.Name, field, i, k)
+						}
+						for tag, value := range v {
+							if tag == "" || value == "" {
+								t.Errorf("EC2NodeClass %s: %s[%d].%s has an empty tag %q=%q", nc.Name, field, i, k, tag, value)
+							}
+						}
+						selects = selects || len(v) > 0
+					}
+				}
+				if !selects {
+					t.Errorf("EC2NodeClass %s: %s[%d] %v selects nothing", nc.Name, field, i, m)
+				}
+			}
+		}
+	}
+	return checked
 }
 
 // observe is the program that also stores its resolved outputs in into.
@@ -117,6 +166,9 @@ func runStackFileOutputs(t *testing.T, file string) (*fakecloud.Cloud, map[strin
 	var outputs map[string]any
 	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { outputs = o.Outputs })); err != nil {
 		t.Fatal(err)
+	}
+	if checkSelectorTerms(t, cloud) < 3 {
+		t.Errorf("%s: fewer selector terms than a node class has (AMI, subnets, security groups): the check saw none", file)
 	}
 	if outputs == nil {
 		t.Fatal("the program's outputs were never resolved")
