@@ -64,12 +64,65 @@ func NodeMonitoringAgentValues() map[string]any {
 
 // HasAddon tells whether an existing cluster runs the add-on.
 func HasAddon(ctx *pulumi.Context, clusterName, addon string) (bool, error) {
-	_, err := awseks.LookupAddon(ctx, &awseks.LookupAddonArgs{ClusterName: clusterName, AddonName: addon})
+	found, err := LookupAddon(ctx, clusterName, addon)
+	return found != nil, err
+}
+
+// ExistingAddon is an add-on the cluster runs.
+type ExistingAddon struct {
+	Version string
+	// Configuration is its configuration values (JSON), empty for none.
+	Configuration string
+	Tags          map[string]string
+}
+
+// LookupAddon reads an add-on of an existing cluster; nil when it has none.
+func LookupAddon(ctx *pulumi.Context, clusterName, addon string) (*ExistingAddon, error) {
+	a, err := awseks.LookupAddon(ctx, &awseks.LookupAddonArgs{ClusterName: clusterName, AddonName: addon})
 	switch {
 	case err == nil:
-		return true, nil
+		return &ExistingAddon{Version: a.AddonVersion, Configuration: a.ConfigurationValues, Tags: a.Tags}, nil
 	case strings.Contains(err.Error(), "ResourceNotFoundException"):
-		return false, nil
+		return nil, nil
 	}
-	return false, fmt.Errorf("looking up add-on %s of cluster %s: %w", addon, clusterName, err)
+	return nil, fmt.Errorf("looking up add-on %s of cluster %s: %w", addon, clusterName, err)
+}
+
+// AdoptAddon keeps an add-on the stack did not create as it is: adopted by
+// import so that up does not fail creating it, with its own version and
+// values, never changed and kept on destroy.
+func AdoptAddon(ctx *pulumi.Context, name, clusterName, addon string, existing *ExistingAddon, opts ...pulumi.ResourceOption) (*awseks.Addon, error) {
+	in := &awseks.AddonArgs{ClusterName: pulumi.String(clusterName), AddonName: pulumi.String(addon), Tags: pulumi.ToStringMap(existing.Tags)}
+	if existing.Version != "" {
+		in.AddonVersion = pulumi.String(existing.Version)
+	}
+	if existing.Configuration != "" {
+		in.ConfigurationValues = pulumi.String(existing.Configuration)
+	}
+	opts = append(opts, pulumi.Import(pulumi.ID(clusterName+":"+addon)), pulumi.RetainOnDelete(true),
+		pulumi.IgnoreChanges([]string{"addonVersion", "configurationValues", "tags", "resolveConflictsOnCreate", "resolveConflictsOnUpdate",
+			"preserve", "serviceAccountRoleArn", "podIdentityAssociations"}))
+	return awseks.NewAddon(ctx, name, in, opts...)
+}
+
+// RunsDCGMOnTaintedNodes tells whether node monitoring agent values let
+// its DCGM server tolerate every taint.
+func RunsDCGMOnTaintedNodes(values string) bool {
+	var v struct {
+		DCGMAgent struct {
+			Tolerations []struct {
+				Key      string `json:"key"`
+				Operator string `json:"operator"`
+			} `json:"tolerations"`
+		} `json:"dcgmAgent"`
+	}
+	if values == "" || json.Unmarshal([]byte(values), &v) != nil {
+		return false
+	}
+	for _, t := range v.DCGMAgent.Tolerations {
+		if t.Key == "" && t.Operator == "Exists" {
+			return true
+		}
+	}
+	return false
 }

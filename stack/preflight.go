@@ -1,6 +1,7 @@
 package stack
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -45,6 +46,9 @@ type preflight struct {
 	nodeRoleARN string
 	// karpenter is what of Karpenter the existing cluster runs.
 	karpenter cluster.InstalledKarpenter
+	// monitoringAgent is the node monitoring agent add-on the existing
+	// cluster runs, nil for none (or when node repair is off).
+	monitoringAgent *cluster.ExistingAddon
 	// instanceTypes are the catalogue's types each pool may launch.
 	instanceTypes map[string][]catalog.InstanceType
 	// warnings are shown at preview.
@@ -111,6 +115,11 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 			if err := network.CheckOneZone(ctx, fmt.Sprintf("%s:nodeClasses[%s].subnetIds", config.Namespace, nc.Name), nc.SubnetIDs); err != nil {
 				return nil, err
 			}
+		}
+	}
+	if !cfg.Cluster.Create && featureGates(cfg)[wellknown.FeatureGateNodeRepair] {
+		if p.monitoringAgent, err = cluster.LookupAddon(ctx, cfg.ClusterName, cluster.NodeMonitoringAgentAddon); err != nil {
+			return nil, err
 		}
 	}
 	if anyPoolAllows(cfg, "spot") {
@@ -238,7 +247,22 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 	p.warnings = append(Warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
 	p.warnings = append(p.warnings, NodeRepairWarnings(cfg, p.instanceTypes)...)
 	p.warnings = append(p.warnings, UnreachableGPUWarnings(cfg, p.instanceTypes)...)
+	if a := p.monitoringAgent; a != nil && !ownAddon(ctx, a) {
+		msg := fmt.Sprintf("cluster %s already runs the %s add-on (%s), which this stack did not create: it is left as it is and kept on destroy",
+			cfg.ClusterName, cluster.NodeMonitoringAgentAddon, a.Version)
+		if !cluster.RunsDCGMOnTaintedNodes(a.Configuration) {
+			values, _ := json.Marshal(cluster.NodeMonitoringAgentValues())
+			msg += fmt.Sprintf("; its DCGM server tolerates no GPU taint, so node repair would replace healthy GPU nodes. Give it the values: `aws eks update-addon --cluster-name %s --addon-name %s --configuration-values '%s'`",
+				cfg.ClusterName, cluster.NodeMonitoringAgentAddon, values)
+		}
+		p.warnings = append(p.warnings, msg)
+	}
 	return nil
+}
+
+// ownAddon tells whether this stack created the add-on.
+func ownAddon(ctx *pulumi.Context, a *cluster.ExistingAddon) bool {
+	return a.Tags[wellknown.AddonOwnerTagKey] == owner(ctx)
 }
 
 // UnreachableGPUWarnings name each GPU of a pool's gpus that no type the

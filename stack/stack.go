@@ -117,7 +117,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 		return nil, nil, err
 	}
 	// Karpenter itself: nil in pools-only mode, where the cluster's own runs.
-	controller, err := declareKarpenter(ctx, cfg, facts, nodeRole, k8s)
+	controller, err := declareKarpenter(ctx, cfg, pre, facts, nodeRole, k8s)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,7 +234,7 @@ type installedKarpenter struct {
 
 // declareKarpenter installs Karpenter: its interruption queue, its
 // identity and its releases. Nothing in pools-only mode.
-func declareKarpenter(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, role *nodeRole, k8s *kubernetes.Provider) (*installedKarpenter, error) {
+func declareKarpenter(ctx *pulumi.Context, cfg *config.Stack, pre *preflight, facts *cluster.Facts, role *nodeRole, k8s *kubernetes.Provider) (*installedKarpenter, error) {
 	if !cfg.Karpenter.Install {
 		return nil, nil
 	}
@@ -281,10 +281,7 @@ func declareKarpenter(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Fac
 	}
 	gates := featureGates(cfg)
 	if gates[wellknown.FeatureGateNodeRepair] {
-		if _, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
-			ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: cfg.Tags,
-			Version: versions.NodeMonitoringAgentAddon, Configuration: cluster.NodeMonitoringAgentValues(),
-		}, pulumi.DependsOn(clusterReady)); err != nil {
+		if err := declareMonitoringAgent(ctx, cfg, facts, pre, clusterReady); err != nil {
 			return nil, err
 		}
 	}
@@ -435,6 +432,26 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 		"nodeClasses":                 pulumi.ToMap(nodeClasses),
 		"gpuPools":                    pulumi.ToMap(pools),
 	}
+}
+
+// declareMonitoringAgent installs the node monitoring agent add-on that
+// node repair needs, tagged as this stack's; one the cluster already runs
+// and this stack did not create is adopted as it is and kept on destroy.
+func declareMonitoringAgent(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, pre *preflight, ready []pulumi.Resource) error {
+	if a := pre.monitoringAgent; a != nil && !ownAddon(ctx, a) {
+		_, err := cluster.AdoptAddon(ctx, cluster.NodeMonitoringAgentAddon, facts.Name, cluster.NodeMonitoringAgentAddon, a, pulumi.DependsOn(ready))
+		return err
+	}
+	tags := maps.Clone(cfg.Tags)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	tags[wellknown.AddonOwnerTagKey] = owner(ctx)
+	_, err := cluster.NewAddon(ctx, cluster.NodeMonitoringAgentAddon, &cluster.AddonArgs{
+		ClusterName: facts.Name, Addon: cluster.NodeMonitoringAgentAddon, Tags: tags,
+		Version: versions.NodeMonitoringAgentAddon, Configuration: cluster.NodeMonitoringAgentValues(),
+	}, pulumi.DependsOn(ready))
+	return err
 }
 
 // destroyTimeout bounds the deletion of a NodePool or EC2NodeClass, which

@@ -17,6 +17,7 @@ import (
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
 	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/placement"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
@@ -152,5 +153,70 @@ func TestNodeRepairWarnsOfPoolsWithoutGPUHealth(t *testing.T) {
 		if runs != (it.Arch == "amd64") {
 			t.Errorf("%s (%s): the chart's DCGM server runs %v, the stack's rule says %v", it.Name, it.Arch, runs, it.Arch == "amd64")
 		}
+	}
+}
+
+// The node monitoring agent add-on the stack creates carries its owner tag;
+// one the cluster already runs and the stack did not create is adopted as
+// it is (imported, never changed, kept on destroy), with a warning and the
+// command to fix its values when its DCGM server would skip tainted nodes;
+// one this stack created (its tag) stays the stack's.
+func TestExistingNodeMonitoringAgentIsLeftAlone(t *testing.T) {
+	repair := map[string]any{"karpenter": map[string]any{"featureGates": map[string]bool{wellknown.FeatureGateNodeRepair: true}}}
+	withAgent := func(values string, tags map[string]string) fakecloud.Cluster {
+		c := fakecloud.Example(clusterName)
+		c.Addons = append(c.Addons, cluster.NodeMonitoringAgentAddon)
+		c.AddonValues = map[string]string{cluster.NodeMonitoringAgentAddon: values}
+		c.AddonTags = map[string]map[string]string{cluster.NodeMonitoringAgentAddon: tags}
+		return c
+	}
+	cases := []struct {
+		name    string
+		cluster fakecloud.Cluster
+		adopted bool
+		warning string
+	}{
+		{"none yet: created as the stack's", fakecloud.Example(clusterName), false, ""},
+		{"the cluster's, without tolerations", withAgent("", nil), true,
+			"already runs the eks-node-monitoring-agent add-on (v1.0.0-eksbuild.1), which this stack did not create: it is left as it is and kept on destroy; its DCGM server tolerates no GPU taint"},
+		{"the cluster's, with tolerations", withAgent(`{"dcgmAgent":{"tolerations":[{"operator":"Exists"}]}}`, map[string]string{"team": "platform"}), true,
+			"which this stack did not create: it is left as it is and kept on destroy"},
+		{"this stack's own", withAgent(`{"dcgmAgent":{"tolerations":[{"operator":"Exists"}]}}`, map[string]string{wellknown.AddonOwnerTagKey: "karpenter-gpu/test"}), false, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud := fakecloud.New(tc.cluster, config.Namespace, "test")
+			var got stack.Observed
+			if err := cloud.Run(stackConfig(t, repair), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+				t.Fatal(err)
+			}
+			addon := one(t, cloud, "aws:eks/addon:Addon", cluster.NodeMonitoringAgentAddon)
+			warnings := strings.Join(got.Warnings, "\n")
+			if tc.adopted {
+				if addon.ImportID != clusterName+":"+cluster.NodeMonitoringAgentAddon || !addon.RetainOnDelete {
+					t.Errorf("adopted add-on: import %q, retained %v", addon.ImportID, addon.RetainOnDelete)
+				}
+				if addon.Inputs["configurationValues"] != tc.cluster.AddonValues[cluster.NodeMonitoringAgentAddon] && addon.Inputs["configurationValues"] != nil {
+					t.Errorf("adopted add-on declared with values %v, not its own", addon.Inputs["configurationValues"])
+				}
+				if !strings.Contains(warnings, tc.warning) {
+					t.Errorf("warnings lack %q:\n%s", tc.warning, warnings)
+				}
+				fix := strings.Contains(warnings, "aws eks update-addon --cluster-name ml-prod --addon-name eks-node-monitoring-agent --configuration-values")
+				if fix != strings.Contains(tc.warning, "tolerates no GPU taint") {
+					t.Errorf("the fix command is shown %v:\n%s", fix, warnings)
+				}
+				return
+			}
+			if addon.ImportID != "" || addon.RetainOnDelete || addon.Inputs["addonVersion"] != versions.NodeMonitoringAgentAddon {
+				t.Errorf("the stack's add-on: import %q, retained %v, version %v", addon.ImportID, addon.RetainOnDelete, addon.Inputs["addonVersion"])
+			}
+			if tags, _ := addon.Inputs["tags"].(map[string]any); tags[wellknown.AddonOwnerTagKey] != "karpenter-gpu/test" {
+				t.Errorf("the stack's add-on has tags %v, want its owner tag", addon.Inputs["tags"])
+			}
+			if strings.Contains(warnings, "did not create") {
+				t.Errorf("the stack's own add-on is warned of:\n%s", warnings)
+			}
+		})
 	}
 }

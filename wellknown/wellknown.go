@@ -8,6 +8,9 @@ const (
 	// DiscoveryOwnerTagKey names the stack that put DiscoveryTagKey on a
 	// resource, so that the next run knows the tag is its own.
 	DiscoveryOwnerTagKey = "karpenter-gpu/discovery-owner"
+	// AddonOwnerTagKey names the stack that created an EKS add-on; an
+	// add-on without it is the cluster's, and the stack leaves it alone.
+	AddonOwnerTagKey = "karpenter-gpu/addon-owner"
 
 	// GPUResource is the extended resource the NVIDIA device plugin registers.
 	GPUResource = "nvidia.com/gpu"

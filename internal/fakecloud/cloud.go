@@ -216,6 +216,13 @@ func (c *Cloud) Existing(typ, id string) (resource.PropertyMap, bool) {
 		// does), which the stack does not declare.
 		return resource.NewPropertyMapFromMap(map[string]any{"awsServiceName": spotService, "description": "Default EC2 Spot Service Linked Role"}), true
 	}
+	if name, found := strings.CutPrefix(id, cl.Name+":"); typ == "aws:eks/addon:Addon" && found && slices.Contains(cl.Addons, name) {
+		inputs := map[string]any{"clusterName": cl.Name, "addonName": name, "addonVersion": "v1.0.0-eksbuild.1"}
+		if v := cl.AddonValues[name]; v != "" {
+			inputs["configurationValues"] = v
+		}
+		return resource.NewPropertyMapFromMap(inputs), true
+	}
 	return nil, false
 }
 
@@ -263,7 +270,13 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if !slices.Contains(cl.Addons, fmt.Sprint(in["addonName"])) {
 			return nil, fmt.Errorf("reading EKS Add-On (%v:%v): operation error EKS: DescribeAddon, ResourceNotFoundException: No addon: %v found in cluster: %v", cl.Name, in["addonName"], in["addonName"], cl.Name)
 		}
-		out = map[string]any{"id": cl.Name + ":" + fmt.Sprint(in["addonName"]), "addonName": in["addonName"], "clusterName": cl.Name, "addonVersion": "v1.0.0-eksbuild.1"}
+		name := fmt.Sprint(in["addonName"])
+		tags := map[string]any{}
+		for k, v := range cl.AddonTags[name] {
+			tags[k] = v
+		}
+		out = map[string]any{"id": cl.Name + ":" + name, "addonName": name, "clusterName": cl.Name, "addonVersion": "v1.0.0-eksbuild.1",
+			"configurationValues": cl.AddonValues[name], "tags": tags}
 	case "aws:servicequotas/getServiceQuota:getServiceQuota":
 		code := fmt.Sprint(in["quotaCode"])
 		value, ok := cl.Quotas[code]

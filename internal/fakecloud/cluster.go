@@ -39,6 +39,10 @@ type Cluster struct {
 	SecurityGroupTags map[string]string
 	// Addons are the EKS add-ons the cluster runs.
 	Addons []string
+	// AddonValues and AddonTags are the configuration values and tags of
+	// those that have any.
+	AddonValues map[string]string
+	AddonTags   map[string]map[string]string
 	// SpotServiceLinkedRole tells whether the account has AWSServiceRoleForEC2Spot.
 	SpotServiceLinkedRole bool
 	// AutoMode is EKS Auto Mode (describe-cluster's computeConfig.enabled).
