@@ -282,6 +282,10 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 	fmt.Fprintf(&b, "# Plan of stack `%s`\n\n", opts.Stack)
 	fmt.Fprintf(&b, "Rendered offline from `%s` against cluster `%s` (Kubernetes %s, %s, account %s, authentication %s).\n\n",
 		path.Base(opts.ConfigFile), cluster.Name, cluster.Version, cluster.Region, cluster.AccountID, cluster.AuthenticationMode)
+	if opts.ClusterFile != "" {
+		b.WriteString("The cluster's facts are yours (from the cluster file); the account's are not known offline: its EC2 quotas were not checked, " +
+			"and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.\n\n")
+	}
 	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
 	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))
 	fmt.Fprintf(&b, "- Karpenter objects checked against the pinned CRD schemas: %s\n\n", strings.Join(checked, ", "))
