@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -39,6 +40,9 @@ type KarpenterController struct {
 	Namespace, Name string
 	// Version is its image tag, e.g. "1.14.0".
 	Version string
+	// FeatureGates are its FEATURE_GATES, by the chart's settings names
+	// (nodeOverlay); nil when the Deployment does not set them.
+	FeatureGates map[string]bool
 	// Ours is set when this stack installed it.
 	Ours bool
 }
@@ -72,12 +76,16 @@ func (k InstalledKarpenter) Foreign() []string {
 	return out
 }
 
+// OptionalCRDs are CRDs of Karpenter's alpha APIs, which older releases
+// lack: NodeOverlay (time-slicing) and CapacityBuffer (headroom).
+var OptionalCRDs = []string{"nodeoverlays.karpenter.sh", "capacitybuffers.autoscaling.x-k8s.io"}
+
 // DetectKarpenter reads Karpenter's CRDs and controller Deployments.
 // owner is the value of the ownership annotation this stack puts on what it
 // installs (wellknown.OwnerAnnotation).
 func DetectKarpenter(ctx context.Context, client dynamic.Interface, owner string) (InstalledKarpenter, error) {
 	found := InstalledKarpenter{CRDs: map[string]bool{}}
-	for _, name := range KarpenterCRDs {
+	for _, name := range slices.Concat(KarpenterCRDs, OptionalCRDs) {
 		crd, err := client.Resource(CRDResource).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -94,12 +102,38 @@ func DetectKarpenter(ctx context.Context, client dynamic.Interface, owner string
 	for _, d := range deployments.Items {
 		if version, ok := karpenterImage(d); ok {
 			found.Controllers = append(found.Controllers, KarpenterController{
-				Namespace: d.GetNamespace(), Name: d.GetName(), Version: version,
+				Namespace: d.GetNamespace(), Name: d.GetName(), Version: version, FeatureGates: featureGatesOf(d),
 				Ours: d.GetAnnotations()[wellknown.OwnerAnnotation] == owner,
 			})
 		}
 	}
 	return found, nil
+}
+
+// featureGatesOf reads the FEATURE_GATES of a Karpenter Deployment
+// ("NodeOverlay=false,NodeRepair=true", as its chart writes them) by the
+// chart's settings names; nil when it sets none.
+func featureGatesOf(d unstructured.Unstructured) map[string]bool {
+	containers, _, _ := unstructured.NestedSlice(d.Object, "spec", "template", "spec", "containers")
+	for _, c := range containers {
+		env, _ := c.(map[string]any)["env"].([]any)
+		for _, e := range env {
+			e, _ := e.(map[string]any)
+			value, ok := e["value"].(string)
+			if e["name"] != "FEATURE_GATES" || !ok {
+				continue
+			}
+			gates := map[string]bool{}
+			for _, pair := range strings.Split(value, ",") {
+				name, on, _ := strings.Cut(strings.TrimSpace(pair), "=")
+				if name != "" {
+					gates[strings.ToLower(name[:1])+name[1:]] = on == "true"
+				}
+			}
+			return gates
+		}
+	}
+	return nil
 }
 
 // karpenterImage finds the Karpenter controller image of a Deployment

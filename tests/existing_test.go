@@ -131,3 +131,54 @@ func TestReleasesCarryTheOwnerAnnotation(t *testing.T) {
 		}
 	}
 }
+
+// Pools-only mode refuses what the installed Karpenter cannot run, before
+// anything: Gte/Lte requirements before 1.9, time-slicing without the
+// NodeOverlay CRD or with its gate off, headroom without CapacityBuffer.
+func TestPoolsOnlyNeedsWhatTheInstalledKarpenterOffers(t *testing.T) {
+	shared := map[string]any{"name": "shared", "gpus": []string{"l4"}, "maxGPUs": 2, "sharing": map[string]any{"replicas": 4}}
+	warm := map[string]any{"name": "warm", "gpus": []string{"l4"}, "maxGPUs": 2, "headroom": 1}
+	values := func(pools ...any) map[string]any {
+		return map[string]any{"karpenter": poolsOnly["karpenter"], "nodeRole": poolsOnly["nodeRole"], "gpuPools": pools}
+	}
+	installed := func(version, gates string, crds ...string) fakecloud.Cluster {
+		c := withKarpenter(version)
+		c.Karpenter.OptionalCRDs, c.Karpenter.FeatureGates = crds, gates
+		return c
+	}
+	const overlays, buffers = "nodeoverlays.karpenter.sh", "capacitybuffers.autoscaling.x-k8s.io"
+	cases := []struct {
+		name    string
+		cluster fakecloud.Cluster
+		values  map[string]any
+		want    []string // empty: accepted
+	}{
+		{"before Gte/Lte", installed("1.8.3", ""), poolsOnly, []string{"the cluster's Karpenter karpenter/karpenter (1.8.3) predates 1.9.0, whose NodePools first accept the Gte/Lte requirements"}},
+		{"sharing without NodeOverlay", installed("1.15.1", ""), values(shared), []string{
+			"karpenter-gpu:gpuPools[shared].sharing.replicas: 4: the cluster's Karpenter karpenter/karpenter (1.15.1) has no nodeoverlays.karpenter.sh CRD, so it never learns"}},
+		{"sharing with the gate off", installed("1.15.1", "NodeOverlay=false,NodeRepair=true", overlays), values(shared), []string{
+			"karpenter-gpu:gpuPools[shared].sharing.replicas: 4: the cluster's Karpenter karpenter/karpenter (1.15.1) runs with its nodeOverlay feature gate off"}},
+		{"headroom without CapacityBuffer, and sharing too", installed("1.15.1", "", overlays), values(shared, warm), []string{
+			"karpenter-gpu:gpuPools[warm].headroom: 1: the cluster's Karpenter karpenter/karpenter (1.15.1) has no capacitybuffers.autoscaling.x-k8s.io CRD, so no GPU is kept ready"}},
+		{"everything there", installed("1.15.1", "NodeOverlay=true,CapacityBuffer=true", overlays, buffers), values(shared, warm), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cloud, err := run(t, tc.cluster, tc.values)
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			for _, w := range tc.want {
+				if err == nil || !strings.Contains(err.Error(), w) {
+					t.Errorf("err = %v, want %q", err, w)
+				}
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Errorf("%d resources registered before the refusal", n)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/catalog"
+	clusterpkg "karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
@@ -50,7 +51,9 @@ func Render(opts Options) (map[string][]byte, error) {
 		return nil, err
 	}
 	if opts.Karpenter != "" {
-		cluster.Karpenter = &fakecloud.Karpenter{Namespace: "karpenter", Version: opts.Karpenter}
+		// With the alpha CRDs current releases ship; its feature gates are
+		// not known offline.
+		cluster.Karpenter = &fakecloud.Karpenter{Namespace: "karpenter", Version: opts.Karpenter, OptionalCRDs: clusterpkg.OptionalCRDs}
 	}
 	// A node role the configuration names exists in the modelled account.
 	var nodeRole struct {

@@ -20,6 +20,7 @@ import (
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/gomod"
+	"karpenter-gpu/wellknown"
 )
 
 // existingNodeRole is the node role of the Karpenter someone else installed.
@@ -107,7 +108,11 @@ func (r *run) installForeignKarpenter(ctx context.Context) error {
 		return err
 	}
 	rendered, err := charts.Render(chart, charts.Release{Name: "karpenter", Namespace: "kube-system", Kubernetes: r.cluster.Version}, map[string]any{
-		"settings":       map[string]any{"clusterName": r.under.clusterName},
+		// The alpha gates a time-sliced pool and headroom need, as a team
+		// that runs them would have turned them on.
+		"settings": map[string]any{"clusterName": r.under.clusterName, "featureGates": map[string]any{
+			wellknown.FeatureGateNodeOverlay: true, wellknown.FeatureGateCapacityBuffer: true,
+		}},
 		"serviceAccount": map[string]any{"annotations": map[string]any{"eks.amazonaws.com/role-arn": "arn:aws:iam::" + r.cluster.AccountID + ":role/KarpenterController-" + r.under.clusterName}},
 		"replicas":       1,
 	})

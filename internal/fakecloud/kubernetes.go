@@ -6,6 +6,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
+	"slices"
 
 	"karpenter-gpu/cluster"
 )
@@ -15,6 +16,10 @@ type Karpenter struct {
 	Namespace string
 	// Version is the controller image's tag.
 	Version string
+	// OptionalCRDs are the alpha CRDs it has (cluster.OptionalCRDs).
+	OptionalCRDs []string
+	// FeatureGates is its FEATURE_GATES value, empty for none.
+	FeatureGates string
 }
 
 // kubernetes answers the stack's reads of the cluster's Kubernetes API:
@@ -23,17 +28,19 @@ type Karpenter struct {
 func (c Cluster) kubernetes() dynamic.Interface {
 	var objects []runtime.Object
 	if k := c.Karpenter; k != nil {
-		for _, name := range cluster.KarpenterCRDs {
+		for _, name := range slices.Concat(cluster.KarpenterCRDs, k.OptionalCRDs) {
 			crd := &unstructured.Unstructured{}
 			crd.SetAPIVersion("apiextensions.k8s.io/v1")
 			crd.SetKind("CustomResourceDefinition")
 			crd.SetName(name)
 			objects = append(objects, crd)
 		}
+		controller := map[string]any{"name": "controller", "image": "public.ecr.aws/karpenter/controller:" + k.Version + "@sha256:0000000000000000000000000000000000000000000000000000000000000000"}
+		if k.FeatureGates != "" {
+			controller["env"] = []any{map[string]any{"name": "FEATURE_GATES", "value": k.FeatureGates}}
+		}
 		d := &unstructured.Unstructured{Object: map[string]any{
-			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{
-				map[string]any{"name": "controller", "image": "public.ecr.aws/karpenter/controller:" + k.Version + "@sha256:0000000000000000000000000000000000000000000000000000000000000000"},
-			}}}},
+			"spec": map[string]any{"template": map[string]any{"spec": map[string]any{"containers": []any{controller}}}},
 		}}
 		d.SetAPIVersion("apps/v1")
 		d.SetKind("Deployment")
