@@ -127,19 +127,14 @@ func (r *run) apply(ctx context.Context, objects []map[string]any) error {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(r.client.Discovery()))
 	for _, obj := range objects {
 		u := &unstructured.Unstructured{Object: obj}
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		res, err := r.resourceOf(mapper, u)
+		if err == nil {
+			_, err = res.Create(ctx, u, metav1.CreateOptions{})
+		}
 		if err != nil {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+			return fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
 		}
-		var res dynamic.ResourceInterface = r.dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			res = r.dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-		}
-		if _, err := res.Create(ctx, u, metav1.CreateOptions{}); err != nil {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
-		}
-		if gvk.Kind == "CustomResourceDefinition" {
+		if u.GetKind() == "CustomResourceDefinition" {
 			mapper.Reset()
 		}
 	}
@@ -152,20 +147,29 @@ func (r *run) remove(ctx context.Context, objects []map[string]any) error {
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(r.client.Discovery()))
 	for _, obj := range slices.Backward(objects) {
 		u := &unstructured.Unstructured{Object: obj}
-		gvk := u.GroupVersionKind()
-		m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-		if err != nil {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		res, err := r.resourceOf(mapper, u)
+		if err == nil {
+			err = res.Delete(ctx, u.GetName(), metav1.DeleteOptions{})
 		}
-		var res dynamic.ResourceInterface = r.dyn.Resource(m.Resource)
-		if m.Scope.Name() == meta.RESTScopeNameNamespace {
-			res = r.dyn.Resource(m.Resource).Namespace(u.GetNamespace())
-		}
-		if err := res.Delete(ctx, u.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
-			return fmt.Errorf("%s %s: %w", gvk.Kind, u.GetName(), err)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return fmt.Errorf("%s %s: %w", u.GetKind(), u.GetName(), err)
 		}
 	}
 	return nil
+}
+
+// resourceOf is the dynamic client of the object's kind, in its namespace
+// for a namespaced kind.
+func (r *run) resourceOf(mapper meta.RESTMapper, u *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvk := u.GroupVersionKind()
+	m, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err != nil {
+		return nil, err
+	}
+	if m.Scope.Name() == meta.RESTScopeNameNamespace {
+		return r.dyn.Resource(m.Resource).Namespace(u.GetNamespace()), nil
+	}
+	return r.dyn.Resource(m.Resource), nil
 }
 
 // yamlFiles reads one object from each file the pattern matches.
