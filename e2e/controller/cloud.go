@@ -48,6 +48,10 @@ type journal struct {
 	mu        sync.Mutex
 	calls     *os.File
 	instances string
+	// writing serialises the rewrites of the instances file: two launches
+	// at once must not race on its temporary file (a lost rename failed a
+	// launch whose instance the fake had already made).
+	writing sync.Mutex
 }
 
 func record[I, O any](j *journal, action string, input *I, do func() (*O, error)) (*O, error) {
@@ -450,6 +454,9 @@ type Instance struct {
 }
 
 func (e ec2API) writeInstances() error {
+	// The newest list wins: read and written under one lock.
+	e.journal.writing.Lock()
+	defer e.journal.writing.Unlock()
 	var list []Instance
 	e.ec2.Instances.Range(func(_, v any) bool {
 		i := v.(ec2types.Instance)
