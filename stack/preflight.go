@@ -22,6 +22,7 @@ import (
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/network"
+	"karpenter-gpu/offerings"
 	"karpenter-gpu/quota"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
@@ -50,7 +51,10 @@ type preflight struct {
 	// monitoringAgent is the node monitoring agent add-on the existing
 	// cluster runs, nil for none (or when node repair is off).
 	monitoringAgent *cluster.ExistingAddon
-	// instanceTypes are the catalogue's types each pool may launch.
+	// classZones are the availability zones of each node class's subnets.
+	classZones map[string][]string
+	// instanceTypes are the catalogue's types each pool may launch that
+	// EC2 offers in its node class's zones.
 	instanceTypes map[string][]catalog.InstanceType
 	// warnings are shown at preview.
 	warnings []string
@@ -111,12 +115,11 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := p.chooseNetwork(ctx, cfg); err != nil {
 		return nil, err
 	}
-	for _, nc := range cfg.NodeClasses {
-		if nc.EFA.Enabled() {
-			if err := network.CheckOneZone(ctx, fmt.Sprintf("%s:nodeClasses[%s].subnetIds", config.Namespace, nc.Name), nc.SubnetIDs); err != nil {
-				return nil, err
-			}
-		}
+	if err := p.readClassZones(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := p.checkOfferings(ctx, cfg); err != nil {
+		return nil, err
 	}
 	if !cfg.Cluster.Create && featureGates(cfg)[wellknown.FeatureGateNodeRepair] {
 		if p.monitoringAgent, err = cluster.LookupAddon(ctx, cfg.ClusterName, cluster.NodeMonitoringAgentAddon); err != nil {
@@ -288,7 +291,8 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 			return err
 		}
 	}
-	p.warnings = append(Warnings(cfg, agent, p.karpenter), quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
+	p.warnings = append(p.warnings, Warnings(cfg, agent, p.karpenter)...)
+	p.warnings = append(p.warnings, quota.Check(ctx, p.region(ctx), p.quotaNeeds(cfg))...)
 	p.warnings = append(p.warnings, NodeRepairWarnings(cfg, p.instanceTypes)...)
 	p.warnings = append(p.warnings, UnreachableGPUWarnings(cfg, p.instanceTypes)...)
 	if a := p.monitoringAgent; a != nil && !ownAddon(ctx, a) {
@@ -310,9 +314,9 @@ func ownAddon(ctx *pulumi.Context, a *cluster.ExistingAddon) bool {
 }
 
 // UnreachableGPUWarnings name each GPU of a pool's gpus that no type the
-// pool may launch carries (h200 with one GPU per instance), with the key
-// that keeps it out and what would let it in: the pool is valid, but
-// silently narrower than it reads.
+// pool may launch carries (h200 with one GPU per instance, or a GPU whose
+// types the class's zones do not offer), with what keeps it out and what
+// would let it in: the pool is valid, but silently narrower than it reads.
 func UnreachableGPUWarnings(cfg *config.Stack, types map[string][]catalog.InstanceType) []string {
 	var out []string
 	for _, pool := range cfg.GPUPools {
@@ -324,8 +328,11 @@ func UnreachableGPUWarnings(cfg *config.Stack, types map[string][]catalog.Instan
 			alone.GPUs = []string{name}
 			why := "no instance type carries it"
 			var ruledOut *gpu.RuledOutError
-			if _, err := gpu.InstanceTypes(alone); errors.As(err, &ruledOut) {
+			switch carriers, err := gpu.InstanceTypes(alone); {
+			case errors.As(err, &ruledOut):
 				why = ruledOut.Error()
+			case err == nil:
+				why = fmt.Sprintf("EC2 offers %s, which carry it, in none of node class %s's zones", catalog.Abbreviate(catalog.Names(carriers)), pool.NodeClass)
 			}
 			out = append(out, fmt.Sprintf("gpuPools[%s].gpus: %q is on no instance type the pool may launch: %s", pool.Name, name, why))
 		}
@@ -354,6 +361,106 @@ func NodeRepairWarnings(cfg *config.Stack, types map[string][]catalog.InstanceTy
 		}
 	}
 	return out
+}
+
+// readClassZones reads the zones of each node class's subnets (its own
+// subnetIds, or the stack's discovered subnets) and refuses an EFA class
+// whose subnets span several.
+func (p *preflight) readClassZones(ctx *pulumi.Context, cfg *config.Stack) error {
+	ids := slices.Clone(p.subnets)
+	for _, nc := range cfg.NodeClasses {
+		ids = append(ids, nc.SubnetIDs...)
+	}
+	zoneOf, err := network.SubnetZones(ctx, ids)
+	if err != nil {
+		return fmt.Errorf("reading the zones of GPU nodes' subnets: %w", err)
+	}
+	p.classZones = map[string][]string{}
+	for _, nc := range cfg.NodeClasses {
+		subnets := p.subnets
+		if len(nc.SubnetIDs) > 0 {
+			subnets = nc.SubnetIDs
+		}
+		if nc.EFA.Enabled() {
+			if err := network.CheckOneZone(fmt.Sprintf("%s:nodeClasses[%s].subnetIds", config.Namespace, nc.Name), subnets, zoneOf); err != nil {
+				return err
+			}
+		}
+		var zones []string
+		for _, id := range subnets {
+			zones = append(zones, zoneOf[id])
+		}
+		p.classZones[nc.Name] = slices.Compact(slices.Sorted(slices.Values(zones)))
+	}
+	return nil
+}
+
+// checkOfferings keeps, of each pool's types, those EC2 offers in its node
+// class's zones, and refuses a pool left with none: Karpenter would accept
+// it and never launch. It warns where EC2 describes a type's GPUs
+// otherwise than the catalogue, whose values the checks and plan use.
+func (p *preflight) checkOfferings(ctx *pulumi.Context, cfg *config.Stack) error {
+	var names, zones []string
+	for _, pool := range cfg.GPUPools {
+		names = append(names, catalog.Names(p.instanceTypes[pool.Name])...)
+		zones = append(zones, p.classZones[pool.NodeClass]...)
+	}
+	offered, err := offerings.InZones(ctx, slices.Compact(slices.Sorted(slices.Values(names))), slices.Compact(slices.Sorted(slices.Values(zones))))
+	if err != nil {
+		return err
+	}
+	var refusals []string
+	for _, pool := range cfg.GPUPools {
+		zones := p.classZones[pool.NodeClass]
+		var kept, dropped []catalog.InstanceType
+		for _, t := range p.instanceTypes[pool.Name] {
+			if slices.ContainsFunc(offered[t.Name], func(z string) bool { return slices.Contains(zones, z) }) {
+				kept = append(kept, t)
+			} else {
+				dropped = append(dropped, t)
+			}
+		}
+		where := fmt.Sprintf("the zones of node class %s's subnets (%s)", pool.NodeClass, strings.Join(zones, ", "))
+		switch {
+		case len(kept) == 0:
+			refusals = append(refusals, fmt.Sprintf("%s:gpuPools[%s]: EC2 offers none of the pool's instance types (%s) in %s, so Karpenter could never launch a node; give node class %s subnets in a zone that offers them, or choose other GPUs",
+				config.Namespace, pool.Name, catalog.Abbreviate(catalog.Names(dropped)), where, pool.NodeClass))
+			continue
+		case len(dropped) > 0:
+			p.warnings = append(p.warnings, fmt.Sprintf("gpuPools[%s]: EC2 offers %s nowhere in %s; the pool launches only its other types",
+				pool.Name, catalog.Abbreviate(catalog.Names(dropped)), where))
+		}
+		p.instanceTypes[pool.Name] = kept
+	}
+	if len(refusals) > 0 {
+		return errors.New(strings.Join(refusals, "\n"))
+	}
+	return p.compareGPUs(ctx, cfg)
+}
+
+// compareGPUs warns, per type a pool may launch, where EC2's description
+// of its GPUs differs from the catalogue's: Karpenter labels nodes with
+// EC2's values, so a pool's requirements may match other types than plan.md
+// shows.
+func (p *preflight) compareGPUs(ctx *pulumi.Context, cfg *config.Stack) error {
+	seen := map[string]bool{}
+	for _, pool := range cfg.GPUPools {
+		for _, t := range p.instanceTypes[pool.Name] {
+			if seen[t.Name] {
+				continue
+			}
+			seen[t.Name] = true
+			gpus, err := offerings.Describe(ctx, t.Name)
+			if err != nil {
+				return err
+			}
+			if diff := gpus.Disagreements(t); len(diff) > 0 {
+				p.warnings = append(p.warnings, fmt.Sprintf("%s: EC2 and the instance catalogue differ (%s); Karpenter labels nodes with EC2's values, so pools may match other types than plan.md lists",
+					t.Name, strings.Join(diff, "; ")))
+			}
+		}
+	}
+	return nil
 }
 
 // region is the stack's AWS region.

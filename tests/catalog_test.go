@@ -134,3 +134,89 @@ func TestUnreachableGPUsAreNamed(t *testing.T) {
 		t.Errorf("warnings:\n%s", w)
 	}
 }
+
+// observed runs the real program against cluster and returns what it
+// would export and warn of.
+func observed(t *testing.T, cluster fakecloud.Cluster, values map[string]any) stack.Observed {
+	t.Helper()
+	var got stack.Observed
+	cloud := fakecloud.New(cluster, config.Namespace, "test")
+	if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+		t.Fatal(err)
+	}
+	return got
+}
+
+// At preview, EC2 says which of a pool's types its node class's zones
+// offer: outputs and plan.md list only those, the others are named in a
+// warning, and a pool none of whose types is offered there is refused
+// before anything, naming the zones.
+func TestPoolsKeepOnlyTypesOfferedInTheirZones(t *testing.T) {
+	c := fakecloud.Example(clusterName)
+	c.NotOffered = map[string][]string{
+		"g6.48xlarge": {"us-west-2a", "us-west-2b", "us-west-2c"},
+		"g6.24xlarge": {"us-west-2a"}, // offered in b and c: kept
+		"p5.48xlarge": {"us-west-2a"},
+	}
+	inference := map[string]any{"gpuPools": []any{map[string]any{"name": "inference", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 4, "max": 8}, "maxGPUs": 16}}}
+	got := observed(t, c, inference)
+	if types := got.Outputs["gpuPools"].(map[string]any)["inference"].(map[string]any)["instanceTypes"]; fmt.Sprint(types) != "[g6.12xlarge g6.24xlarge]" {
+		t.Errorf("instance types %v", types)
+	}
+	want := "gpuPools[inference]: EC2 offers g6.48xlarge nowhere in the zones of node class gpu's subnets (us-west-2a, us-west-2b, us-west-2c); the pool launches only its other types"
+	if w := strings.Join(got.Warnings, "\n"); !strings.Contains(w, want) || strings.Contains(w, "g6.24xlarge nowhere") {
+		t.Errorf("warnings:\n%s", w)
+	}
+
+	// A GPU of the pool whose every type is left out is named.
+	c.NotOffered["g6e.12xlarge"] = c.NotOffered["g6.48xlarge"]
+	c.NotOffered["g6e.24xlarge"] = c.NotOffered["g6.48xlarge"]
+	mixed := map[string]any{"gpuPools": []any{map[string]any{"name": "mixed", "gpus": []string{"l4", "l40s"}, "gpuCount": map[string]int{"min": 4, "max": 4}, "maxGPUs": 8}}}
+	want = `gpuPools[mixed].gpus: "l40s" is on no instance type the pool may launch: EC2 offers g6e.12xlarge, g6e.24xlarge, which carry it, in none of node class gpu's zones`
+	if w := strings.Join(observed(t, c, mixed).Warnings, "\n"); !strings.Contains(w, want) {
+		t.Errorf("warnings lack %q:\n%s", want, w)
+	}
+
+	// The EFA class lives in us-west-2a, which offers no p5.48xlarge.
+	cloud, err := run(t, c, training("subnet-0aa11bb22cc33dd44"))
+	want = "karpenter-gpu:gpuPools[train]: EC2 offers none of the pool's instance types (p5.48xlarge) in the zones of node class p5's subnets (us-west-2a), so Karpenter could never launch a node"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v", err)
+	}
+	if n := len(cloud.Resources()); n != 0 {
+		t.Fatalf("%d resources registered before the refusal", n)
+	}
+	// In us-west-2b it is offered.
+	if _, err := run(t, c, training("subnet-0bb22cc33dd44ee55")); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Where EC2 describes a type's GPUs otherwise than the catalogue, preview
+// names both values; EC2's names are compared as Karpenter labels them.
+func TestEC2GPUFactsThatDifferAreNamed(t *testing.T) {
+	c := fakecloud.Example(clusterName)
+	c.GPUs = map[string][]fakecloud.GPU{
+		"g6e.xlarge":   {{Name: "L40S", Manufacturer: "NVIDIA", Count: 1, MemoryMi: 46068}},
+		"g7e.2xlarge":  {{Name: "RTX PRO Server 6000", Manufacturer: "NVIDIA", Count: 1, MemoryMi: 98304}},
+		"g7e.4xlarge":  {{Name: "RTX PRO 6000", Manufacturer: "NVIDIA", Count: 2, MemoryMi: 98304}},
+		"g7e.12xlarge": {{Name: "RTX PRO Server 6000", Manufacturer: "NVIDIA", Count: 1, MemoryMi: 98304}, {Name: "T4", Manufacturer: "NVIDIA", Count: 1, MemoryMi: 16384}},
+	}
+	got := observed(t, c, map[string]any{"gpuPools": []any{
+		map[string]any{"name": "l40s", "gpus": []string{"l40s"}, "maxGPUs": 4},
+		map[string]any{"name": "rtx", "gpus": []string{"rtx-pro-server-6000"}, "gpuCount": map[string]int{"min": 1, "max": 2}, "maxGPUs": 4},
+	}})
+	w := strings.Join(got.Warnings, "\n")
+	for _, want := range []string{
+		"g6e.xlarge: EC2 and the instance catalogue differ (instance-gpu-memory: EC2 says 46068, the catalogue 45776)",
+		"g7e.4xlarge: EC2 and the instance catalogue differ (instance-gpu-name: EC2 says rtx-pro-6000, the catalogue rtx-pro-server-6000; instance-gpu-count: EC2 says 2, the catalogue 1)",
+		"g7e.12xlarge: EC2 and the instance catalogue differ (EC2 lists 2 GPU models, so Karpenter sets no instance-gpu labels on it; the catalogue has 2 × rtx-pro-server-6000)",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "g7e.2xlarge:") || strings.Contains(w, "g6e.2xlarge:") {
+		t.Errorf("a type EC2 describes as the catalogue does is named:\n%s", w)
+	}
+}

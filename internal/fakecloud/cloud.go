@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"k8s.io/client-go/dynamic"
 
+	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 )
 
@@ -315,10 +316,64 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if out == nil {
 			return nil, fmt.Errorf("InvalidSubnetID.NotFound: %v", in["id"])
 		}
+	case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
+		out = c.offerings(in)
+	case "aws:ec2/getInstanceType:getInstanceType":
+		name := fmt.Sprint(in["instanceType"])
+		gpus, ok := c.gpus(name)
+		if !ok {
+			return nil, fmt.Errorf("reading EC2 Instance Type (%s): InvalidInstanceType: The following supplied instance types do not exist: [%s]", name, name)
+		}
+		out = map[string]any{"id": name, "instanceType": name, "gpuses": gpus}
 	default:
 		return nil, fmt.Errorf("fakecloud: no answer for invoke %s", args.Token)
 	}
 	return resource.NewPropertyMapFromMap(out), nil
+}
+
+// offerings answers DescribeInstanceTypeOfferings by availability zone:
+// every catalogue type the filters name, in every zone they name but the
+// type's NotOffered ones.
+func (c *Cloud) offerings(in map[string]any) map[string]any {
+	filter := map[string][]string{}
+	filters, _ := in["filters"].([]any)
+	for _, raw := range filters {
+		f, _ := raw.(map[string]any)
+		values, _ := f["values"].([]any)
+		for _, v := range values {
+			filter[fmt.Sprint(f["name"])] = append(filter[fmt.Sprint(f["name"])], fmt.Sprint(v))
+		}
+	}
+	var types, locations, locationTypes []any
+	for _, t := range catalog.InstanceTypes {
+		if !slices.Contains(filter["instance-type"], t.Name) {
+			continue
+		}
+		for _, zone := range filter["location"] {
+			if !slices.Contains(c.Cluster.NotOffered[t.Name], zone) {
+				types, locations, locationTypes = append(types, t.Name), append(locations, zone), append(locationTypes, "availability-zone")
+			}
+		}
+	}
+	return map[string]any{"id": c.Cluster.Region, "locationType": "availability-zone", "instanceTypes": types, "locations": locations, "locationTypes": locationTypes}
+}
+
+// gpus describes an instance type's GPUs as EC2 does: the catalogue's
+// values, its label-style names spelled as EC2 spells them ("l40s" is L40S).
+func (c *Cloud) gpus(name string) ([]any, bool) {
+	if gpus, ok := c.Cluster.GPUs[name]; ok {
+		out := []any{}
+		for _, g := range gpus {
+			out = append(out, map[string]any{"name": g.Name, "manufacturer": g.Manufacturer, "count": g.Count, "memorySize": g.MemoryMi})
+		}
+		return out, true
+	}
+	i := slices.IndexFunc(catalog.InstanceTypes, func(t catalog.InstanceType) bool { return t.Name == name })
+	if i < 0 {
+		return nil, false
+	}
+	t := catalog.InstanceTypes[i]
+	return []any{map[string]any{"name": strings.ToUpper(strings.ReplaceAll(t.GPUName, "-", " ")), "manufacturer": "NVIDIA", "count": t.GPUCount, "memorySize": t.GPUMemoryMi}}, true
 }
 
 func (c *Cloud) describeCluster() map[string]any {

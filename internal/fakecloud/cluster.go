@@ -54,9 +54,21 @@ type Cluster struct {
 	// OnlyCluster: the cluster is known (from describe-cluster) and the
 	// account around it is not, so its quotas cannot be read.
 	OnlyCluster bool
+	// NotOffered are the zones in which EC2 does not offer an instance
+	// type, by type; every catalogue type is offered everywhere else.
+	NotOffered map[string][]string
+	// GPUs replace what EC2 says of an instance type's GPUs, by type;
+	// other types are described as the catalogue has them.
+	GPUs map[string][]GPU
 	// Roles are IAM roles of the account by name, with their path and name
 	// as in their ARN (e.g. "KarpenterNodeRole-ml-prod").
 	Roles map[string]string
+}
+
+// GPU is one GPU model of an instance type, as EC2 describes it.
+type GPU struct {
+	Name, Manufacturer string
+	Count, MemoryMi    int
 }
 
 // DNSSuffix is the partition's domain, as aws.GetPartition reports it.
