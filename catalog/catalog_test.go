@@ -69,7 +69,7 @@ func TestMatchSaysWhyNothingMatches(t *testing.T) {
 		{"t4g on amd64", []catalog.Requirement{req("karpenter.k8s.aws/instance-gpu-name", "In", "t4g"), req("kubernetes.io/arch", "In", "amd64")},
 			"requirement kubernetes.io/arch In [amd64] rules out the 6 instance types that meet the others (g5g.xlarge"},
 		{"a count no type offers", []catalog.Requirement{req("karpenter.k8s.aws/instance-gpu-count", "Gte", "3"), req("karpenter.k8s.aws/instance-gpu-count", "Lte", "3")},
-			"instance types that meet the others (g4dn.12xlarge"},
+			"requirement karpenter.k8s.aws/instance-gpu-count Gte [3] and karpenter.k8s.aws/instance-gpu-count Lte [3] rules out the 68 instance types that meet the others (g4dn.xlarge"},
 		{"fractional GPUs with a whole-GPU count", []catalog.Requirement{req("karpenter.k8s.aws/instance-family", "In", "g6f", "gr6f"), req("karpenter.k8s.aws/instance-gpu-count", "Gte", "1")},
 			"requirement karpenter.k8s.aws/instance-gpu-count Gte [1] rules out the 5 instance types that meet the others (g6f.large"},
 	}

@@ -75,16 +75,21 @@ func (t InstanceType) Matches(r Requirement) (bool, error) {
 }
 
 // Match returns the catalogue's types that meet every requirement. When
-// none does, the error is a *NoMatchError naming the requirement that rules
-// out the fewest types meeting all the others: the narrowest explanation.
+// none does, the error is a *NoMatchError naming the label whose
+// requirements rule out the fewest types meeting all the others: the
+// narrowest explanation. A label's requirements go together (a GPU count
+// of exactly 2 is Gte 2 and Lte 2; dropping one alone explains nothing).
 func Match(reqs []Requirement) ([]InstanceType, error) {
-	types, err := matchAll(reqs, -1)
+	types, err := matchAll(reqs, "")
 	if err != nil || len(types) > 0 {
 		return types, err
 	}
 	e := &NoMatchError{Requirements: reqs}
-	for i := range reqs {
-		others, _ := matchAll(reqs, i)
+	for i, r := range reqs {
+		if slices.ContainsFunc(reqs[:i], func(earlier Requirement) bool { return earlier.Key == r.Key }) {
+			continue
+		}
+		others, _ := matchAll(reqs, r.Key)
 		if len(others) > 0 && (e.Blame == nil || len(others) < len(e.Spared)) {
 			e.Blame, e.Spared = &reqs[i], others
 		}
@@ -95,8 +100,9 @@ func Match(reqs []Requirement) ([]InstanceType, error) {
 // NoMatchError says why no type meets a set of requirements.
 type NoMatchError struct {
 	Requirements []Requirement
-	// Blame is the requirement that alone rules out Spared, the types that
-	// meet all the others; nil when no single one does.
+	// Blame is the first requirement on the label whose requirements alone
+	// rule out Spared, the types that meet all the others; nil when no
+	// single label does.
 	Blame  *Requirement
 	Spared []InstanceType
 }
@@ -105,7 +111,13 @@ func (e *NoMatchError) Error() string {
 	if e.Blame == nil {
 		return fmt.Sprintf("no instance type meets even all but one of these requirements: %v", e.Requirements)
 	}
-	return fmt.Sprintf("requirement %s %s %v rules out the %d instance types that meet the others (%s)", e.Blame.Key, e.Blame.Operator, e.Blame.Values, len(e.Spared), Abbreviate(Names(e.Spared)))
+	var blamed []string
+	for _, r := range e.Requirements {
+		if r.Key == e.Blame.Key {
+			blamed = append(blamed, fmt.Sprintf("%s %s %v", r.Key, r.Operator, r.Values))
+		}
+	}
+	return fmt.Sprintf("requirement %s rules out the %d instance types that meet the others (%s)", strings.Join(blamed, " and "), len(e.Spared), Abbreviate(Names(e.Spared)))
 }
 
 // SparedValues are the distinct values the spared types have for the
@@ -154,13 +166,14 @@ func Names(types []InstanceType) []string {
 	return names
 }
 
-// matchAll returns the types that meet every requirement but the one at skip.
-func matchAll(reqs []Requirement, skip int) ([]InstanceType, error) {
+// matchAll returns the types that meet every requirement but those on
+// the label skip.
+func matchAll(reqs []Requirement, skip string) ([]InstanceType, error) {
 	var out []InstanceType
 next:
 	for _, t := range InstanceTypes {
-		for i, r := range reqs {
-			if i == skip {
+		for _, r := range reqs {
+			if r.Key == skip {
 				continue
 			}
 			ok, err := t.Matches(r)

@@ -194,7 +194,9 @@ func InstanceTypes(pool config.GPUPool) ([]catalog.InstanceType, error) {
 	case key == "gpuCount" && values == "0":
 		hint = "Karpenter counts no whole GPU on them (their GPUs are fractions or not listed), so no gpuCount reaches them"
 	case key == "gpuCount":
-		hint = fmt.Sprintf("they have %s GPUs per instance: set gpuCount's min and max to include one of these counts", values)
+		// Fractional-GPU types count 0 whole GPUs: no gpuCount reaches them.
+		counts := slices.DeleteFunc(none.SparedValues(), func(v string) bool { return v == "0" })
+		hint = fmt.Sprintf("they have %s GPUs per instance: set gpuCount's min and max to include one of these counts", strings.Join(counts, ", "))
 	case key == "architectures":
 		hint = fmt.Sprintf("they are %s: add that to architectures", values)
 	case key == "gpus":

@@ -23,8 +23,10 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 			`karpenter-gpu:gpuPools[frac].gpuCount: {"min":1,"max":1} rules out the 4 instance type(s) the pool's other keys allow (g6f.large, g6f.xlarge, g6f.2xlarge, g6f.4xlarge); Karpenter counts no whole GPU on them (their GPUs are fractions or not listed), so no gpuCount reaches them`},
 		"one H200": {map[string]any{"name": "h200", "gpus": []string{"h200"}, "maxGPUs": 4},
 			`karpenter-gpu:gpuPools[h200].gpuCount: {"min":1,"max":1} rules out the 2 instance type(s) the pool's other keys allow (p5e.48xlarge, p5en.48xlarge); they have 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
+		"two H100s per instance": {map[string]any{"name": "pair", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 2, "max": 2}, "maxGPUs": 8},
+			`karpenter-gpu:gpuPools[pair].gpuCount: {"min":2,"max":2} rules out the 2 instance type(s) the pool's other keys allow (p5.4xlarge, p5.48xlarge); they have 1, 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
 		"a count no type offers": {map[string]any{"name": "three", "gpus": []string{"l4"}, "gpuCount": map[string]int{"min": 3, "max": 3}, "maxGPUs": 6},
-			`karpenter-gpu:gpuPools[three].gpuCount: {"min":3,"max":3} rules out the 3 instance type(s) the pool's other keys allow (g6.12xlarge, g6.24xlarge, g6.48xlarge); they have 4, 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
+			`karpenter-gpu:gpuPools[three].gpuCount: {"min":3,"max":3} rules out the 15 instance type(s) the pool's other keys allow (g6.xlarge, g6.2xlarge, g6.4xlarge, g6.8xlarge, g6.12xlarge, g6.16xlarge, … 9 more); they have 1, 4, 8 GPUs per instance: set gpuCount's min and max to include one of these counts`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
