@@ -222,3 +222,25 @@ func TestEC2GPUFactsThatDifferAreNamed(t *testing.T) {
 		t.Errorf("a type EC2 describes as the catalogue does is named:\n%s", w)
 	}
 }
+
+// The rows the catalogue gained or had wrong serve pools: the g7 family
+// (rtx-pro-4500) and the single-H100 p5.4xlarge, with their list prices.
+func TestNewAndCorrectedRowsServePools(t *testing.T) {
+	got := observed(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
+		map[string]any{"name": "rtx", "gpus": []string{"rtx-pro-4500"}, "gpuCount": map[string]int{"min": 1, "max": 8}, "maxGPUs": 8},
+		map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 2},
+	}})
+	pools := got.Outputs["gpuPools"].(map[string]any)
+	for name, want := range map[string]string{
+		"rtx":  "[g7.2xlarge g7.4xlarge g7.8xlarge g7.12xlarge g7.24xlarge g7.48xlarge]",
+		"h100": "[p5.4xlarge]",
+	} {
+		pool := pools[name].(map[string]any)
+		if types := fmt.Sprint(pool["instanceTypes"]); types != want {
+			t.Errorf("pool %s launches %s, want %s", name, types, want)
+		}
+		if ceiling := pool["hourlyCostCeiling"].(map[string]any); ceiling["usdPerHour"] == nil {
+			t.Errorf("pool %s has no cost ceiling: %v", name, ceiling)
+		}
+	}
+}
