@@ -1,6 +1,7 @@
-// Package offerings asks EC2 what the catalogue cannot know: which
-// instance types the cluster's zones offer, and what EC2 itself says of
-// their GPUs.
+// Package offerings asks EC2 what the catalogue and the configuration
+// cannot know: which instance types the cluster's zones offer, what EC2
+// itself says of their GPUs, and where the capacity reservations and
+// placement groups the node classes name are.
 package offerings
 
 import (
@@ -84,7 +85,7 @@ func (g GPUs) Disagreements(t catalog.InstanceType) []string {
 	}
 	var out []string
 	for _, f := range []struct {
-		label         string
+		label          string
 		ec2, catalogue any
 	}{
 		{"instance-gpu-name", g.Name, t.GPUName},

@@ -121,6 +121,9 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 	if err := p.checkOfferings(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := p.checkClassCapacity(ctx, cfg); err != nil {
+		return nil, err
+	}
 	if !cfg.Cluster.Create && featureGates(cfg)[wellknown.FeatureGateNodeRepair] {
 		if p.monitoringAgent, err = cluster.LookupAddon(ctx, cfg.ClusterName, cluster.NodeMonitoringAgentAddon); err != nil {
 			return nil, err
@@ -436,6 +439,70 @@ func (p *preflight) checkOfferings(ctx *pulumi.Context, cfg *config.Stack) error
 		return errors.New(strings.Join(refusals, "\n"))
 	}
 	return p.compareGPUs(ctx, cfg)
+}
+
+// checkClassCapacity reads the capacity reservations node classes select
+// by ID and the placement groups they name, and refuses one that does not
+// exist or a reservation outside the class's zones, which Karpenter
+// cannot launch into. Reservations selected by tag cannot be read ahead.
+func (p *preflight) checkClassCapacity(ctx *pulumi.Context, cfg *config.Stack) error {
+	var refusals []string
+	for _, nc := range cfg.NodeClasses {
+		key := fmt.Sprintf("%s:nodeClasses[%s]", config.Namespace, nc.Name)
+		zones := strings.Join(p.classZones[nc.Name], ", ")
+		for i, r := range nc.CapacityReservations {
+			if r.ID == "" {
+				p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].capacityReservations[%d] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in %s, the zones of the class's subnets",
+					nc.Name, i, zones))
+				continue
+			}
+			res, err := offerings.ReadReservation(ctx, r.ID)
+			if err != nil {
+				refusals = append(refusals, fmt.Sprintf("%s.capacityReservations[%d].id: %s: reading the reservation: %v", key, i, r.ID, err))
+				continue
+			}
+			if !slices.Contains(p.classZones[nc.Name], res.Zone) {
+				refusals = append(refusals, fmt.Sprintf("%s.capacityReservations[%d].id: %s is a reservation in %s, but the class's subnets are in %s, so Karpenter can never launch into it; select a reservation in %s, or give the class subnets in %s",
+					key, i, r.ID, res.Zone, zones, zones, res.Zone))
+				continue
+			}
+			if types := p.reservedTypes(cfg, nc.Name); res.InstanceType != "" && !slices.Contains(types, res.InstanceType) {
+				launch := "no pool of the class buys reserved capacity"
+				if len(types) > 0 {
+					launch = "the class's pools that buy reserved capacity launch only " + catalog.Abbreviate(types)
+				}
+				p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].capacityReservations[%d]: %s reserves %s, but %s: it stays unused", nc.Name, i, r.ID, res.InstanceType, launch))
+			}
+		}
+		switch pg := nc.PlacementGroup; {
+		case pg.Name != "":
+			strategy, err := offerings.ReadPlacementGroupStrategy(ctx, pg.Name)
+			if err != nil {
+				refusals = append(refusals, fmt.Sprintf("%s.placementGroup.name: %s: reading the placement group: %v; create it (`aws ec2 create-placement-group --group-name %s --strategy cluster`) or name one that exists",
+					key, pg.Name, err, pg.Name))
+			} else if nc.EFA.Enabled() && strategy != "cluster" {
+				p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].placementGroup: %s has strategy %s; EFA traffic between nodes is fastest in a cluster placement group", nc.Name, pg.Name, strategy))
+			}
+		case pg.ID != "":
+			p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].placementGroup.id: %s was not checked (placement groups can be read by name only); Karpenter launches nothing into the class if it does not exist", nc.Name, pg.ID))
+		}
+	}
+	if len(refusals) > 0 {
+		return errors.New(strings.Join(refusals, "\n"))
+	}
+	return nil
+}
+
+// reservedTypes are the instance types the class's pools that buy
+// reserved capacity may launch.
+func (p *preflight) reservedTypes(cfg *config.Stack, class string) []string {
+	var out []string
+	for _, pool := range cfg.GPUPools {
+		if pool.NodeClass == class && slices.Contains(pool.CapacityTypes, "reserved") {
+			out = append(out, catalog.Names(p.instanceTypes[pool.Name])...)
+		}
+	}
+	return out
 }
 
 // compareGPUs warns, per type a pool may launch, where EC2's description

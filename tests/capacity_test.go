@@ -159,3 +159,67 @@ func TestReservedPool(t *testing.T) {
 		}
 	}
 }
+
+// A node class's reservations selected by ID and its placement group are
+// read before anything: one that does not exist, or a reservation outside
+// the class's zones, is refused; what cannot be read ahead is a warning.
+func TestReservationsAndPlacementGroupsAreChecked(t *testing.T) {
+	withClass := func(change func(class map[string]any)) map[string]any {
+		values := training("subnet-0aa11bb22cc33dd44") // us-west-2a
+		change(values["nodeClasses"].([]any)[1].(map[string]any))
+		return values
+	}
+	refused := map[string]struct {
+		change func(map[string]any)
+		want   string
+	}{
+		"a reservation in another zone": {func(c map[string]any) {
+			c["capacityReservations"] = []any{map[string]any{"id": "cr-0b2c3d4e5f6071829"}}
+		},
+			"karpenter-gpu:nodeClasses[p5].capacityReservations[0].id: cr-0b2c3d4e5f6071829 is a reservation in us-west-2b, but the class's subnets are in us-west-2a, so Karpenter can never launch into it"},
+		"a reservation the account lacks": {func(c map[string]any) {
+			c["capacityReservations"] = []any{map[string]any{"id": "cr-0ffffffffffffffff"}}
+		},
+			"karpenter-gpu:nodeClasses[p5].capacityReservations[0].id: cr-0ffffffffffffffff: reading the reservation: "},
+		"a placement group the account lacks": {func(c map[string]any) { c["placementGroup"] = map[string]string{"name": "trainig"} },
+			"karpenter-gpu:nodeClasses[p5].placementGroup.name: trainig: reading the placement group: "},
+	}
+	for name, tc := range refused {
+		t.Run(name, func(t *testing.T) {
+			cloud, err := run(t, fakecloud.Example(clusterName), withClass(tc.change))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err = %v", err)
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Fatalf("%d resources registered before the refusal", n)
+			}
+		})
+	}
+
+	c := fakecloud.Example(clusterName)
+	c.CapacityReservations["cr-0c3d4e5f607182930"] = fakecloud.Reservation{Zone: "us-west-2a", InstanceType: "p4d.24xlarge"}
+	c.PlacementGroups["spread"] = "spread"
+	w := strings.Join(observed(t, c, withClass(func(class map[string]any) {
+		class["capacityReservations"] = []any{
+			map[string]any{"id": "cr-0a1b2c3d4e5f60718"},
+			map[string]any{"id": "cr-0c3d4e5f607182930"},
+			map[string]any{"tags": map[string]string{"purpose": "training"}},
+		}
+		class["placementGroup"] = map[string]string{"name": "spread"}
+	})).Warnings, "\n")
+	for _, want := range []string{
+		"nodeClasses[p5].capacityReservations[1]: cr-0c3d4e5f607182930 reserves p4d.24xlarge, but the class's pools that buy reserved capacity launch only p5.48xlarge: it stays unused",
+		"nodeClasses[p5].capacityReservations[2] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in us-west-2a",
+		"nodeClasses[p5].placementGroup: spread has strategy spread; EFA traffic between nodes is fastest in a cluster placement group",
+	} {
+		if !strings.Contains(w, want) {
+			t.Errorf("warnings lack %q:\n%s", want, w)
+		}
+	}
+	if strings.Contains(w, "capacityReservations[0]") {
+		t.Errorf("the reservation that fits is named:\n%s", w)
+	}
+	if got := observed(t, c, withClass(func(class map[string]any) { class["placementGroup"] = map[string]string{"id": "pg-0123456789abcdef0"} })).Warnings; !strings.Contains(strings.Join(got, "\n"), "nodeClasses[p5].placementGroup.id: pg-0123456789abcdef0 was not checked") {
+		t.Errorf("warnings:\n%s", strings.Join(got, "\n"))
+	}
+}

@@ -287,7 +287,8 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 		path.Base(opts.ConfigFile), cluster.Name, cluster.Version, cluster.Region, cluster.AccountID, cluster.AuthenticationMode)
 	if opts.ClusterFile != "" {
 		b.WriteString("The cluster's facts are yours (from the cluster file); the account's are not known offline: its EC2 quotas were not checked, " +
-			"instance types were taken as offered in every zone and as the catalogue describes their GPUs, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.\n\n")
+			"instance types were taken as offered in every zone and as the catalogue describes their GPUs, " +
+			"placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.\n\n")
 	}
 	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
 	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))

@@ -182,7 +182,7 @@ func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	if !strings.Contains(plan, "eu-central-1, account 210987654321, authentication API") {
 		t.Errorf("plan.md does not describe the described cluster")
 	}
-	if !strings.Contains(plan, "the account's are not known offline: its EC2 quotas were not checked, instance types were taken as offered in every zone and as the catalogue describes their GPUs, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent") {
+	if !strings.Contains(plan, "the account's are not known offline: its EC2 quotas were not checked, instance types were taken as offered in every zone and as the catalogue describes their GPUs, placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent") {
 		t.Errorf("plan.md does not say which account checks did not run:\n%s", plan)
 	}
 	// The account's facts are not the example's, and not known offline.

@@ -316,6 +316,14 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if out == nil {
 			return nil, fmt.Errorf("InvalidSubnetID.NotFound: %v", in["id"])
 		}
+	case "aws:cloudcontrol/getResource:getResource":
+		typeName, id := fmt.Sprint(in["typeName"]), fmt.Sprint(in["identifier"])
+		props, err := c.cloudControl(typeName, id)
+		if err != nil {
+			return nil, err
+		}
+		raw, _ := json.Marshal(props)
+		out = map[string]any{"id": id, "identifier": id, "typeName": typeName, "properties": string(raw)}
 	case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
 		out = c.offerings(in)
 	case "aws:ec2/getInstanceType:getInstanceType":
@@ -329,6 +337,32 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return nil, fmt.Errorf("fakecloud: no answer for invoke %s", args.Token)
 	}
 	return resource.NewPropertyMapFromMap(out), nil
+}
+
+// cloudControl answers Cloud Control's GetResource for the reservations
+// and placement groups of the account, in the words AWS uses for one it
+// does not have.
+func (c *Cloud) cloudControl(typeName, id string) (map[string]any, error) {
+	cl := c.Cluster
+	notFound := fmt.Errorf("reading Cloud Control API Resource (%s/%s): operation error CloudControl: GetResource, ResourceNotFoundException: %s with identifier %s not found", typeName, id, typeName, id)
+	switch typeName {
+	case "AWS::EC2::CapacityReservation":
+		r, ok := cl.CapacityReservations[id]
+		if !ok && !cl.OnlyCluster {
+			return nil, notFound
+		}
+		return map[string]any{"Id": id, "AvailabilityZone": r.Zone, "InstanceType": r.InstanceType, "InstancePlatform": "Linux/UNIX"}, nil
+	case "AWS::EC2::PlacementGroup":
+		strategy, ok := cl.PlacementGroups[id]
+		if !ok && !cl.OnlyCluster {
+			return nil, notFound
+		}
+		if !ok {
+			strategy = "cluster"
+		}
+		return map[string]any{"GroupName": id, "Strategy": strategy}, nil
+	}
+	return nil, fmt.Errorf("fakecloud: no Cloud Control answer for %s", typeName)
 }
 
 // offerings answers DescribeInstanceTypeOfferings by availability zone:

@@ -60,6 +60,12 @@ type Cluster struct {
 	// GPUs replace what EC2 says of an instance type's GPUs, by type;
 	// other types are described as the catalogue has them.
 	GPUs map[string][]GPU
+	// CapacityReservations are the account's capacity reservations by ID,
+	// PlacementGroups its placement groups' strategies by name. With
+	// OnlyCluster, any reservation or placement group asked for is taken as
+	// existing (in a zone as unknown as the subnets').
+	CapacityReservations map[string]Reservation
+	PlacementGroups      map[string]string
 	// Roles are IAM roles of the account by name, with their path and name
 	// as in their ARN (e.g. "KarpenterNodeRole-ml-prod").
 	Roles map[string]string
@@ -69,6 +75,11 @@ type Cluster struct {
 type GPU struct {
 	Name, Manufacturer string
 	Count, MemoryMi    int
+}
+
+// Reservation is one capacity reservation.
+type Reservation struct {
+	Zone, InstanceType string
 }
 
 // DNSSuffix is the partition's domain, as aws.GetPartition reports it.
@@ -105,6 +116,13 @@ func Example(name string) Cluster {
 		SpotServiceLinkedRole: true,
 		// G and VT raised for inference, P still at a new account's zero.
 		Quotas: map[string]float64{"L-DB2E81BA": 384, "L-3819A6DF": 384, "L-417A185B": 0, "L-7212CCBC": 0},
+		// The training placement groups of the examples, and an H100
+		// reservation in each of two zones.
+		PlacementGroups: map[string]string{"training": "cluster", name + "-training": "cluster"},
+		CapacityReservations: map[string]Reservation{
+			"cr-0a1b2c3d4e5f60718": {Zone: "us-west-2a", InstanceType: "p5.48xlarge"},
+			"cr-0b2c3d4e5f6071829": {Zone: "us-west-2b", InstanceType: "p5.48xlarge"},
+		},
 		Subnets: []Subnet{
 			{ID: "subnet-0aa11bb22cc33dd44", Zone: "us-west-2a"},
 			{ID: "subnet-0bb22cc33dd44ee55", Zone: "us-west-2b"},
@@ -139,6 +157,10 @@ func ExampleIn(name, region string) Cluster {
 	c.OIDCIssuer = strings.ReplaceAll(c.OIDCIssuer, from, region)
 	for i := range c.Subnets {
 		c.Subnets[i].Zone = strings.ReplaceAll(c.Subnets[i].Zone, from, region)
+	}
+	for id, r := range c.CapacityReservations {
+		r.Zone = strings.ReplaceAll(r.Zone, from, region)
+		c.CapacityReservations[id] = r
 	}
 	return c
 }
