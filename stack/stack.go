@@ -143,6 +143,10 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 	// Karpenter's custom resources come after the releases and go before
 	// them, and after everything a node needs. Dependencies name resources,
 	// not components, so that the graph is the same on every run.
+	onDelete, err := deletionBounds(ctx, cfg, facts)
+	if err != nil {
+		return nil, nil, err
+	}
 	var releases []pulumi.Resource
 	if controller != nil {
 		releases = []pulumi.Resource{controller.CRDs, controller.Release}
@@ -153,7 +157,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 			Settings:           nodeClassSettings(cfg, nc, pre.subnets, pre.securityGroups),
 			Role:               nodeRole.name,
 			EFASecurityGroupID: efaGroup,
-		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)), destroyTimeout(cfg))
+		}, pulumi.Provider(k8s), pulumi.DependsOn(slices.Concat(releases, nodePrerequisites)), onDelete)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -163,7 +167,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 	var pools []pulumi.Resource
 	for _, pool := range cfg.GPUPools {
 		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
-			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)), destroyTimeout(cfg))
+			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)), onDelete)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -452,12 +456,6 @@ func declareMonitoringAgent(ctx *pulumi.Context, cfg *config.Stack, facts *clust
 		Version: versions.NodeMonitoringAgentAddon, Configuration: cluster.NodeMonitoringAgentValues(),
 	}, pulumi.DependsOn(ready))
 	return err
-}
-
-// destroyTimeout bounds the deletion of a NodePool or EC2NodeClass, which
-// waits while Karpenter drains and terminates their nodes.
-func destroyTimeout(cfg *config.Stack) pulumi.ResourceOption {
-	return pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: cfg.DestroyTimeout})
 }
 
 // GPUPoolOutput is one pool's entry of the gpuPools output: everything a

@@ -762,7 +762,8 @@ func TestGreenfieldChecksTheAMIBeforeCreatingTheCluster(t *testing.T) {
 }
 
 // Destroy waits for Karpenter to drain a pool's nodes for at most
-// destroyTimeout per NodePool and EC2NodeClass; a pool whose protected jobs
+// destroyTimeout per NodePool and EC2NodeClass, whose failed deletion is
+// reported by the deletion error hook; a pool whose protected jobs
 // may hold a drain longer is named at preview, with how to see what holds it.
 func TestDestroyTimeout(t *testing.T) {
 	cases := map[string]struct {
@@ -779,6 +780,9 @@ func TestDestroyTimeout(t *testing.T) {
 				for _, r := range byType(cloud, typ) {
 					if r.DeleteTimeout != tc.want {
 						t.Errorf("%s %s: delete timeout %q, want %q", typ, r.Name, r.DeleteTimeout, tc.want)
+					}
+					if !slices.Equal(r.ErrorHooks, []string{"karpenter-deletion-report"}) {
+						t.Errorf("%s %s: error hooks %v; a failed deletion would end with the provider's bare timeout", typ, r.Name, r.ErrorHooks)
 					}
 				}
 			}

@@ -36,6 +36,8 @@ type Resource struct {
 	CreateTimeout, DeleteTimeout string
 	// ImportID is set for resources the program adopts by import.
 	ImportID string
+	// ErrorHooks name the error hooks bound to the resource.
+	ErrorHooks []string
 }
 
 // Cloud implements pulumi.MockResourceMonitor.
@@ -119,6 +121,7 @@ func (c *Cloud) NewResource(args pulumi.MockResourceArgs) (string, resource.Prop
 		r.Parent, r.Dependencies, r.RetainOnDelete = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), rpc.GetRetainOnDelete()
 		r.CreateTimeout, r.DeleteTimeout = rpc.GetCustomTimeouts().GetCreate(), rpc.GetCustomTimeouts().GetDelete()
 		r.ImportID = rpc.GetImportId()
+		r.ErrorHooks = rpc.GetHooks().GetOnError()
 	}
 	if rpc := args.ReadRPC; rpc != nil {
 		r.Parent, r.Dependencies, r.ReadID = rpc.GetParent(), append([]string(nil), rpc.GetDependencies()...), args.ID

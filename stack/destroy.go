@@ -1,0 +1,96 @@
+package stack
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/cluster"
+	"karpenter-gpu/config"
+)
+
+// deletionBounds are the options of every NodePool and EC2NodeClass: their
+// deletion waits while Karpenter drains and terminates their nodes, for at
+// most destroyTimeout; when it fails, an error hook replaces the provider's
+// bare timeout with what still holds the object (its NodeClaims and the
+// pods on their nodes) and what to do.
+func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts) (pulumi.ResourceOption, error) {
+	kubeconfig := newKubeconfigOf(facts)
+	hook, err := ctx.RegisterErrorHook("karpenter-deletion-report", func(args *pulumi.ErrorHookArgs) (bool, error) {
+		if args.FailedOperation != "delete" {
+			return false, nil
+		}
+		kind := args.Type.Name().String()
+		name := args.Name
+		if meta := args.OldOutputs["metadata"]; meta.IsObject() {
+			if n := meta.ObjectValue()["name"]; n.IsString() {
+				name = n.StringValue()
+			}
+		}
+		// The hook runs after the program body; it gets a context of its own.
+		readCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return false, DeletionReport(readCtx, kubeconfig.get(), kind, name, cfg.DestroyTimeout, args.Errors)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return pulumi.Composite(
+		pulumi.Timeouts(&pulumi.CustomTimeouts{Delete: cfg.DestroyTimeout}),
+		pulumi.ResourceHooks(&pulumi.ResourceHookBinding{OnError: []*pulumi.ErrorHook{hook}}),
+	), nil
+}
+
+// DeletionReport is the error a failed deletion of a Karpenter object
+// ends with: what holds it, read from the cluster, and the provider's own
+// words (errors, newest first).
+func DeletionReport(ctx context.Context, kubeconfig, kind, name, timeout string, errors []string) error {
+	provider := ""
+	if len(errors) > 0 {
+		provider = errors[0]
+	}
+	client, err := cluster.Client(kubeconfig)
+	if err != nil {
+		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, and the cluster could not be read to say why (%v): %s", kind, name, timeout, err, provider)
+	}
+	holders, err := cluster.DeletionHolders(ctx, client, kind, name)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, and its NodeClaims could not be read (%v): %s", kind, name, timeout, err, provider)
+	case len(holders) == 0:
+		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, though it has no NodeClaims left: run destroy again. The provider said: %s", kind, name, timeout, provider)
+	}
+	return fmt.Errorf("%s %s was not deleted within destroyTimeout %s: Karpenter deletes it once its %d NodeClaim(s) are gone, and they wait for their nodes to drain: %s. "+
+		"Run destroy again once those pods end (a drain waits at most the pool's terminationGracePeriod), delete them yourself, or raise %s:destroyTimeout. The provider said: %s",
+		kind, name, timeout, len(holders), cluster.DescribeHolders(holders), config.Namespace, strings.TrimSpace(provider))
+}
+
+// kubeconfigOf holds the cluster's kubeconfig for the hook: known before
+// any resource for an existing cluster, once it resolves for a created one.
+type kubeconfigOf struct {
+	mu    sync.Mutex
+	value string
+}
+
+func newKubeconfigOf(facts *cluster.Facts) *kubeconfigOf {
+	k := &kubeconfigOf{value: facts.KubeconfigText}
+	if k.value == "" {
+		facts.Kubeconfig.ApplyT(func(v string) string {
+			k.mu.Lock()
+			defer k.mu.Unlock()
+			k.value = v
+			return v
+		})
+	}
+	return k
+}
+
+func (k *kubeconfigOf) get() string {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.value
+}
