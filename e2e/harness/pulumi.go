@@ -198,7 +198,9 @@ func (r *run) refreshOp(ctx context.Context, st auto.Stack, name string) (auto.R
 
 func (r *run) destroyOp(ctx context.Context, st auto.Stack, name string) ([]apitype.EngineEvent, error) {
 	log := newEventLog()
-	_, err := st.Destroy(ctx, optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(name)))
+	// The program runs so that the error hook reporting a failed deletion
+	// of a NodePool or EC2NodeClass is there to be called.
+	_, err := st.Destroy(ctx, optdestroy.RunProgram(true), optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(name)))
 	return log.all(), operationError(err, log)
 }
 

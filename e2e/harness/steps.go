@@ -16,6 +16,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -439,7 +440,13 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	if err := r.destroyPlatform(ctx, st, "8"); err != nil {
+	var held []apitype.EngineEvent
+	if r.waitsOutDestroyTimeout() {
+		if held, err = r.destroyHeldByAJob(ctx, st); err != nil {
+			return err
+		}
+	}
+	if err := r.destroyPlatform(ctx, st, "8", held...); err != nil {
 		return err
 	}
 	if res.instancesLeft, err = r.instancesLeft(); err != nil {
@@ -451,13 +458,66 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 }
 
 // destroyPlatform destroys the stack and checks from the engine's events
-// that NodePools and EC2NodeClasses went first.
-func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, logPrefix string) error {
+// (after those of an earlier destroy that failed) that NodePools and
+// EC2NodeClasses went first.
+func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, logPrefix string, earlier ...apitype.EngineEvent) error {
 	evs, err := r.destroyOp(ctx, st, logPrefix+"-destroy")
 	if err != nil {
 		return err
 	}
-	return verify.DestroyOrder(evs)
+	return verify.DestroyOrder(append(earlier, evs...))
+}
+
+// heldDestroyLimit is the longest destroyTimeout the run waits out to see
+// a destroy that a running job holds end with the stack's own report.
+const heldDestroyLimit = 5 * time.Minute
+
+func (r *run) waitsOutDestroyTimeout() bool {
+	d, err := time.ParseDuration(r.under.config.DestroyTimeout)
+	return err == nil && d <= heldDestroyLimit
+}
+
+// destroyHeldByAJob runs a job pod that carries karpenter.sh/do-not-disrupt
+// on the workload pool's node and destroys: Karpenter cannot drain the
+// node, the NodePool's deletion runs out of destroyTimeout, and the
+// destroy must fail with the stack's report naming the NodeClaim and the
+// job, not the provider's bare timeout. The job then goes; it returns the
+// failed destroy's events.
+func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.EngineEvent, error) {
+	pool := r.under.workloadPool
+	nodes, err := r.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: wellknown.GPUPoolLabel + "=" + pool})
+	if err != nil || len(nodes.Items) == 0 {
+		return nil, fmt.Errorf("no node of pool %s to hold the destroy (%v)", pool, err)
+	}
+	node := nodes.Items[0].Name
+	job := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "held-job", Namespace: "default", Annotations: map[string]string{wellknown.DoNotDisruptAnnotation: "true"}},
+		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "train", Image: "public.ecr.aws/docker/library/busybox:1.37"}},
+			Tolerations: []corev1.Toleration{{Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule, Key: wellknown.GPUResource}}},
+	}
+	if _, err := r.client.CoreV1().Pods("default").Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(os.Stderr, "e2e: job default/held-job (%s) runs on %s; destroy must stop after destroyTimeout %s naming it\n", wellknown.DoNotDisruptAnnotation, node, r.under.config.DestroyTimeout)
+	evs, destroyErr := r.destroyOp(ctx, st, "8-destroy-held")
+	zero := int64(0)
+	if err := r.client.CoreV1().Pods("default").Delete(ctx, job.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+		return nil, err
+	}
+	if destroyErr == nil {
+		return nil, fmt.Errorf("destroy succeeded while job default/held-job, which Karpenter may not evict, ran on %s of pool %s", node, pool)
+	}
+	for _, want := range []string{
+		fmt.Sprintf("NodePool %s was not deleted within destroyTimeout %s", pool, r.under.config.DestroyTimeout),
+		fmt.Sprintf("(node %s, draining pods ", node),
+		"default/held-job carry " + wellknown.DoNotDisruptAnnotation,
+	} {
+		if !strings.Contains(destroyErr.Error(), want) {
+			return nil, fmt.Errorf("the held destroy failed without the stack's report (want %q):\n%v", want, destroyErr)
+		}
+	}
+	fmt.Fprintf(os.Stderr, "e2e: destroy stopped after destroyTimeout with the stack's report naming the NodeClaim and default/held-job; the job goes, destroy runs again\n")
+	return evs, nil
 }
 
 // leftOver fails naming what the API server holds that it did not hold
