@@ -452,7 +452,7 @@ func (p *preflight) checkClassCapacity(ctx *pulumi.Context, cfg *config.Stack) e
 		zones := strings.Join(p.classZones[nc.Name], ", ")
 		for i, r := range nc.CapacityReservations {
 			if r.ID == "" {
-				p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].capacityReservations[%d] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in %s, the zones of the class's subnets",
+				p.warnings = append(p.warnings, fmt.Sprintf("nodeClasses[%s].capacityReservations[%d] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in the zones of the class's subnets (%s)",
 					nc.Name, i, zones))
 				continue
 			}

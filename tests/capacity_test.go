@@ -209,7 +209,7 @@ func TestReservationsAndPlacementGroupsAreChecked(t *testing.T) {
 	})).Warnings, "\n")
 	for _, want := range []string{
 		"nodeClasses[p5].capacityReservations[1]: cr-0c3d4e5f607182930 reserves p4d.24xlarge, but the class's pools that buy reserved capacity launch only p5.48xlarge: it stays unused",
-		"nodeClasses[p5].capacityReservations[2] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in us-west-2a",
+		"nodeClasses[p5].capacityReservations[2] selects reservations by tags, so their zones were not checked: Karpenter launches only into those in the zones of the class's subnets (us-west-2a)",
 		"nodeClasses[p5].placementGroup: spread has strategy spread; EFA traffic between nodes is fastest in a cluster placement group",
 	} {
 		if !strings.Contains(w, want) {
