@@ -98,7 +98,7 @@ func DescribeHolders(holders []Holder) string {
 		default:
 			pods := strings.Join(h.Pods, ", ")
 			if len(h.Protected) > 0 {
-				pods += fmt.Sprintf("; %s carry %s", strings.Join(h.Protected, ", "), wellknown.DoNotDisruptAnnotation)
+				pods += fmt.Sprintf("; not evicted for %s: %s", wellknown.DoNotDisruptAnnotation, strings.Join(h.Protected, ", "))
 			}
 			parts = append(parts, fmt.Sprintf("NodeClaim %s (node %s, draining pods %s)", h.NodeClaim, h.Node, pods))
 		}

@@ -15,9 +15,11 @@ import (
 
 // deletionBounds are the options of every NodePool and EC2NodeClass: their
 // deletion waits while Karpenter drains and terminates their nodes, for at
-// most destroyTimeout; when it fails, an error hook replaces the provider's
-// bare timeout with what still holds the object (its NodeClaims and the
-// pods on their nodes) and what to do.
+// most destroyTimeout; when it fails, an error hook reports beside the
+// provider's bare timeout what still holds the object (its NodeClaims and
+// the pods on their nodes) and what to do. The engine keeps the provider's
+// error as the step's (an error hook's own error is dropped for deletes),
+// so the report is logged as an error of its own.
 func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts) (pulumi.ResourceOption, error) {
 	kubeconfig := newKubeconfigOf(facts)
 	hook, err := ctx.RegisterErrorHook("karpenter-deletion-report", func(args *pulumi.ErrorHookArgs) (bool, error) {
@@ -34,7 +36,7 @@ func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts
 		// The hook runs after the program body; it gets a context of its own.
 		readCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return false, DeletionReport(readCtx, kubeconfig.get(), kind, name, cfg.DestroyTimeout, args.Errors)
+		return false, ctx.Log.Error(DeletionReport(readCtx, kubeconfig.get(), kind, name, cfg.DestroyTimeout, args.Errors), nil)
 	})
 	if err != nil {
 		return nil, err
@@ -45,26 +47,26 @@ func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts
 	), nil
 }
 
-// DeletionReport is the error a failed deletion of a Karpenter object
-// ends with: what holds it, read from the cluster, and the provider's own
-// words (errors, newest first).
-func DeletionReport(ctx context.Context, kubeconfig, kind, name, timeout string, errors []string) error {
+// DeletionReport says why a deletion of a Karpenter object failed: what
+// holds it, read from the cluster, and the provider's own words (errors,
+// newest first).
+func DeletionReport(ctx context.Context, kubeconfig, kind, name, timeout string, errors []string) string {
 	provider := ""
 	if len(errors) > 0 {
 		provider = errors[0]
 	}
 	client, err := cluster.Client(kubeconfig)
 	if err != nil {
-		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, and the cluster could not be read to say why (%v): %s", kind, name, timeout, err, provider)
+		return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s, and the cluster could not be read to say why (%v): %s", kind, name, timeout, err, provider)
 	}
 	holders, err := cluster.DeletionHolders(ctx, client, kind, name)
 	switch {
 	case err != nil:
-		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, and its NodeClaims could not be read (%v): %s", kind, name, timeout, err, provider)
+		return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s, and its NodeClaims could not be read (%v): %s", kind, name, timeout, err, provider)
 	case len(holders) == 0:
-		return fmt.Errorf("%s %s was not deleted within destroyTimeout %s, though it has no NodeClaims left: run destroy again. The provider said: %s", kind, name, timeout, provider)
+		return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s, though it has no NodeClaims left: run destroy again. The provider said: %s", kind, name, timeout, provider)
 	}
-	return fmt.Errorf("%s %s was not deleted within destroyTimeout %s: Karpenter deletes it once its %d NodeClaim(s) are gone, and they wait for their nodes to drain: %s. "+
+	return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s: Karpenter deletes it once its %d NodeClaim(s) are gone, and they wait for their nodes to drain: %s. "+
 		"Run destroy again once those pods end (a drain waits at most the pool's terminationGracePeriod), delete them yourself, or raise %s:destroyTimeout. The provider said: %s",
 		kind, name, timeout, len(holders), cluster.DescribeHolders(holders), config.Namespace, strings.TrimSpace(provider))
 }

@@ -60,10 +60,10 @@ func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
 	defer func() { cluster.Client = previous }()
 
 	timeout := `timed out waiting for the condition: 'training' was not deleted`
-	got := stack.DeletionReport(context.Background(), "kubeconfig", "NodePool", "training", "30m", []string{timeout}).Error()
+	got := stack.DeletionReport(context.Background(), "kubeconfig", "NodePool", "training", "30m", []string{timeout})
 	for _, want := range []string{
 		"NodePool training was not deleted within destroyTimeout 30m: Karpenter deletes it once its 2 NodeClaim(s) are gone",
-		"NodeClaim training-abcde (node ip-10-0-1-5, draining pods ml/eval-0, ml/train-0; ml/train-0 carry karpenter.sh/do-not-disrupt)",
+		"NodeClaim training-abcde (node ip-10-0-1-5, draining pods ml/eval-0, ml/train-0; not evicted for karpenter.sh/do-not-disrupt: ml/train-0)",
 		"NodeClaim training-fghij (no node yet)",
 		"raise karpenter-gpu:destroyTimeout",
 		"The provider said: " + timeout,
@@ -77,7 +77,7 @@ func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
 			t.Errorf("report names %s:\n%s", other, got)
 		}
 	}
-	class := stack.DeletionReport(context.Background(), "kubeconfig", "EC2NodeClass", "serving", "30m", []string{timeout}).Error()
+	class := stack.DeletionReport(context.Background(), "kubeconfig", "EC2NodeClass", "serving", "30m", []string{timeout})
 	if !strings.Contains(class, "NodeClaim inference-klmno (node ip-10-0-2-7, draining pods ml/serve-0)") || strings.Contains(class, "NodeClaim training") {
 		t.Errorf("class report:\n%s", class)
 	}

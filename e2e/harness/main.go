@@ -31,7 +31,7 @@ import (
 func main() {
 	var tools Tools
 	var fakeAWS, awsVersion, kubernetesProvider, kubernetesVersion, pulumiBinary, workDir string
-	var karpenterController, karpenterVersion, chartDir, reportFile, stackFile, render string
+	var karpenterController, karpenterVersion, chartDir, reportFile, stackFile, render, program string
 	var keep bool
 	flag.StringVar(&pulumiBinary, "pulumi", "", "the Pulumi CLI")
 	flag.StringVar(&kubernetesProvider, "kubernetes-provider", "", "the pulumi-resource-kubernetes plugin")
@@ -49,6 +49,7 @@ func main() {
 	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/ and aws-efa-k8s-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
 	flag.StringVar(&stackFile, "config", "Pulumi.dev.yaml", "the stack file to run (Pulumi.STACK.yaml): its cluster and region make the test account")
 	flag.StringVar(&render, "render", "", "the render command (cmd/render), which writes what up is compared with")
+	flag.StringVar(&program, "program", "", "the stack's program built from main.go, run as users run it where an inline program cannot stand in")
 	flag.StringVar(&reportFile, "report", "", "write a JSON report of what Karpenter did to this file")
 	flag.StringVar(&workDir, "work", "", "working directory (default: a new temporary one, removed afterwards)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
@@ -80,7 +81,7 @@ func main() {
 	r := &run{tools: tools, dir: workDir, under: under, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
-	}, pulumiBinary: pulumiBinary, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile}
+	}, pulumiBinary: pulumiBinary, program: program, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile}
 	line, step, err := r.all(ctx)
 	if err != nil {
 		fail(step, fmt.Errorf("%w\n(work directory %s: cluster/logs has the control plane's and the engine's output)", err, workDir))
@@ -99,6 +100,8 @@ type run struct {
 	under        stackUnderTest
 	plugins      []Plugin
 	pulumiBinary string
+	// program is the stack's program as users run it (main.go, built).
+	program string
 	// karpenterController runs for the stack's controller Deployment.
 	karpenterController, karpenterVersion string
 	chartDir                              string

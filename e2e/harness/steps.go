@@ -498,8 +498,8 @@ func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.E
 	if _, err := r.client.CoreV1().Pods("default").Create(ctx, job, metav1.CreateOptions{}); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(os.Stderr, "e2e: job default/held-job (%s) runs on %s; destroy must stop after destroyTimeout %s naming it\n", wellknown.DoNotDisruptAnnotation, node, r.under.config.DestroyTimeout)
-	evs, destroyErr := r.destroyOp(ctx, st, "8-destroy-held")
+	fmt.Fprintf(os.Stderr, "e2e: job default/held-job (%s) runs on %s; destroy (the program as users run it) must stop after destroyTimeout %s naming it\n", wellknown.DoNotDisruptAnnotation, node, r.under.config.DestroyTimeout)
+	evs, destroyErr := r.destroyWithProgram(ctx, st.Name(), "8-destroy-held")
 	zero := int64(0)
 	if err := r.client.CoreV1().Pods("default").Delete(ctx, job.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		return nil, err
@@ -510,7 +510,7 @@ func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.E
 	for _, want := range []string{
 		fmt.Sprintf("NodePool %s was not deleted within destroyTimeout %s", pool, r.under.config.DestroyTimeout),
 		fmt.Sprintf("(node %s, draining pods ", node),
-		"default/held-job carry " + wellknown.DoNotDisruptAnnotation,
+		"not evicted for " + wellknown.DoNotDisruptAnnotation + ": default/held-job",
 	} {
 		if !strings.Contains(destroyErr.Error(), want) {
 			return nil, fmt.Errorf("the held destroy failed without the stack's report (want %q):\n%v", want, destroyErr)
