@@ -393,7 +393,7 @@ func (p *preflight) readClassZones(ctx *pulumi.Context, cfg *config.Stack) error
 		for _, id := range subnets {
 			zones = append(zones, zoneOf[id])
 		}
-		p.classZones[nc.Name] = slices.Compact(slices.Sorted(slices.Values(zones)))
+		p.classZones[nc.Name] = distinct(zones)
 	}
 	return nil
 }
@@ -408,7 +408,7 @@ func (p *preflight) checkOfferings(ctx *pulumi.Context, cfg *config.Stack) error
 		names = append(names, catalog.Names(p.instanceTypes[pool.Name])...)
 		zones = append(zones, p.classZones[pool.NodeClass]...)
 	}
-	offered, err := offerings.InZones(ctx, slices.Compact(slices.Sorted(slices.Values(names))), slices.Compact(slices.Sorted(slices.Values(zones))))
+	offered, err := offerings.InZones(ctx, distinct(names), distinct(zones))
 	if err != nil {
 		return err
 	}
@@ -577,6 +577,9 @@ func anyPoolAllows(cfg *config.Stack, capacityType string) bool {
 	return slices.ContainsFunc(cfg.GPUPools, func(p config.GPUPool) bool { return slices.Contains(p.CapacityTypes, capacityType) })
 }
 
+// distinct is xs sorted, each once.
+func distinct(xs []string) []string { return slices.Compact(slices.Sorted(slices.Values(xs))) }
+
 // amiChecks are the node classes with the architectures of their pools.
 func amiChecks(cfg *config.Stack) []ami.Class {
 	var out []ami.Class
@@ -593,7 +596,7 @@ func amiChecks(cfg *config.Stack) []ami.Class {
 		out = append(out, ami.Class{
 			Key:           fmt.Sprintf("%s:nodeClasses[%s].ami", config.Namespace, nc.Name),
 			Alias:         nc.AMI,
-			Architectures: slices.Compact(slices.Sorted(slices.Values(archs))),
+			Architectures: distinct(archs),
 		})
 	}
 	return out

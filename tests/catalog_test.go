@@ -44,19 +44,11 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 // Preview warns, per pool, when the account's vCPU quota cannot hold
 // maxGPUs on the pool's hungriest type, and says how to ask for more.
 func TestQuotaWarnings(t *testing.T) {
-	observe := func(c fakecloud.Cluster, values map[string]any) []string {
-		var got stack.Observed
-		cloud := fakecloud.New(c, config.Namespace, "test")
-		if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
-			t.Fatal(err)
-		}
-		return got.Warnings
-	}
 	training := map[string]any{"gpuPools": []any{
 		map[string]any{"name": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16, "capacityTypes": []string{"on-demand"}},
 		map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 2, "capacityTypes": []string{"spot"}},
 	}}
-	warnings := strings.Join(observe(fakecloud.Example(clusterName), training), "\n")
+	warnings := strings.Join(observed(t, fakecloud.Example(clusterName), training).Warnings, "\n")
 	for _, want := range []string{
 		`gpuPools[training]: reaching maxGPUs on p5.48xlarge needs 384 vCPUs of P instances (on-demand), but the quota "Running On-Demand P instances" (L-417A185B) is 0 in us-west-2`,
 		"aws service-quotas request-service-quota-increase --service-code ec2 --quota-code L-417A185B --desired-value 384 --region us-west-2",
@@ -71,7 +63,7 @@ func TestQuotaWarnings(t *testing.T) {
 	// A quota that cannot be read is one warning, not a failure.
 	unreadable := fakecloud.Example(clusterName)
 	unreadable.Quotas = nil
-	if got := strings.Join(observe(unreadable, training), "\n"); !strings.Contains(got, `could not read the EC2 quota "Running On-Demand P instances" (L-417A185B)`) {
+	if got := strings.Join(observed(t, unreadable, training).Warnings, "\n"); !strings.Contains(got, `could not read the EC2 quota "Running On-Demand P instances" (L-417A185B)`) {
 		t.Errorf("warnings = %s", got)
 	}
 }
@@ -122,12 +114,8 @@ func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
 // A pool that is valid but cannot reach one of its GPUs says so: with one
 // GPU per instance, h100 comes in p5.4xlarge, h200 in no type.
 func TestUnreachableGPUsAreNamed(t *testing.T) {
-	var got stack.Observed
-	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	values := map[string]any{"gpuPools": []any{map[string]any{"name": "big", "gpus": []string{"h100", "h200"}, "maxGPUs": 8}}}
-	if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
-		t.Fatal(err)
-	}
+	got := observed(t, fakecloud.Example(clusterName), values)
 	if types := got.Outputs["gpuPools"].(map[string]any)["big"].(map[string]any)["instanceTypes"]; fmt.Sprint(types) != "[p5.4xlarge]" {
 		t.Errorf("instance types %v", types)
 	}
