@@ -97,21 +97,30 @@ func defaultPool() GPUPool {
 // Getter returns the raw string of one fully qualified config key.
 type Getter func(key string) (string, bool)
 
-// Load reads the stack configuration from the running Pulumi program. The
-// keys the configuration sets are what lets Load reject a misspelled key
-// instead of silently ignoring it: the engine hands a program run by the
-// CLI its whole configuration in PULUMI_CONFIG, and otherwise they are
-// read from the stack's settings file in the project folder.
-func Load(ctx *pulumi.Context) (*Stack, error) { return LoadFrom(ctx, ctx.RootDirectory()) }
+// Source says where Load finds the keys the configuration sets, which is
+// what lets it refuse a misspelled key instead of silently ignoring it.
+type Source struct {
+	// Keys are the fully qualified keys, for a run whose engine does not
+	// list them (its mocks). Nil: the engine's list, which it hands a
+	// program the CLI runs in PULUMI_CONFIG, or else the keys of the
+	// stack's settings file in ProjectDir.
+	Keys []string
+	// ProjectDir is the folder of Pulumi.<stack>.yaml; empty: the
+	// program's root directory. An Automation API inline program gets
+	// its configuration through the language protocol, which lists no
+	// keys, and no project folder, while its workspace keeps the file in
+	// a folder of its own.
+	ProjectDir string
+}
 
-// LoadFrom is Load for a program whose project folder the engine does not
-// tell it: an Automation API inline program gets its configuration through
-// the language protocol, which lists no keys, and no project folder, while
-// its workspace keeps Pulumi.<stack>.yaml in projectDir.
-func LoadFrom(ctx *pulumi.Context, projectDir string) (*Stack, error) {
-	keys, err := configKeys(os.Getenv(pulumi.EnvConfig), projectDir, ctx.Stack())
-	if err != nil {
-		return nil, err
+// Load reads the stack configuration from the running Pulumi program.
+func Load(ctx *pulumi.Context, src Source) (*Stack, error) {
+	keys := src.Keys
+	if keys == nil {
+		var err error
+		if keys, err = configKeys(os.Getenv(pulumi.EnvConfig), cmp.Or(src.ProjectDir, ctx.RootDirectory()), ctx.Stack()); err != nil {
+			return nil, err
+		}
 	}
 	return Parse(ctx.GetConfig, keys)
 }

@@ -11,6 +11,7 @@ import (
 
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
+	"karpenter-gpu/karpenter"
 )
 
 // deletionBounds are the options of every NodePool and EC2NodeClass: their
@@ -20,7 +21,7 @@ import (
 // the pods on their nodes) and what to do. The engine keeps the provider's
 // error as the step's (an error hook's own error is dropped for deletes),
 // so the report is logged as an error of its own.
-func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts) (pulumi.ResourceOption, error) {
+func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts, connect cluster.Connect) (pulumi.ResourceOption, error) {
 	kubeconfig := newKubeconfigOf(facts)
 	hook, err := ctx.RegisterErrorHook("karpenter-deletion-report", func(args *pulumi.ErrorHookArgs) (bool, error) {
 		if args.FailedOperation != "delete" {
@@ -36,7 +37,7 @@ func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts
 		// The hook runs after the program body; it gets a context of its own.
 		readCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		return false, ctx.Log.Error(DeletionReport(readCtx, kubeconfig.get(), kind, name, cfg.DestroyTimeout, args.Errors), nil)
+		return false, ctx.Log.Error(DeletionReport(readCtx, connect, kubeconfig.get(), kind, name, cfg.DestroyTimeout, args.Errors), nil)
 	})
 	if err != nil {
 		return nil, err
@@ -50,16 +51,16 @@ func deletionBounds(ctx *pulumi.Context, cfg *config.Stack, facts *cluster.Facts
 // DeletionReport says why a deletion of a Karpenter object failed: what
 // holds it, read from the cluster, and the provider's own words (errors,
 // newest first).
-func DeletionReport(ctx context.Context, kubeconfig, kind, name, timeout string, errors []string) string {
+func DeletionReport(ctx context.Context, connect cluster.Connect, kubeconfig, kind, name, timeout string, errors []string) string {
 	provider := ""
 	if len(errors) > 0 {
 		provider = errors[0]
 	}
-	client, err := cluster.Client(kubeconfig)
+	client, err := connect(kubeconfig)
 	if err != nil {
 		return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s, and the cluster could not be read to say why (%v): %s", kind, name, timeout, err, provider)
 	}
-	holders, err := cluster.DeletionHolders(ctx, client, kind, name)
+	holders, err := karpenter.DeletionHolders(ctx, client, kind, name)
 	switch {
 	case err != nil:
 		return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s, and its NodeClaims could not be read (%v): %s", kind, name, timeout, err, provider)
@@ -68,7 +69,7 @@ func DeletionReport(ctx context.Context, kubeconfig, kind, name, timeout string,
 	}
 	return fmt.Sprintf("%s %s was not deleted within destroyTimeout %s: Karpenter deletes it once its %d NodeClaim(s) are gone, and they wait for their nodes to drain: %s. "+
 		"Run destroy again once those pods end (a drain waits at most the pool's terminationGracePeriod), delete them yourself, or raise %s:destroyTimeout. The provider said: %s",
-		kind, name, timeout, len(holders), cluster.DescribeHolders(holders), config.Namespace, strings.TrimSpace(provider))
+		kind, name, timeout, len(holders), karpenter.DescribeHolders(holders), config.Namespace, strings.TrimSpace(provider))
 }
 
 // kubeconfigOf holds the cluster's kubeconfig for the hook: known before

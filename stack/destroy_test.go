@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"karpenter-gpu/cluster"
+	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 )
 
@@ -44,7 +44,7 @@ func pod(namespace, name, node, owner, phase string, annotations map[string]any)
 // provider's own words.
 func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		cluster.NodeClaimResource: "NodeClaimList", cluster.PodResource: "PodList",
+		karpenter.NodeClaimResource: "NodeClaimList", karpenter.PodResource: "PodList",
 	},
 		nodeClaim("training-abcde", "training", "p5", "ip-10-0-1-5"),
 		nodeClaim("training-fghij", "training", "p5", ""),
@@ -55,12 +55,10 @@ func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
 		pod("kube-system", "nvidia-device-plugin-x", "ip-10-0-1-5", "DaemonSet", "Running", nil),
 		pod("ml", "serve-0", "ip-10-0-2-7", "ReplicaSet", "Running", nil),
 	)
-	previous := cluster.Client
-	cluster.Client = func(string) (dynamic.Interface, error) { return client, nil }
-	defer func() { cluster.Client = previous }()
+	connect := func(string) (dynamic.Interface, error) { return client, nil }
 
 	timeout := `timed out waiting for the condition: 'training' was not deleted`
-	got := stack.DeletionReport(context.Background(), "kubeconfig", "NodePool", "training", "30m", []string{timeout})
+	got := stack.DeletionReport(context.Background(), connect, "kubeconfig", "NodePool", "training", "30m", []string{timeout})
 	for _, want := range []string{
 		"NodePool training was not deleted within destroyTimeout 30m: Karpenter deletes it once its 2 NodeClaim(s) are gone",
 		"NodeClaim training-abcde (node ip-10-0-1-5, draining pods ml/eval-0, ml/train-0; not evicted for karpenter.sh/do-not-disrupt: ml/train-0)",
@@ -77,7 +75,7 @@ func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
 			t.Errorf("report names %s:\n%s", other, got)
 		}
 	}
-	class := stack.DeletionReport(context.Background(), "kubeconfig", "EC2NodeClass", "serving", "30m", []string{timeout})
+	class := stack.DeletionReport(context.Background(), connect, "kubeconfig", "EC2NodeClass", "serving", "30m", []string{timeout})
 	if !strings.Contains(class, "NodeClaim inference-klmno (node ip-10-0-2-7, draining pods ml/serve-0)") || strings.Contains(class, "NodeClaim training") {
 		t.Errorf("class report:\n%s", class)
 	}

@@ -47,7 +47,7 @@ type preflight struct {
 	// nodeRoleARN is the existing node role's (nodeRole.name).
 	nodeRoleARN string
 	// karpenter is what of Karpenter the existing cluster runs.
-	karpenter cluster.InstalledKarpenter
+	karpenter karpenter.Installed
 	// monitoringAgent is the node monitoring agent add-on the existing
 	// cluster runs, nil for none (or when node repair is off).
 	monitoringAgent *cluster.ExistingAddon
@@ -63,7 +63,7 @@ type preflight struct {
 // owner names this stack in ownership tags and annotations.
 func owner(ctx *pulumi.Context) string { return ctx.Project() + "/" + ctx.Stack() }
 
-func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
+func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (*preflight, error) {
 	if err := checkKarpenterObjects(cfg); err != nil {
 		return nil, err
 	}
@@ -93,7 +93,7 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack) (*preflight, error) {
 		return nil, err
 	}
 	if p.facts != nil {
-		client, err := cluster.Client(p.facts.KubeconfigText)
+		client, err := connect(p.facts.KubeconfigText)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to cluster %s: %w", cfg.ClusterName, err)
 		}
@@ -188,7 +188,7 @@ func (p *preflight) quotaNeeds(cfg *config.Stack) []quota.Need {
 // over the same nodes); with karpenter.install false there must be one.
 func (p *preflight) checkKarpenter(ctx *pulumi.Context, cfg *config.Stack, client dynamic.Interface) error {
 	var err error
-	if p.karpenter, err = cluster.DetectKarpenter(ctx.Context(), client, owner(ctx)); err != nil {
+	if p.karpenter, err = karpenter.Detect(ctx.Context(), client, owner(ctx)); err != nil {
 		return fmt.Errorf("looking for Karpenter in cluster %s: %w", cfg.ClusterName, err)
 	}
 	foreign := p.karpenter.Foreign()
@@ -214,7 +214,7 @@ const minGteLte = "1.9.0"
 // without the NodeOverlay CRD or with the nodeOverlay gate off (it would
 // launch a node per pod), headroom without the CapacityBuffer CRD or with
 // the capacityBuffer gate off (nothing would be kept ready).
-func poolsOnlyCapabilities(cfg *config.Stack, k cluster.InstalledKarpenter) error {
+func poolsOnlyCapabilities(cfg *config.Stack, k karpenter.Installed) error {
 	c := k.Controllers[0]
 	controller := fmt.Sprintf("the cluster's Karpenter %s/%s (%s)", c.Namespace, c.Name, c.Version)
 	var problems []string
@@ -541,7 +541,7 @@ func (p *preflight) region(ctx *pulumi.Context) string {
 
 // Warnings are the warnings for a configuration, given whether the cluster
 // runs the Pod Identity agent and what of Karpenter it runs.
-func Warnings(cfg *config.Stack, podIdentityAgent bool, installed cluster.InstalledKarpenter) []string {
+func Warnings(cfg *config.Stack, podIdentityAgent bool, installed karpenter.Installed) []string {
 	var out []string
 	for _, c := range installed.Controllers {
 		if !cfg.Karpenter.Install && c.Version != versions.Karpenter {

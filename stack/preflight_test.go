@@ -4,21 +4,21 @@ import (
 	"strings"
 	"testing"
 
-	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
+	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 )
 
 func TestWarnings(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.ClusterName = "ml-prod"
-	if got := stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}); len(got) != 0 {
+	if got := stack.Warnings(&cfg, true, karpenter.Installed{}); len(got) != 0 {
 		t.Errorf("default stack warns: %v", got)
 	}
 	thin := cfg.GPUPools[0]
 	thin.Name, thin.CapacityTypes, thin.InstanceTypes = "thin", []string{"spot"}, []string{"g5.xlarge", "g6.xlarge"}
 	cfg.GPUPools = append(cfg.GPUPools, thin)
-	got := strings.Join(stack.Warnings(&cfg, false, cluster.InstalledKarpenter{}), "\n")
+	got := strings.Join(stack.Warnings(&cfg, false, karpenter.Installed{}), "\n")
 	for _, want := range []string{
 		"gpuPools[thin]: spot only, and only 2 instance type(s)",
 		"karpenter.identity is podIdentity, but cluster ml-prod has no eks-pod-identity-agent add-on",
@@ -34,7 +34,7 @@ func TestPoolsOnlyWarnings(t *testing.T) {
 	cfg := config.Defaults()
 	cfg.ClusterName, cfg.Karpenter.Install = "ml-prod", false
 	cfg.GPUPools[0].Sharing.Replicas = 2
-	installed := cluster.InstalledKarpenter{Controllers: []cluster.KarpenterController{{Namespace: "karpenter", Name: "karpenter", Version: "1.14.0"}}}
+	installed := karpenter.Installed{Controllers: []karpenter.RunningController{{Namespace: "karpenter", Name: "karpenter", Version: "1.14.0"}}}
 	got := strings.Join(stack.Warnings(&cfg, true, installed), "\n")
 	for _, want := range []string{
 		"the cluster's Karpenter karpenter/karpenter runs 1.14.0, but the node classes and pools were proven against the CRDs of Karpenter 1.15.1",

@@ -26,16 +26,27 @@ import (
 	"karpenter-gpu/wellknown"
 )
 
-// Run is the Pulumi program.
-func Run(ctx *pulumi.Context) error { return run(ctx, config.Load, nil) }
-
-// RunInline is Run as an Automation API inline program whose workspace
-// keeps the stack's settings in projectDir: that is where its misspelled
-// keys are found, since the engine does not list an inline program's keys.
-func RunInline(projectDir string) pulumi.RunFunc {
-	return func(ctx *pulumi.Context) error {
-		return run(ctx, func(ctx *pulumi.Context) (*config.Stack, error) { return config.LoadFrom(ctx, projectDir) }, nil)
-	}
+// Options are what a run of the program takes from where it runs, beside
+// the engine: the zero value is the program as `pulumi up` runs it.
+type Options struct {
+	// Connect opens the cluster's Kubernetes API; nil connects with the
+	// cluster's kubeconfig, as kubectl would. The offline render and the
+	// tests hand the program a fake cluster's.
+	Connect cluster.Connect
+	// ConfigKeys are the keys the stack's configuration sets, for a run
+	// whose engine does not list them (its mocks); misspelled ones are
+	// refused. Nil: the keys the engine hands the program, or else those of
+	// the stack's settings file in ProjectDir.
+	ConfigKeys []string
+	// ProjectDir is the folder of the stack's settings file; empty: the
+	// program's root directory. An Automation API inline program's
+	// workspace keeps the file elsewhere, and the engine does not say where.
+	ProjectDir string
+	// Observe is handed the outputs, once resolved, and the warnings
+	// before the program returns: the offline render writes them, tests
+	// read them. Only for runs whose outputs all become known (the
+	// engine's mocks): the program waits for them.
+	Observe func(Observed)
 }
 
 // Observed is what a run shows besides its resources.
@@ -46,14 +57,22 @@ type Observed struct {
 	Warnings []string
 }
 
-// RunObserved is Run that also hands the outputs, once resolved, and the
-// warnings to observe, before it returns: the offline render writes them,
-// tests read them. Only for runs whose outputs all become known (the
-// engine's mocks): it waits for them.
-func RunObserved(observe func(Observed)) pulumi.RunFunc {
+// Run is the Pulumi program.
+func Run(ctx *pulumi.Context) error { return Program(Options{})(ctx) }
+
+// Program is the Pulumi program run with the given options.
+func Program(o Options) pulumi.RunFunc {
+	if o.Connect == nil {
+		o.Connect = cluster.ConnectWithKubeconfig
+	}
 	return func(ctx *pulumi.Context) error {
+		if o.Observe == nil {
+			return run(ctx, o)
+		}
 		done := make(chan struct{})
-		if err := run(ctx, config.Load, func(o Observed) { observe(o); close(done) }); err != nil {
+		observe := o.Observe
+		o.Observe = func(obs Observed) { observe(obs); close(done) }
+		if err := run(ctx, o); err != nil {
 			return err
 		}
 		<-done
@@ -61,8 +80,8 @@ func RunObserved(observe func(Observed)) pulumi.RunFunc {
 	}
 }
 
-func run(ctx *pulumi.Context, load func(*pulumi.Context) (*config.Stack, error), observe func(Observed)) error {
-	cfg, err := load(ctx)
+func run(ctx *pulumi.Context, o Options) error {
+	cfg, err := config.Load(ctx, config.Source{Keys: o.ConfigKeys, ProjectDir: o.ProjectDir})
 	var invalid *config.Error
 	if errors.As(err, &invalid) {
 		// The pools that are valid on their own are still judged against
@@ -74,7 +93,7 @@ func run(ctx *pulumi.Context, load func(*pulumi.Context) (*config.Stack, error),
 	if err != nil {
 		return err
 	}
-	outputs, warnings, err := Deploy(ctx, cfg)
+	outputs, warnings, err := declare(ctx, cfg, o.Connect)
 	if err != nil {
 		return err
 	}
@@ -86,19 +105,19 @@ func run(ctx *pulumi.Context, load func(*pulumi.Context) (*config.Stack, error),
 	for name, value := range outputs {
 		ctx.Export(name, value)
 	}
-	if observe != nil {
+	if o.Observe != nil {
 		outputs.ToMapOutput().ApplyT(func(m map[string]any) error {
-			observe(Observed{Outputs: m, Warnings: warnings})
+			o.Observe(Observed{Outputs: m, Warnings: warnings})
 			return nil
 		})
 	}
 	return nil
 }
 
-// Deploy declares every resource of the stack from a validated
+// declare declares every resource of the stack from a validated
 // configuration and returns the stack outputs and the warnings to show.
-func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error) {
-	pre, err := runPreflight(ctx, cfg)
+func declare(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (pulumi.Map, []string, error) {
+	pre, err := runPreflight(ctx, cfg, connect)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -143,7 +162,7 @@ func Deploy(ctx *pulumi.Context, cfg *config.Stack) (pulumi.Map, []string, error
 	// Karpenter's custom resources come after the releases and go before
 	// them, and after everything a node needs. Dependencies name resources,
 	// not components, so that the graph is the same on every run.
-	onDelete, err := deletionBounds(ctx, cfg, facts)
+	onDelete, err := deletionBounds(ctx, cfg, facts, connect)
 	if err != nil {
 		return nil, nil, err
 	}

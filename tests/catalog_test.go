@@ -131,7 +131,7 @@ func observed(t *testing.T, cluster fakecloud.Cluster, values map[string]any) st
 	t.Helper()
 	var got stack.Observed
 	cloud := fakecloud.New(cluster, config.Namespace, "test")
-	if err := cloud.Run(stackConfig(t, values), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+	if err := runProgram(cloud, stackConfig(t, values), func(o stack.Observed) { got = o }); err != nil {
 		t.Fatal(err)
 	}
 	return got

@@ -92,7 +92,7 @@ func TestPoolsOnlyOutputsKeepTheirKeys(t *testing.T) {
 	c := withKarpenter("1.14.0")
 	cloud := fakecloud.New(c, "karpenter-gpu", "test")
 	var got map[string]any
-	if err := cloud.Run(stackConfig(t, poolsOnly), observe(&got)); err != nil {
+	if err := runProgram(cloud, stackConfig(t, poolsOnly), outputsInto(&got)); err != nil {
 		t.Fatal(err)
 	}
 	for key, want := range map[string]any{

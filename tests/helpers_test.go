@@ -2,9 +2,9 @@ package tests
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"testing"
-
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/crdschema"
@@ -40,7 +40,8 @@ func stackConfig(t *testing.T, values map[string]any) map[string]string {
 func run(t *testing.T, cluster fakecloud.Cluster, values map[string]any) (*fakecloud.Cloud, error) {
 	t.Helper()
 	cloud := fakecloud.New(cluster, config.Namespace, "test")
-	err := cloud.Run(stackConfig(t, values), stack.Run)
+	cfg := stackConfig(t, values)
+	err := runProgram(cloud, cfg, nil)
 	checkSelectorTerms(t, cloud)
 	return cloud, err
 }
@@ -90,9 +91,17 @@ func checkSelectorTerms(t *testing.T, cloud *fakecloud.Cloud) int {
 	return checked
 }
 
-// observe is the program that also stores its resolved outputs in into.
-func observe(into *map[string]any) pulumi.RunFunc {
-	return stack.RunObserved(func(o stack.Observed) { *into = o.Outputs })
+// runProgram runs the stack's program on the fake cloud with the stack
+// configuration cfg: against the fake cluster's Kubernetes API, refusing
+// keys cfg sets that the stack does not define, handing what it observed
+// to observe (if not nil).
+func runProgram(cloud *fakecloud.Cloud, cfg map[string]string, observe func(stack.Observed)) error {
+	return cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: observe}))
+}
+
+// outputsInto is an observer that stores the resolved outputs in into.
+func outputsInto(into *map[string]any) func(stack.Observed) {
+	return func(o stack.Observed) { *into = o.Outputs }
 }
 
 // schemaCheck validates a Karpenter object against the pinned CRDs.
@@ -164,7 +173,7 @@ func runStackFileOutputs(t *testing.T, file string) (*fakecloud.Cloud, map[strin
 	}
 	cloud := fakecloud.New(fakecloud.ExampleIn(cfg[config.Namespace+":clusterName"], cfg["aws:region"]), config.Namespace, "test")
 	var outputs map[string]any
-	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { outputs = o.Outputs })); err != nil {
+	if err := runProgram(cloud, cfg, outputsInto(&outputs)); err != nil {
 		t.Fatal(err)
 	}
 	if checkSelectorTerms(t, cloud) < 3 {

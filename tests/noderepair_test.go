@@ -187,7 +187,7 @@ func TestExistingNodeMonitoringAgentIsLeftAlone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cloud := fakecloud.New(tc.cluster, config.Namespace, "test")
 			var got stack.Observed
-			if err := cloud.Run(stackConfig(t, repair), stack.RunObserved(func(o stack.Observed) { got = o })); err != nil {
+			if err := runProgram(cloud, stackConfig(t, repair), func(o stack.Observed) { got = o }); err != nil {
 				t.Fatal(err)
 			}
 			addon := one(t, cloud, "aws:eks/addon:Addon", cluster.NodeMonitoringAgentAddon)

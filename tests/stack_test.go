@@ -8,10 +8,10 @@ import (
 	"strings"
 	"testing"
 
-	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
@@ -561,9 +561,9 @@ func TestSmokeTestJob(t *testing.T) {
 func TestGreenfieldCluster(t *testing.T) {
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	var outputs map[string]any
-	if err := cloud.Run(stackConfig(t, map[string]any{"cluster": map[string]any{
+	if err := runProgram(cloud, stackConfig(t, map[string]any{"cluster": map[string]any{
 		"create": true, "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
-	}}), observe(&outputs)); err != nil {
+	}}), outputsInto(&outputs)); err != nil {
 		t.Fatal(err)
 	}
 	// A consumer builds its own Kubernetes provider from these two.
@@ -607,7 +607,7 @@ func TestSecondRunIsIdentical(t *testing.T) {
 func TestStackOutputs(t *testing.T) {
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	var got map[string]any
-	err := cloud.Run(map[string]string{config.Namespace + ":clusterName": clusterName}, stack.RunObserved(func(o stack.Observed) { got = o.Outputs }))
+	err := runProgram(cloud, map[string]string{config.Namespace + ":clusterName": clusterName}, outputsInto(&got))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -792,13 +792,13 @@ func TestDestroyTimeout(t *testing.T) {
 	cfg.ClusterName = clusterName
 	cfg.GPUPools[0].JobProtection = config.JobProtection{LongestJob: "72h", PodGracePeriod: "30s"}
 	cfg.GPUPools[0].TerminationGracePeriod = "72h30s"
-	warnings := strings.Join(stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}), "\n")
+	warnings := strings.Join(stack.Warnings(&cfg, true, karpenter.Installed{}), "\n")
 	if !strings.Contains(warnings, "gpuPools[gpu]: draining a node may take terminationGracePeriod 72h30s, longer than destroyTimeout 30m") ||
 		!strings.Contains(warnings, "kubectl get nodeclaims -l karpenter.sh/nodepool=gpu") {
 		t.Errorf("warnings:\n%s", warnings)
 	}
 	cfg.GPUPools[0].JobProtection = config.JobProtection{}
-	if w := stack.Warnings(&cfg, true, cluster.InstalledKarpenter{}); len(w) != 0 {
+	if w := stack.Warnings(&cfg, true, karpenter.Installed{}); len(w) != 0 {
 		t.Errorf("a pool without job protection is warned of: %v", w)
 	}
 }

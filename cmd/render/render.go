@@ -14,13 +14,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/catalog"
-	clusterpkg "karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/gomod"
 	"karpenter-gpu/internal/stackfile"
+	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
 )
@@ -53,7 +53,7 @@ func Render(opts Options) (map[string][]byte, error) {
 	if opts.Karpenter != "" {
 		// With the alpha CRDs current releases ship; its feature gates are
 		// not known offline.
-		cluster.Karpenter = &fakecloud.Karpenter{Namespace: "karpenter", Version: opts.Karpenter, OptionalCRDs: clusterpkg.OptionalCRDs}
+		cluster.Karpenter = &fakecloud.Karpenter{Namespace: "karpenter", Version: opts.Karpenter, OptionalCRDs: karpenter.OptionalCRDs}
 	}
 	// A node role the configuration names exists in the modelled account.
 	var nodeRole struct {
@@ -64,7 +64,7 @@ func Render(opts Options) (map[string][]byte, error) {
 	}
 	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
 	var observed stack.Observed
-	if err := cloud.Run(cfg, stack.RunObserved(func(o stack.Observed) { observed = o })); err != nil {
+	if err := cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: func(o stack.Observed) { observed = o }})); err != nil {
 		return nil, err
 	}
 	outputs := observed.Outputs

@@ -20,11 +20,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
-	"karpenter-gpu/cluster"
 	"karpenter-gpu/e2e"
 	"karpenter-gpu/e2e/verify"
 	"karpenter-gpu/examples/gpu-workload/workload"
 	"karpenter-gpu/internal/fakecloud"
+	karpenterapi "karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/wellknown"
 )
@@ -56,7 +56,7 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	st, err := r.engine.stack(ctx, platformProject, name, stack.RunInline(r.engine.projectDir(platformProject)), settings, env)
+	st, err := r.engine.stack(ctx, platformProject, name, stack.Program(stack.Options{ProjectDir: r.engine.projectDir(platformProject)}), settings, env)
 	if err != nil {
 		return st, err
 	}
@@ -171,7 +171,7 @@ func (r *run) reportPods(ctx context.Context, res *result, scenario, namespace, 
 // and NodeOverlay (server-side defaults aside), the Helm releases, and the
 // smoke-test Job run to completion on the pool's node.
 func (r *run) checkCluster(ctx context.Context) error {
-	for _, name := range cluster.KarpenterCRDs {
+	for _, name := range karpenterapi.RequiredCRDs {
 		if _, err := object(ctx, r.dyn, "apiextensions.k8s.io/v1", "customresourcedefinitions", "", name); err != nil {
 			return fmt.Errorf("CRD %s: %w", name, err)
 		}

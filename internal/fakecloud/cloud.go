@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"karpenter-gpu/catalog"
-	"karpenter-gpu/cluster"
 )
 
 // Resource is one resource the program registered (or read).
@@ -56,32 +54,18 @@ func New(c Cluster, project, stack string) *Cloud {
 	return &Cloud{Cluster: c, project: project, stack: stack}
 }
 
-// Run runs program against the fake cloud with the given stack configuration
-// (fully qualified keys). Configuration reaches a Pulumi program through the
-// PULUMI_CONFIG environment variable, as under the real engine, so runs must
-// not overlap.
+// Run runs program against the fake cloud with the given stack
+// configuration (fully qualified keys), handed to the program as the
+// engine hands it, so that runs may overlap. A program that reads the
+// cluster's Kubernetes API connects through Connect.
 func (c *Cloud) Run(config map[string]string, program pulumi.RunFunc) error {
-	raw, err := json.Marshal(config)
-	if err != nil {
-		return err
-	}
-	previous, had := os.LookupEnv(pulumi.EnvConfig)
-	if err := os.Setenv(pulumi.EnvConfig, string(raw)); err != nil {
-		return err
-	}
-	defer func() {
-		if had {
-			_ = os.Setenv(pulumi.EnvConfig, previous)
-		} else {
-			_ = os.Unsetenv(pulumi.EnvConfig)
-		}
-	}()
-	// The program reads the cluster's Kubernetes API through cluster.Client.
-	client := cluster.Client
-	cluster.Client = func(string) (dynamic.Interface, error) { return c.Cluster.kubernetes(), nil }
-	defer func() { cluster.Client = client }()
-	return pulumi.RunErr(program, pulumi.WithMocks(c.project, c.stack, c))
+	withConfig := func(info *pulumi.RunInfo) { info.Config = config }
+	return pulumi.RunErr(program, pulumi.WithMocks(c.project, c.stack, c), withConfig)
 }
+
+// Connect answers the program's reads of the cluster's Kubernetes API
+// (cluster.Connect), whatever the kubeconfig.
+func (c *Cloud) Connect(string) (dynamic.Interface, error) { return c.Cluster.kubernetes(), nil }
 
 // Resources returns what was registered, sorted by URN.
 func (c *Cloud) Resources() []Resource {

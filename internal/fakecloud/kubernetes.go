@@ -1,14 +1,16 @@
 package fakecloud
 
 import (
+	"slices"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-	"slices"
 
 	"karpenter-gpu/cluster"
+	"karpenter-gpu/karpenter"
 )
 
 // Karpenter is a Karpenter that someone else installed in the cluster.
@@ -16,7 +18,7 @@ type Karpenter struct {
 	Namespace string
 	// Version is the controller image's tag.
 	Version string
-	// OptionalCRDs are the alpha CRDs it has (cluster.OptionalCRDs).
+	// OptionalCRDs are the alpha CRDs it has (karpenter.OptionalCRDs).
 	OptionalCRDs []string
 	// FeatureGates is its FEATURE_GATES value, empty for none.
 	FeatureGates string
@@ -28,7 +30,7 @@ type Karpenter struct {
 func (c Cluster) kubernetes() dynamic.Interface {
 	var objects []runtime.Object
 	if k := c.Karpenter; k != nil {
-		for _, name := range slices.Concat(cluster.KarpenterCRDs, k.OptionalCRDs) {
+		for _, name := range slices.Concat(karpenter.RequiredCRDs, k.OptionalCRDs) {
 			crd := &unstructured.Unstructured{}
 			crd.SetAPIVersion("apiextensions.k8s.io/v1")
 			crd.SetKind("CustomResourceDefinition")
@@ -57,9 +59,9 @@ func (c Cluster) kubernetes() dynamic.Interface {
 		objects = append(objects, cm)
 	}
 	lists := map[schema.GroupVersionResource]string{
-		cluster.CRDResource:        "CustomResourceDefinitionList",
-		cluster.DeploymentResource: "DeploymentList",
-		cluster.ConfigMapResource:  "ConfigMapList",
+		karpenter.CRDResource:        "CustomResourceDefinitionList",
+		karpenter.DeploymentResource: "DeploymentList",
+		cluster.ConfigMapResource:    "ConfigMapList",
 	}
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objects...)
 }

@@ -1,4 +1,4 @@
-package cluster_test
+package karpenter_test
 
 import (
 	"context"
@@ -7,10 +7,10 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+	k8sschema "k8s.io/apimachinery/pkg/runtime/schema"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"karpenter-gpu/cluster"
+	"karpenter-gpu/karpenter"
 	"karpenter-gpu/wellknown"
 )
 
@@ -44,17 +44,17 @@ func TestDetectKarpenter(t *testing.T) {
 		deployment("karpenter", "karpenter", "123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror/karpenter/controller:1.14.0", nil),
 		deployment("kube-system", "coredns", "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/coredns:v1.11.4", nil),
 	}
-	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		cluster.CRDResource: "CustomResourceDefinitionList", cluster.DeploymentResource: "DeploymentList",
+	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[k8sschema.GroupVersionResource]string{
+		karpenter.CRDResource: "CustomResourceDefinitionList", karpenter.DeploymentResource: "DeploymentList",
 	}, objects...)
-	got, err := cluster.DetectKarpenter(context.Background(), client, "karpenter-gpu/prod")
+	got, err := karpenter.Detect(context.Background(), client, "karpenter-gpu/prod")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !got.HasCRD("nodepools.karpenter.sh") || got.HasCRD("nodeclaims.karpenter.sh") {
 		t.Errorf("CRDs = %v", got.CRDs)
 	}
-	wantControllers := []cluster.KarpenterController{
+	wantControllers := []karpenter.RunningController{
 		{Namespace: "karpenter", Name: "karpenter", Version: "1.14.0"},
 		{Namespace: "kube-system", Name: "karpenter", Version: "1.15.1", Ours: true},
 	}

@@ -1,4 +1,4 @@
-package cluster
+package karpenter
 
 import (
 	"context"
@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"karpenter-gpu/wellknown"
 )
@@ -22,21 +21,11 @@ var (
 	DeploymentResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
 )
 
-// KarpenterCRDs are the CRDs every Karpenter v1 installation has.
-var KarpenterCRDs = []string{"nodepools.karpenter.sh", "nodeclaims.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"}
+// RequiredCRDs are the CRDs every Karpenter v1 installation has.
+var RequiredCRDs = []string{"nodepools.karpenter.sh", "nodeclaims.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"}
 
-// Client connects to the cluster with a kubeconfig, as kubectl would. The
-// offline render and the tests replace it with a fake cluster.
-var Client = func(kubeconfig string) (dynamic.Interface, error) {
-	cfg, err := clientcmd.RESTConfigFromKubeConfig([]byte(kubeconfig))
-	if err != nil {
-		return nil, err
-	}
-	return dynamic.NewForConfig(cfg)
-}
-
-// KarpenterController is a Karpenter controller Deployment.
-type KarpenterController struct {
+// RunningController is a Karpenter controller Deployment.
+type RunningController struct {
 	Namespace, Name string
 	// Version is its image tag, e.g. "1.14.0".
 	Version string
@@ -47,23 +36,23 @@ type KarpenterController struct {
 	Ours bool
 }
 
-// InstalledKarpenter is what of Karpenter a cluster already runs.
-type InstalledKarpenter struct {
+// Installed is what of Karpenter a cluster already runs.
+type Installed struct {
 	// CRDs found, by name, and whether this stack installed each.
 	CRDs        map[string]bool
-	Controllers []KarpenterController
+	Controllers []RunningController
 }
 
 // HasCRD tells whether the CRD exists, whoever installed it.
-func (k InstalledKarpenter) HasCRD(name string) bool {
+func (k Installed) HasCRD(name string) bool {
 	_, ok := k.CRDs[name]
 	return ok
 }
 
 // Foreign lists what this stack did not install.
-func (k InstalledKarpenter) Foreign() []string {
+func (k Installed) Foreign() []string {
 	var out []string
-	for _, name := range KarpenterCRDs {
+	for _, name := range RequiredCRDs {
 		if ours, found := k.CRDs[name]; found && !ours {
 			out = append(out, "CRD "+name)
 		}
@@ -80,12 +69,12 @@ func (k InstalledKarpenter) Foreign() []string {
 // lack: NodeOverlay (time-slicing) and CapacityBuffer (headroom).
 var OptionalCRDs = []string{"nodeoverlays.karpenter.sh", "capacitybuffers.autoscaling.x-k8s.io"}
 
-// DetectKarpenter reads Karpenter's CRDs and controller Deployments.
+// Detect reads Karpenter's CRDs and controller Deployments.
 // owner is the value of the ownership annotation this stack puts on what it
 // installs (wellknown.OwnerAnnotation).
-func DetectKarpenter(ctx context.Context, client dynamic.Interface, owner string) (InstalledKarpenter, error) {
-	found := InstalledKarpenter{CRDs: map[string]bool{}}
-	for _, name := range slices.Concat(KarpenterCRDs, OptionalCRDs) {
+func Detect(ctx context.Context, client dynamic.Interface, owner string) (Installed, error) {
+	found := Installed{CRDs: map[string]bool{}}
+	for _, name := range slices.Concat(RequiredCRDs, OptionalCRDs) {
 		crd, err := client.Resource(CRDResource).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
@@ -101,7 +90,7 @@ func DetectKarpenter(ctx context.Context, client dynamic.Interface, owner string
 	}
 	for _, d := range deployments.Items {
 		if version, ok := karpenterImage(d); ok {
-			found.Controllers = append(found.Controllers, KarpenterController{
+			found.Controllers = append(found.Controllers, RunningController{
 				Namespace: d.GetNamespace(), Name: d.GetName(), Version: version, FeatureGates: featureGatesOf(d),
 				Ours: d.GetAnnotations()[wellknown.OwnerAnnotation] == owner,
 			})
