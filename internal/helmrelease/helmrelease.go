@@ -15,8 +15,6 @@ import (
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/utilities"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-
-	"karpenter-gpu/internal/charts"
 )
 
 // Type is the provider's resource type of a Helm release.
@@ -47,7 +45,7 @@ type Release struct {
 
 // New declares a Helm release.
 func New(ctx *pulumi.Context, name string, args *Args, opts ...pulumi.ResourceOption) (*Release, error) {
-	chart, repo := charts.Reference(args.Repository, args.Chart)
+	chart, repo := Reference(args.Repository, args.Chart)
 	in := releaseInputs{
 		Name:      pulumi.String(args.Name),
 		Chart:     pulumi.String(chart),

@@ -1,9 +1,9 @@
-package charts_test
+package helmrelease_test
 
 import (
 	"testing"
 
-	"karpenter-gpu/internal/charts"
+	"karpenter-gpu/internal/helmrelease"
 )
 
 func TestReference(t *testing.T) {
@@ -15,7 +15,7 @@ func TestReference(t *testing.T) {
 		{"/srv/charts/", "karpenter", "/srv/charts/karpenter", ""},
 	}
 	for _, tc := range cases {
-		chart, repo := charts.Reference(tc.repository, tc.chart)
+		chart, repo := helmrelease.Reference(tc.repository, tc.chart)
 		if chart != tc.wantChart || repo != tc.wantRepo {
 			t.Errorf("%s %s = %q, %q; want %q, %q", tc.repository, tc.chart, chart, repo, tc.wantChart, tc.wantRepo)
 		}
