@@ -14,14 +14,6 @@ import (
 	"karpenter-gpu/wellknown"
 )
 
-// CapacityBuffer is Karpenter's alpha API for capacity kept ahead of demand
-// (CRD in the karpenter-crd chart; the controller needs the capacityBuffer
-// feature gate).
-const (
-	CapacityBufferAPIVersion = "autoscaling.x-k8s.io/v1beta1"
-	CapacityBufferKind       = "CapacityBuffer"
-)
-
 // HeadroomPodSpec is the shape of one chunk of a pool's headroom: a pod
 // that asks for one GPU of the pool and lands on its nodes. Karpenter
 // plans with it; it never runs.
@@ -89,8 +81,8 @@ func HeadroomPods(pool config.GPUPool) int {
 // CapacityBufferObject keeps pool.Headroom physical GPUs of the pool ready.
 func CapacityBufferObject(pool config.GPUPool, namespace string) map[string]any {
 	return map[string]any{
-		"apiVersion": CapacityBufferAPIVersion,
-		"kind":       CapacityBufferKind,
+		"apiVersion": wellknown.CapacityBufferAPIVersion,
+		"kind":       wellknown.CapacityBufferKind,
 		"metadata":   map[string]any{"name": HeadroomName(pool), "namespace": namespace},
 		"spec": map[string]any{
 			"podTemplateRef": map[string]any{"name": HeadroomName(pool)},
@@ -117,8 +109,8 @@ func NewHeadroom(ctx *pulumi.Context, name string, args *HeadroomArgs, opts ...p
 	}
 	buffer := CapacityBufferObject(args.Pool, args.Namespace)
 	cb, err := apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String(CapacityBufferAPIVersion),
-		Kind:       pulumi.String(CapacityBufferKind),
+		ApiVersion: pulumi.String(wellknown.CapacityBufferAPIVersion),
+		Kind:       pulumi.String(wellknown.CapacityBufferKind),
 		Metadata: &metav1.ObjectMetaArgs{
 			Name: pulumi.String(HeadroomName(args.Pool)), Namespace: pulumi.String(args.Namespace),
 		},

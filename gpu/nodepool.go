@@ -18,7 +18,6 @@ import (
 
 	"karpenter-gpu/catalog"
 	"karpenter-gpu/config"
-	"karpenter-gpu/karpenter"
 	"karpenter-gpu/wellknown"
 )
 
@@ -108,8 +107,8 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 
 	template := map[string]any{
 		"nodeClassRef": map[string]any{
-			"group": karpenter.NodeClassGroup,
-			"kind":  karpenter.NodeClassKind,
+			"group": wellknown.NodeClassGroup,
+			"kind":  wellknown.NodeClassKind,
 			"name":  pool.NodeClass,
 		},
 		"requirements": requirements,
@@ -152,8 +151,8 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 		spec["weight"] = pool.Weight
 	}
 	return map[string]any{
-		"apiVersion": karpenter.NodePoolAPIVersion,
-		"kind":       karpenter.NodePoolKind,
+		"apiVersion": wellknown.NodePoolAPIVersion,
+		"kind":       wellknown.NodePoolKind,
 		"metadata":   map[string]any{"name": pool.Name},
 		"spec":       spec,
 	}
@@ -250,8 +249,8 @@ func SharingOverlayObjects(pool config.GPUPool) []map[string]any {
 	var out []map[string]any
 	for gpus := pool.GPUCount.Min; gpus <= pool.GPUCount.Max; gpus++ {
 		out = append(out, map[string]any{
-			"apiVersion": karpenter.NodeOverlayAPIVersion,
-			"kind":       karpenter.NodeOverlayKind,
+			"apiVersion": wellknown.NodeOverlayAPIVersion,
+			"kind":       wellknown.NodeOverlayKind,
 			"metadata":   map[string]any{"name": fmt.Sprintf("%s-sharing-%dgpu", pool.Name, gpus)},
 			"spec": map[string]any{
 				"requirements": []any{
@@ -293,14 +292,14 @@ type NodePoolArgs struct {
 	Pool config.GPUPool
 }
 
-// GPUNodePool is a pool's NodePool and the NodeOverlays of its sharing.
-type GPUNodePool struct {
+// NodePool is a pool's NodePool and the NodeOverlays of its sharing.
+type NodePool struct {
 	NodePool *apiextensions.CustomResource
 	Overlays []*apiextensions.CustomResource
 }
 
 // Resources are all of the pool's custom resources.
-func (p *GPUNodePool) Resources() []pulumi.Resource {
+func (p *NodePool) Resources() []pulumi.Resource {
 	out := []pulumi.Resource{p.NodePool}
 	for _, o := range p.Overlays {
 		out = append(out, o)
@@ -308,11 +307,11 @@ func (p *GPUNodePool) Resources() []pulumi.Resource {
 	return out
 }
 
-// NewGPUNodePool declares the pool's NodePool and its sharing overlays.
+// NewNodePool declares the pool's NodePool and its sharing overlays.
 // Like the EC2NodeClass, they must depend on the Karpenter releases (see
 // karpenter.NewNodeClass).
-func NewGPUNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*GPUNodePool, error) {
-	p := &GPUNodePool{}
+func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*NodePool, error) {
+	p := &NodePool{}
 	var err error
 	p.NodePool, err = customResource(ctx, name, NodePoolObject(args.Pool), opts...)
 	if err != nil {

@@ -44,7 +44,7 @@ func DeletionHolders(ctx context.Context, client dynamic.Interface, kind, name s
 	var out []Holder
 	for _, c := range claims.Items {
 		owner := c.GetLabels()[wellknown.LabelNodePool]
-		if kind == "EC2NodeClass" {
+		if kind == wellknown.NodeClassKind {
 			owner, _, _ = unstructured.NestedString(c.Object, "spec", "nodeClassRef", "name")
 		}
 		if owner != name {

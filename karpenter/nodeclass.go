@@ -12,18 +12,6 @@ import (
 	"karpenter-gpu/wellknown"
 )
 
-// API groups, versions and kinds of Karpenter's custom resources.
-const (
-	NodeClassGroup      = "karpenter.k8s.aws"
-	NodeClassAPIVersion = NodeClassGroup + "/v1"
-	NodeClassKind       = "EC2NodeClass"
-	NodePoolAPIVersion  = "karpenter.sh/v1"
-	NodePoolKind        = "NodePool"
-	// NodeOverlay is alpha: the controller needs wellknown.FeatureGateNodeOverlay.
-	NodeOverlayAPIVersion = "karpenter.sh/v1alpha1"
-	NodeOverlayKind       = "NodeOverlay"
-)
-
 // NodeClassSettings is what the EC2NodeClass is made from.
 type NodeClassSettings struct {
 	NodeClass config.NodeClass
@@ -106,8 +94,8 @@ func NodeClassObject(s NodeClassSettings) map[string]any {
 		spec["tags"] = tags
 	}
 	return map[string]any{
-		"apiVersion": NodeClassAPIVersion,
-		"kind":       NodeClassKind,
+		"apiVersion": wellknown.NodeClassAPIVersion,
+		"kind":       wellknown.NodeClassKind,
 		"metadata":   map[string]any{"name": nc.Name},
 		"spec":       spec,
 	}
@@ -236,8 +224,8 @@ func NewNodeClass(ctx *pulumi.Context, name string, args *NodeClassArgs, opts ..
 		return NodeClassObject(s)["spec"].(map[string]any)
 	}).(pulumi.MapOutput)
 	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(NodeClassAPIVersion),
-		Kind:        pulumi.String(NodeClassKind),
+		ApiVersion:  pulumi.String(wellknown.NodeClassAPIVersion),
+		Kind:        pulumi.String(wellknown.NodeClassKind),
 		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.Settings.NodeClass.Name)},
 		OtherFields: kubernetes.UntypedArgs{"spec": spec},
 	}, opts...)

@@ -185,7 +185,7 @@ func declare(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (p
 	// GPUs: pools, device plugins, optional smoke test.
 	var pools []pulumi.Resource
 	for _, pool := range cfg.GPUPools {
-		np, err := gpu.NewGPUNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
+		np, err := gpu.NewNodePool(ctx, "gpu-pool-"+pool.Name, &gpu.NodePoolArgs{Pool: pool},
 			pulumi.Provider(k8s), pulumi.DependsOn(append([]pulumi.Resource{nodeClasses[pool.NodeClass]}, releases...)), onDelete)
 		if err != nil {
 			return nil, nil, err

@@ -73,6 +73,23 @@ const (
 	KarpenterServiceAccount = "karpenter"
 )
 
+// API groups, versions and kinds of Karpenter's custom resources.
+const (
+	NodeClassGroup      = "karpenter.k8s.aws"
+	NodeClassAPIVersion = NodeClassGroup + "/v1"
+	NodeClassKind       = "EC2NodeClass"
+	NodePoolAPIVersion  = "karpenter.sh/v1"
+	NodePoolKind        = "NodePool"
+	// NodeOverlay is alpha: the controller needs FeatureGateNodeOverlay.
+	NodeOverlayAPIVersion = "karpenter.sh/v1alpha1"
+	NodeOverlayKind       = "NodeOverlay"
+	// CapacityBuffer is Karpenter's alpha API for capacity kept ahead of
+	// demand (CRD in the karpenter-crd chart; the controller needs
+	// FeatureGateCapacityBuffer).
+	CapacityBufferAPIVersion = "autoscaling.x-k8s.io/v1beta1"
+	CapacityBufferKind       = "CapacityBuffer"
+)
+
 // Feature gates of the pinned Karpenter chart (settings.featureGates and
 // settings.awsFeatureGates in its values.yaml; a test compares them).
 var (
