@@ -11,14 +11,10 @@ import (
 	"slices"
 	"strings"
 
+	"karpenter-gpu/wellknown"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/ssm"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-)
-
-// AMI families of EC2NodeClass aliases.
-const (
-	FamilyAL2023       = "al2023"
-	FamilyBottlerocket = "bottlerocket"
 )
 
 // ssmArch is how SSM parameter paths name an architecture.
@@ -30,7 +26,7 @@ var ssmArch = map[string]string{"amd64": "x86_64", "arm64": "arm64"}
 func ImageParameter(family, release, kubernetes, arch string) string {
 	a := ssmArch[arch]
 	switch family {
-	case FamilyBottlerocket:
+	case wellknown.AMIFamilyBottlerocket:
 		return fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s-nvidia/%s/%s/image_id", kubernetes, a, strings.TrimLeft(release, "v"))
 	default:
 		name := "recommended"
@@ -45,7 +41,7 @@ func ImageParameter(family, release, kubernetes, arch string) string {
 // family's NVIDIA variant for a Kubernetes version and architecture.
 func NewestParameter(family, kubernetes, arch string) string {
 	a := ssmArch[arch]
-	if family == FamilyBottlerocket {
+	if family == wellknown.AMIFamilyBottlerocket {
 		return fmt.Sprintf("/aws/service/bottlerocket/aws-k8s-%s-nvidia/%s/latest/image_version", kubernetes, a)
 	}
 	return fmt.Sprintf("/aws/service/eks/optimized-ami/%s/amazon-linux-2023/%s/nvidia/recommended/release_version", kubernetes, a)
@@ -58,9 +54,9 @@ var (
 
 // NewestAlias turns the value of NewestParameter into an alias.
 func NewestAlias(family, value string) string {
-	re, prefix := al2023Release, FamilyAL2023+"@v"
-	if family == FamilyBottlerocket {
-		re, prefix = bottlerocketRelease, FamilyBottlerocket+"@v"
+	re, prefix := al2023Release, wellknown.AMIFamilyAL2023+"@v"
+	if family == wellknown.AMIFamilyBottlerocket {
+		re, prefix = bottlerocketRelease, wellknown.AMIFamilyBottlerocket+"@v"
 	}
 	if m := re.FindStringSubmatch(value); m != nil {
 		return prefix + m[1]

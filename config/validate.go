@@ -44,12 +44,12 @@ var (
 // AMI families the EC2NodeClass may boot (both pick their NVIDIA variant by
 // themselves), with the form of their release versions and an example.
 var (
-	amiFamilies       = []string{"al2023", "bottlerocket"}
+	amiFamilies       = []string{wellknown.AMIFamilyAL2023, wellknown.AMIFamilyBottlerocket}
 	amiVersionPattern = map[string]*regexp.Regexp{
-		"al2023":       regexp.MustCompile(`^(v[0-9]{8}|latest)$`),
-		"bottlerocket": regexp.MustCompile(`^(v[0-9]+\.[0-9]+\.[0-9]+|latest)$`),
+		wellknown.AMIFamilyAL2023:       regexp.MustCompile(`^(v[0-9]{8}|latest)$`),
+		wellknown.AMIFamilyBottlerocket: regexp.MustCompile(`^(v[0-9]+\.[0-9]+\.[0-9]+|latest)$`),
 	}
-	amiVersionExample = map[string]string{"al2023": versions.DefaultAMI, "bottlerocket": "bottlerocket@v1.50.0"}
+	amiVersionExample = map[string]string{wellknown.AMIFamilyAL2023: versions.DefaultAMI, wellknown.AMIFamilyBottlerocket: "bottlerocket@v1.50.0"}
 )
 
 func (c *Stack) validate(p *problems) {
@@ -226,7 +226,7 @@ const (
 )
 
 func validateSOCI(p *problems, key string, n *NodeClass) {
-	if _, version, _ := strings.Cut(n.AMI, "@"); n.Family() == "al2023" && version != "latest" && version < sociMinAL2023Release {
+	if _, version, _ := strings.Cut(n.AMI, "@"); n.Family() == wellknown.AMIFamilyAL2023 && version != "latest" && version < sociMinAL2023Release {
 		p.add(key+".soci", true, fmt.Sprintf("%s predates SOCI in the AL2023 AMI; pin %s or later", n.AMI, sociMinAL2023Release))
 	}
 	// With RAID0 the images land on the instance store, not on EBS.
@@ -317,7 +317,7 @@ func (n *NodeClass) validate(p *problems, key string) {
 	}
 	if snap := n.DataVolumeSnapshot; snap.SnapshotID != "" || snap.InitializationRateMiBps != 0 {
 		switch {
-		case n.Family() != "bottlerocket":
+		case n.Family() != wellknown.AMIFamilyBottlerocket:
 			p.add(key+".dataVolumeSnapshot", snap, "only Bottlerocket keeps images on a separate data volume that a snapshot can fill")
 		case !snapshotIDPattern.MatchString(snap.SnapshotID):
 			p.add(key+".dataVolumeSnapshot.snapshotId", snap.SnapshotID, "want an EBS snapshot ID such as snap-0123456789abcdef0")
@@ -460,7 +460,7 @@ func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
 		p.add(key+".nodeClass", pool.NodeClass, "want the name of an entry of nodeClasses: "+strings.Join(names, ", "))
 		return
 	}
-	if slices.Contains(pool.CapacityTypes, "reserved") {
+	if slices.Contains(pool.CapacityTypes, wellknown.CapacityTypeReserved) {
 		if len(nc.CapacityReservations) == 0 {
 			p.add(key+".capacityTypes", pool.CapacityTypes, fmt.Sprintf("reserved capacity needs reservations to launch into: set nodeClasses[%s].capacityReservations", nc.Name))
 		}
@@ -474,7 +474,7 @@ func (c *Stack) validatePoolNodeClass(p *problems, key string, pool GPUPool) {
 	if on, set := c.Karpenter.FeatureGates[wellknown.FeatureGateNodeOverlay]; pool.Sharing.Replicas != 0 && set && !on {
 		p.add(key+".sharing.replicas", pool.Sharing.Replicas, "sharing needs karpenter.featureGates.nodeOverlay (NodeOverlays tell Karpenter the shared capacity), which is set to false")
 	}
-	if pool.Sharing.Replicas != 0 && nc.Family() == "bottlerocket" {
+	if pool.Sharing.Replicas != 0 && nc.Family() == wellknown.AMIFamilyBottlerocket {
 		p.add(key+".sharing.replicas", pool.Sharing.Replicas, fmt.Sprintf(
 			"time-slicing is configured through the NVIDIA device plugin DaemonSet, which nodes of nodeClasses[%s] (ami %s) do not run: Bottlerocket brings its own plugin; give the pool an al2023 node class or leave sharing out", nc.Name, nc.AMI))
 	}

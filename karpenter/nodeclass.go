@@ -144,7 +144,7 @@ func efaInterfaces(cards int) []any {
 
 // sociUserData turns on SOCI parallel pull per AMI family; Karpenter
 // merges either with the user data it generates.
-var sociUserData = map[string]string{"al2023": AL2023SOCI, "bottlerocket": BottlerocketSOCI}
+var sociUserData = map[string]string{wellknown.AMIFamilyAL2023: AL2023SOCI, wellknown.AMIFamilyBottlerocket: BottlerocketSOCI}
 
 // AL2023SOCI is a nodeadm NodeConfig that turns on nodeadm's FastImagePull
 // gate: nodeadm points containerd and the kubelet at the SOCI snapshotter
@@ -192,7 +192,7 @@ func blockDevices(nc config.NodeClass) []any {
 			data["volumeInitializationRate"] = snap.InitializationRateMiBps
 		}
 	}
-	if nc.Family() == "bottlerocket" {
+	if nc.Family() == wellknown.AMIFamilyBottlerocket {
 		return []any{
 			map[string]any{"deviceName": "/dev/xvda", "ebs": ebs(BottlerocketRootGiB, 3000, 125)},
 			map[string]any{"deviceName": "/dev/xvdb", "ebs": data},

@@ -9,6 +9,8 @@ import (
 	"math"
 	"strings"
 
+	"karpenter-gpu/wellknown"
+
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws/servicequotas"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -16,8 +18,8 @@ import (
 // Codes are the Service Quotas codes of the EC2 vCPU quotas, by capacity
 // type and instance class (G: G and VT instances; P: P instances).
 var Codes = map[string]map[string]string{
-	"on-demand": {"G": "L-DB2E81BA", "P": "L-417A185B"},
-	"spot":      {"G": "L-3819A6DF", "P": "L-7212CCBC"},
+	wellknown.CapacityTypeOnDemand: {"G": "L-DB2E81BA", "P": "L-417A185B"},
+	wellknown.CapacityTypeSpot:     {"G": "L-3819A6DF", "P": "L-7212CCBC"},
 }
 
 // Names are the quotas' names in the Service Quotas console.

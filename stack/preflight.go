@@ -129,7 +129,7 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connec
 			return nil, err
 		}
 	}
-	if anyPoolAllows(cfg, "spot") {
+	if anyPoolAllows(cfg, wellknown.CapacityTypeSpot) {
 		if p.spotRoleExists, err = iam.SpotServiceLinkedRoleExists(ctx); err != nil {
 			return nil, err
 		}
@@ -498,7 +498,7 @@ func (p *preflight) checkClassCapacity(ctx *pulumi.Context, cfg *config.Stack) e
 func (p *preflight) reservedTypes(cfg *config.Stack, class string) []string {
 	var out []string
 	for _, pool := range cfg.GPUPools {
-		if pool.NodeClass == class && slices.Contains(pool.CapacityTypes, "reserved") {
+		if pool.NodeClass == class && slices.Contains(pool.CapacityTypes, wellknown.CapacityTypeReserved) {
 			out = append(out, catalog.Names(p.instanceTypes[pool.Name])...)
 		}
 	}

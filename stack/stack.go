@@ -14,7 +14,6 @@ import (
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"karpenter-gpu/ami"
 	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
@@ -354,7 +353,7 @@ func declareNodePrerequisites(ctx *pulumi.Context, cfg *config.Stack, pre *prefl
 		efaGroup = sg.ID().ToStringOutput()
 		out = append(out, sg)
 	}
-	if anyPoolAllows(cfg, "spot") {
+	if anyPoolAllows(cfg, wellknown.CapacityTypeSpot) {
 		role, err := iam.NewSpotServiceLinkedRole(ctx, "spot", &iam.SpotServiceLinkedRoleArgs{
 			Partition: facts.Partition, AccountID: facts.AccountID, Exists: pre.spotRoleExists,
 		})
@@ -392,7 +391,7 @@ func featureGates(cfg *config.Stack) map[string]bool {
 func devicePluginSettings(cfg *config.Stack) gpu.DevicePluginSettings {
 	var s gpu.DevicePluginSettings
 	for _, nc := range cfg.NodeClasses {
-		if nc.Family() == ami.FamilyBottlerocket {
+		if nc.Family() == wellknown.AMIFamilyBottlerocket {
 			s.SkipNodeClasses = append(s.SkipNodeClasses, nc.Name)
 		}
 	}

@@ -73,6 +73,12 @@ const (
 	KarpenterServiceAccount = "karpenter"
 )
 
+// AMI families of EC2NodeClass aliases (family@release).
+const (
+	AMIFamilyAL2023       = "al2023"
+	AMIFamilyBottlerocket = "bottlerocket"
+)
+
 // API groups, versions and kinds of Karpenter's custom resources.
 const (
 	NodeClassGroup      = "karpenter.k8s.aws"

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"karpenter-gpu/ami"
+	"karpenter-gpu/wellknown"
 )
 
 // amiRelease is one NVIDIA AMI release and the Kubernetes minor versions
@@ -32,10 +33,10 @@ type amiRelease struct {
 // Kubernetes variants of the AL2023 release of the same month. A live
 // `pulumi preview` reads the real parameters.
 var amiReleases = []amiRelease{
-	{family: ami.FamilyAL2023, release: "v20251120", min: 29, max: 34, published: "2025-11-20"},
-	{family: ami.FamilyBottlerocket, release: "v1.50.0", min: 29, max: 34, published: "2025-11"},
-	{family: ami.FamilyAL2023, release: "v20260114", min: 29, max: 35, published: "2026-01-14"},
-	{family: ami.FamilyAL2023, release: "v20260610", min: 30, max: 36, published: "2026-06-10"},
+	{family: wellknown.AMIFamilyAL2023, release: "v20251120", min: 29, max: 34, published: "2025-11-20"},
+	{family: wellknown.AMIFamilyBottlerocket, release: "v1.50.0", min: 29, max: 34, published: "2025-11"},
+	{family: wellknown.AMIFamilyAL2023, release: "v20260114", min: 29, max: 35, published: "2026-01-14"},
+	{family: wellknown.AMIFamilyAL2023, release: "v20260610", min: 30, max: 36, published: "2026-06-10"},
 }
 
 func (r amiRelease) covers(kubernetes string) bool {
@@ -67,7 +68,7 @@ func SSMParameter(name string) (value string, ok bool) {
 			case ami.ImageParameter(family, "latest", kubernetes, arch):
 				return imageID(name), true
 			case ami.NewestParameter(family, kubernetes, arch):
-				if family == ami.FamilyBottlerocket {
+				if family == wellknown.AMIFamilyBottlerocket {
 					return strings.TrimPrefix(newest.release, "v") + "-" + imageID(name)[4:12], true
 				}
 				return fmt.Sprintf("%s.0-%s", kubernetes, strings.TrimPrefix(newest.release, "v")), true
@@ -98,9 +99,9 @@ func NVIDIAImages(kubernetes string) map[string]string {
 
 func familyOf(parameter string) string {
 	if strings.HasPrefix(parameter, "/aws/service/bottlerocket/") {
-		return ami.FamilyBottlerocket
+		return wellknown.AMIFamilyBottlerocket
 	}
-	return ami.FamilyAL2023
+	return wellknown.AMIFamilyAL2023
 }
 
 // kubernetesVersions are the versions any release covers.
