@@ -24,15 +24,6 @@ func SpotServiceLinkedRoleExists(ctx *pulumi.Context) (bool, error) {
 	return false, fmt.Errorf("looking up %s: %w", SpotServiceLinkedRoleName, err)
 }
 
-// ExistingRoleARN looks up a role the stack uses but does not manage.
-func ExistingRoleARN(ctx *pulumi.Context, name string) (string, error) {
-	r, err := iam.LookupRole(ctx, &iam.LookupRoleArgs{Name: name})
-	if err != nil {
-		return "", fmt.Errorf("no such IAM role: %w", err)
-	}
-	return r.Arn, nil
-}
-
 // SpotServiceLinkedRoleArgs says whether the role already exists.
 type SpotServiceLinkedRoleArgs struct {
 	Partition, AccountID string
