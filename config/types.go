@@ -2,6 +2,11 @@
 // "karpenter-gpu") before any resource is registered.
 package config
 
+import (
+	"slices"
+	"strings"
+)
+
 // Namespace is the Pulumi config namespace of every key, the project name.
 const Namespace = "karpenter-gpu"
 
@@ -260,3 +265,22 @@ type EFADevicePlugin struct {
 type Sharing struct {
 	Replicas int `json:"replicas"`
 }
+
+// Family is the AMI family of the node class's alias, e.g. "al2023".
+func (n NodeClass) Family() string {
+	family, _, _ := strings.Cut(n.AMI, "@")
+	return family
+}
+
+// NodeClass returns the node class of the given name.
+func (c *Stack) NodeClass(name string) (NodeClass, bool) {
+	i := slices.IndexFunc(c.NodeClasses, func(n NodeClass) bool { return n.Name == name })
+	if i < 0 {
+		return NodeClass{}, false
+	}
+	return c.NodeClasses[i], true
+}
+
+// MinGPUMemoryMiB is minGPUMemoryGiB in the unit of
+// karpenter.k8s.aws/instance-gpu-memory; 0 when not set.
+func (g GPUPool) MinGPUMemoryMiB() int { return g.MinGPUMemoryGiB * 1024 }
