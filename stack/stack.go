@@ -7,14 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"math"
 	"slices"
-	"time"
 
 	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
-	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
@@ -413,49 +410,6 @@ func efaNodeClasses(cfg *config.Stack) []string {
 	return out
 }
 
-// stackOutputs are what other stacks read through a StackReference: the
-// contract the README's outputs section documents. Keys are only added; in
-// pools-only mode the controller's keys are empty strings.
-func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
-	pools := map[string]any{}
-	for _, pool := range cfg.GPUPools {
-		class, _ := cfg.NodeClass(pool.NodeClass)
-		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
-	}
-	nodeClasses := map[string]any{}
-	for _, nc := range cfg.NodeClasses {
-		nodeClasses[nc.Name] = map[string]any{"ami": nc.AMI, "amiFamily": nc.Family()}
-	}
-	none := pulumi.String("").ToStringOutput()
-	controllerRole, queueName, queueARN, queueURL := none, none, none, none
-	karpenterVersion, karpenterNamespace := versions.Karpenter, cfg.Karpenter.Namespace
-	if controller != nil {
-		controllerRole = controller.controllerRole.ARN
-		queueName, queueARN, queueURL = controller.queue.Name, controller.queue.ARN, controller.queue.URL
-	} else if c := pre.karpenter.Controllers; len(c) > 0 {
-		karpenterVersion, karpenterNamespace = c[0].Version, c[0].Namespace
-	}
-	return pulumi.Map{
-		"clusterName":                 pulumi.String(facts.Name),
-		"clusterEndpoint":             facts.Endpoint,
-		"clusterCertificateAuthority": facts.CertificateAuthority,
-		"oidcProviderArn":             facts.OIDCProviderARN,
-		"nodeRoleName":                role.name,
-		"nodeRoleArn":                 role.arn,
-		"controllerRoleArn":           controllerRole,
-		"interruptionQueueName":       queueName,
-		"interruptionQueueArn":        queueARN,
-		"interruptionQueueUrl":        queueURL,
-		"discoveryTag":                pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
-		"karpenterNamespace":          pulumi.String(karpenterNamespace),
-		"karpenterVersion":            pulumi.String(karpenterVersion),
-		"gpuResourceName":             pulumi.String(wellknown.GPUResource),
-		"devicePluginNamespace":       pulumi.String(cfg.DevicePlugin.Namespace),
-		"nodeClasses":                 pulumi.ToMap(nodeClasses),
-		"gpuPools":                    pulumi.ToMap(pools),
-	}
-}
-
 // declareMonitoringAgent installs the node monitoring agent add-on that
 // node repair needs, tagged as this stack's; one the cluster already runs
 // and this stack did not create is adopted as it is and kept on destroy.
@@ -476,57 +430,17 @@ func declareMonitoringAgent(ctx *pulumi.Context, cfg *config.Stack, facts *clust
 	return err
 }
 
-// GPUPoolOutput is one pool's entry of the gpuPools output: everything a
-// pod needs to land on the pool's nodes (and the EFA devices its nodes
-// advertise, efaDevices of them, one per network card, for a class with
-// EFA), what the pool may launch, and what that can cost at most.
-func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices int) map[string]any {
-	tolerations := []any{}
-	for _, t := range gpu.Tolerations(pool) {
-		tolerations = append(tolerations, t)
+// nodeClassSettings selects subnets and security groups by the discovery
+// tag, or by ID in discovery mode ids.
+func nodeClassSettings(cfg *config.Stack, nc config.NodeClass, subnets, securityGroups []string) karpenter.NodeClassSettings {
+	s := karpenter.NodeClassSettings{
+		NodeClass:      nc,
+		Subnets:        karpenter.Selection{TagValue: cfg.ClusterName},
+		SecurityGroups: karpenter.Selection{TagValue: cfg.ClusterName},
+		Tags:           cfg.Tags,
 	}
-	selector := map[string]any{}
-	for k, v := range gpu.NodeSelector(pool) {
-		selector[k] = v
+	if cfg.Discovery.Mode == config.DiscoveryIDs {
+		s.Subnets.IDs, s.SecurityGroups.IDs = subnets, securityGroups
 	}
-	names := make([]any, len(types))
-	for i, t := range types {
-		names[i] = t.Name
-	}
-	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"}
-	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs); ok {
-		ceiling["usdPerHour"], ceiling["setBy"] = math.Round(usd*100)/100, setBy
-	}
-	return map[string]any{
-		"instanceTypes":     names,
-		"hourlyCostCeiling": ceiling,
-		"nodeSelector":      selector,
-		"tolerations":       tolerations,
-		"gpuResourceName":   wellknown.GPUResource,
-		"gpusPerNode":       map[string]any{"min": pool.GPUCount.Min, "max": pool.GPUCount.Max},
-		"capacityTypes":     pool.CapacityTypes,
-		"architectures":     pool.Architectures,
-		"maxGPUs":           pool.MaxGPUs,
-		"sharingReplicas":   pool.Sharing.Replicas,
-		"nodeClass":         pool.NodeClass,
-		"efaResourceName":   wellknown.EFAResource,
-		"efaDevicesPerNode": efaDevices,
-		"jobProtection":     jobProtectionOutput(pool.JobProtection),
-	}
-}
-
-// jobProtectionOutput tells job authors what their pods must carry for the
-// pool's promise to hold: the annotation, and at most the grace period the
-// pool's drain waits for. longestJob is empty for a pool that promises
-// nothing beyond what the annotation does against consolidation.
-func jobProtectionOutput(jp config.JobProtection) map[string]any {
-	out := map[string]any{
-		"podAnnotations":                      map[string]any{wellknown.DoNotDisruptAnnotation: "true"},
-		"longestJob":                          jp.LongestJob,
-		"maxPodTerminationGracePeriodSeconds": 0,
-	}
-	if grace, err := time.ParseDuration(jp.PodGracePeriod); err == nil && jp.Enabled() {
-		out["maxPodTerminationGracePeriodSeconds"] = int(grace.Seconds())
-	}
-	return out
+	return s
 }

@@ -1,0 +1,116 @@
+// The stack outputs: the contract other stacks read through a
+// StackReference (see the README's outputs section). Keys are only added.
+
+package stack
+
+import (
+	"math"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"karpenter-gpu/catalog"
+	"karpenter-gpu/cluster"
+	"karpenter-gpu/config"
+	"karpenter-gpu/gpu"
+	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
+)
+
+// stackOutputs are what other stacks read through a StackReference: the
+// contract the README's outputs section documents. Keys are only added; in
+// pools-only mode the controller's keys are empty strings.
+func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
+	pools := map[string]any{}
+	for _, pool := range cfg.GPUPools {
+		class, _ := cfg.NodeClass(pool.NodeClass)
+		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
+	}
+	nodeClasses := map[string]any{}
+	for _, nc := range cfg.NodeClasses {
+		nodeClasses[nc.Name] = map[string]any{"ami": nc.AMI, "amiFamily": nc.Family()}
+	}
+	none := pulumi.String("").ToStringOutput()
+	controllerRole, queueName, queueARN, queueURL := none, none, none, none
+	karpenterVersion, karpenterNamespace := versions.Karpenter, cfg.Karpenter.Namespace
+	if controller != nil {
+		controllerRole = controller.controllerRole.ARN
+		queueName, queueARN, queueURL = controller.queue.Name, controller.queue.ARN, controller.queue.URL
+	} else if c := pre.karpenter.Controllers; len(c) > 0 {
+		karpenterVersion, karpenterNamespace = c[0].Version, c[0].Namespace
+	}
+	return pulumi.Map{
+		"clusterName":                 pulumi.String(facts.Name),
+		"clusterEndpoint":             facts.Endpoint,
+		"clusterCertificateAuthority": facts.CertificateAuthority,
+		"oidcProviderArn":             facts.OIDCProviderARN,
+		"nodeRoleName":                role.name,
+		"nodeRoleArn":                 role.arn,
+		"controllerRoleArn":           controllerRole,
+		"interruptionQueueName":       queueName,
+		"interruptionQueueArn":        queueARN,
+		"interruptionQueueUrl":        queueURL,
+		"discoveryTag":                pulumi.StringMap{wellknown.DiscoveryTagKey: pulumi.String(facts.Name)},
+		"karpenterNamespace":          pulumi.String(karpenterNamespace),
+		"karpenterVersion":            pulumi.String(karpenterVersion),
+		"gpuResourceName":             pulumi.String(wellknown.GPUResource),
+		"devicePluginNamespace":       pulumi.String(cfg.DevicePlugin.Namespace),
+		"nodeClasses":                 pulumi.ToMap(nodeClasses),
+		"gpuPools":                    pulumi.ToMap(pools),
+	}
+}
+
+// GPUPoolOutput is one pool's entry of the gpuPools output: everything a
+// pod needs to land on the pool's nodes (and the EFA devices its nodes
+// advertise, efaDevices of them, one per network card, for a class with
+// EFA), what the pool may launch, and what that can cost at most.
+func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices int) map[string]any {
+	tolerations := []any{}
+	for _, t := range gpu.Tolerations(pool) {
+		tolerations = append(tolerations, t)
+	}
+	selector := map[string]any{}
+	for k, v := range gpu.NodeSelector(pool) {
+		selector[k] = v
+	}
+	names := make([]any, len(types))
+	for i, t := range types {
+		names[i] = t.Name
+	}
+	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"}
+	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs); ok {
+		ceiling["usdPerHour"], ceiling["setBy"] = math.Round(usd*100)/100, setBy
+	}
+	return map[string]any{
+		"instanceTypes":     names,
+		"hourlyCostCeiling": ceiling,
+		"nodeSelector":      selector,
+		"tolerations":       tolerations,
+		"gpuResourceName":   wellknown.GPUResource,
+		"gpusPerNode":       map[string]any{"min": pool.GPUCount.Min, "max": pool.GPUCount.Max},
+		"capacityTypes":     pool.CapacityTypes,
+		"architectures":     pool.Architectures,
+		"maxGPUs":           pool.MaxGPUs,
+		"sharingReplicas":   pool.Sharing.Replicas,
+		"nodeClass":         pool.NodeClass,
+		"efaResourceName":   wellknown.EFAResource,
+		"efaDevicesPerNode": efaDevices,
+		"jobProtection":     jobProtectionOutput(pool.JobProtection),
+	}
+}
+
+// jobProtectionOutput tells job authors what their pods must carry for the
+// pool's promise to hold: the annotation, and at most the grace period the
+// pool's drain waits for. longestJob is empty for a pool that promises
+// nothing beyond what the annotation does against consolidation.
+func jobProtectionOutput(jp config.JobProtection) map[string]any {
+	out := map[string]any{
+		"podAnnotations":                      map[string]any{wellknown.DoNotDisruptAnnotation: "true"},
+		"longestJob":                          jp.LongestJob,
+		"maxPodTerminationGracePeriodSeconds": 0,
+	}
+	if grace, err := time.ParseDuration(jp.PodGracePeriod); err == nil && jp.Enabled() {
+		out["maxPodTerminationGracePeriodSeconds"] = int(grace.Seconds())
+	}
+	return out
+}
