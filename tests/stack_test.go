@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/iam"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/karpenter"
@@ -151,16 +152,36 @@ func TestCustomResourcesComeAfterAndGoBeforeKarpenter(t *testing.T) {
 			}
 		}
 	}
+	// The checks below find attachments by name: they count what they
+	// checked, so that a rename cannot make them pass on nothing.
+	nodeAttachments, controllerAttachments := 0, 0
 	for _, a := range byType(cloud, typeAttachment) {
-		if strings.HasPrefix(a.Name, "karpenter-node-") && !dependsOn(nodeClass, a.URN) {
-			t.Errorf("the EC2NodeClass does not depend on node policy %s", a.Name)
+		if strings.HasPrefix(a.Name, "karpenter-node-") {
+			nodeAttachments++
+			if !dependsOn(nodeClass, a.URN) {
+				t.Errorf("the EC2NodeClass does not depend on node policy %s", a.Name)
+			}
 		}
 	}
 	// The controller needs its permissions while it runs, so they go after it.
 	for _, a := range byType(cloud, typeAttachment) {
-		if strings.HasPrefix(a.Name, "karpenter-controller-") && !dependsOn(controller, a.URN) {
-			t.Errorf("the controller does not depend on its policy %s", a.Name)
+		if strings.HasPrefix(a.Name, "karpenter-controller-") {
+			controllerAttachments++
+			if !dependsOn(controller, a.URN) {
+				t.Errorf("the controller does not depend on its policy %s", a.Name)
+			}
 		}
+	}
+	// The node role's four managed policies (worker node, CNI, ECR pull,
+	// SSM) and the controller's five policies (iam.ControllerPolicies).
+	if nodeAttachments != 4 || controllerAttachments != len(iam.ControllerPolicies(iam.ControllerScope{})) {
+		t.Errorf("checked %d node and %d controller policy attachments, want 4 and %d", nodeAttachments, controllerAttachments, len(iam.ControllerPolicies(iam.ControllerScope{})))
+	}
+	if n := len(byType(cloud, typeNodePool)); n != 2 {
+		t.Errorf("checked %d NodePools, want 2", n)
+	}
+	if n := len(byType(multi, typeNodeOverlay)); n == 0 {
+		t.Error("the sharing pool has no NodeOverlay: the overlay check saw none")
 	}
 }
 

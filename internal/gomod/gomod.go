@@ -4,8 +4,11 @@
 package gomod
 
 import (
+	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 )
@@ -52,4 +55,48 @@ func goList(module string) (string, error) {
 		return "", fmt.Errorf("module %s is not downloaded; run go mod download %s", module, module)
 	}
 	return dir, nil
+}
+
+// KarpenterCore is Karpenter's core module, which holds the labels, taints
+// and annotations of karpenter.sh. The Go module proxy does not serve the
+// v1.15.1 the pinned provider requires, so its source is read at the
+// release the end-to-end controller runs, the newest served (see
+// e2e/controller/go.mod).
+const KarpenterCore = "sigs.k8s.io/karpenter"
+
+// KarpenterCoreDir is where the go command keeps Karpenter's core module
+// at the version e2e/controller/go.mod requires, downloading it if needed.
+func KarpenterCoreDir() (string, error) {
+	root, err := goList("karpenter-gpu")
+	if err != nil {
+		return "", err
+	}
+	file := filepath.Join(root, "e2e", "controller", "go.mod")
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if fields := strings.Fields(line); len(fields) >= 2 && fields[0] == KarpenterCore {
+			return DirAt(KarpenterCore, fields[1])
+		}
+	}
+	return "", fmt.Errorf("%s requires no %s", file, KarpenterCore)
+}
+
+// DirAt is where the go command keeps module at version, downloading it
+// through the module proxy if it is not there yet.
+func DirAt(module, version string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", module+"@"+version).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s@%s: %v", module, version, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", err
+	}
+	if info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s@%s: %s", module, version, info.Error)
+	}
+	return info.Dir, nil
 }
