@@ -4,11 +4,10 @@ import (
 	"fmt"
 	"slices"
 
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/internal/helmrelease"
+	"karpenter-gpu/internal/k8sobject"
 	"karpenter-gpu/wellknown"
 )
 
@@ -95,12 +94,14 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 	if err := ctx.RegisterComponentResource("karpenter-gpu:gpu:DevicePlugin", name, d, opts...); err != nil {
 		return nil, err
 	}
-	ns, err := corev1.NewNamespace(ctx, name, &corev1.NamespaceArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(args.Namespace),
+	ns, err := k8sobject.New(ctx, name, map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Namespace",
+		"metadata": map[string]any{
+			"name": args.Namespace,
 			// The plugin mounts host paths: a cluster that enforces the
 			// baseline Pod Security level would reject its pods.
-			Labels: pulumi.StringMap{wellknown.PodSecurityEnforceLabel: pulumi.String("privileged")},
+			"labels": map[string]any{wellknown.PodSecurityEnforceLabel: "privileged"},
 		},
 	}, pulumi.Parent(d))
 	if err != nil {
@@ -111,7 +112,7 @@ func NewDevicePlugin(ctx *pulumi.Context, name string, args *DevicePluginArgs, o
 		Repository: args.ChartRepository,
 		Chart:      "nvidia-device-plugin",
 		Version:    args.Version,
-		Namespace:  ns.Metadata.Name().Elem(),
+		Namespace:  ns.Name(),
 		Values:     pulumi.ToMap(DevicePluginValues(args.Settings)),
 	}, pulumi.Parent(d))
 	if err != nil {

@@ -3,13 +3,10 @@ package gpu
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/k8sobject"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -27,45 +24,6 @@ func HeadroomPodSpec(pool config.GPUPool) map[string]any {
 			"resources": map[string]any{"requests": map[string]any{wellknown.GPUResource: "1"}, "limits": map[string]any{wellknown.GPUResource: "1"}},
 		}},
 	}
-}
-
-// podSpecArgs turns a pod spec given as plain values into the SDK's.
-func podSpecArgs(spec map[string]any) *corev1.PodSpecArgs {
-	var tolerations corev1.TolerationArray
-	for _, t := range spec["tolerations"].([]any) {
-		t := t.(map[string]any)
-		tol := corev1.TolerationArgs{Key: pulumi.String(t["key"].(string)), Operator: pulumi.String(t["operator"].(string)), Effect: pulumi.String(t["effect"].(string))}
-		if v, ok := t["value"].(string); ok {
-			tol.Value = pulumi.String(v)
-		}
-		tolerations = append(tolerations, tol)
-	}
-	var containers corev1.ContainerArray
-	for _, c := range spec["containers"].([]any) {
-		c := c.(map[string]any)
-		resources := c["resources"].(map[string]any)
-		containers = append(containers, corev1.ContainerArgs{
-			Name:  pulumi.String(c["name"].(string)),
-			Image: pulumi.String(c["image"].(string)),
-			Resources: &corev1.ResourceRequirementsArgs{
-				Requests: pulumi.ToStringMap(stringMap(resources["requests"])),
-				Limits:   pulumi.ToStringMap(stringMap(resources["limits"])),
-			},
-		})
-	}
-	return &corev1.PodSpecArgs{
-		NodeSelector: pulumi.ToStringMap(stringMap(spec["nodeSelector"])),
-		Tolerations:  tolerations,
-		Containers:   containers,
-	}
-}
-
-func stringMap(v any) map[string]string {
-	out := map[string]string{}
-	for k, e := range v.(map[string]any) {
-		out[k] = e.(string)
-	}
-	return out
 }
 
 // HeadroomName names a pool's PodTemplate and CapacityBuffer.
@@ -100,22 +58,16 @@ type HeadroomArgs struct {
 // NewHeadroom declares the pool's PodTemplate and CapacityBuffer. Each
 // GPU of headroom is a node kept running (and paid for) while idle.
 func NewHeadroom(ctx *pulumi.Context, name string, args *HeadroomArgs, opts ...pulumi.ResourceOption) ([]pulumi.Resource, error) {
-	template, err := corev1.NewPodTemplate(ctx, name, &corev1.PodTemplateArgs{
-		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String(HeadroomName(args.Pool)), Namespace: pulumi.String(args.Namespace)},
-		Template: &corev1.PodTemplateSpecArgs{Spec: podSpecArgs(HeadroomPodSpec(args.Pool))},
+	template, err := k8sobject.New(ctx, name, map[string]any{
+		"apiVersion": "v1",
+		"kind":       "PodTemplate",
+		"metadata":   map[string]any{"name": HeadroomName(args.Pool), "namespace": args.Namespace},
+		"template":   map[string]any{"spec": HeadroomPodSpec(args.Pool)},
 	}, opts...)
 	if err != nil {
 		return nil, err
 	}
-	buffer := CapacityBufferObject(args.Pool, args.Namespace)
-	cb, err := apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion: pulumi.String(wellknown.CapacityBufferAPIVersion),
-		Kind:       pulumi.String(wellknown.CapacityBufferKind),
-		Metadata: &metav1.ObjectMetaArgs{
-			Name: pulumi.String(HeadroomName(args.Pool)), Namespace: pulumi.String(args.Namespace),
-		},
-		OtherFields: kubernetes.UntypedArgs{"spec": buffer["spec"]},
-	}, append(opts, pulumi.DependsOn([]pulumi.Resource{template}))...)
+	cb, err := k8sobject.New(ctx, name, CapacityBufferObject(args.Pool, args.Namespace), append(opts, pulumi.DependsOn([]pulumi.Resource{template}))...)
 	if err != nil {
 		return nil, fmt.Errorf("headroom of pool %s: %w", args.Pool.Name, err)
 	}

@@ -11,13 +11,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/catalog"
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/k8sobject"
 	"karpenter-gpu/wellknown"
 )
 
@@ -294,8 +292,8 @@ type NodePoolArgs struct {
 
 // NodePool is a pool's NodePool and the NodeOverlays of its sharing.
 type NodePool struct {
-	NodePool *apiextensions.CustomResource
-	Overlays []*apiextensions.CustomResource
+	NodePool *k8sobject.Object
+	Overlays []*k8sobject.Object
 }
 
 // Resources are all of the pool's custom resources.
@@ -313,27 +311,18 @@ func (p *NodePool) Resources() []pulumi.Resource {
 func NewNodePool(ctx *pulumi.Context, name string, args *NodePoolArgs, opts ...pulumi.ResourceOption) (*NodePool, error) {
 	p := &NodePool{}
 	var err error
-	p.NodePool, err = customResource(ctx, name, NodePoolObject(args.Pool), opts...)
+	p.NodePool, err = k8sobject.New(ctx, name, NodePoolObject(args.Pool), opts...)
 	if err != nil {
 		return nil, err
 	}
 	for _, obj := range SharingOverlayObjects(args.Pool) {
-		o, err := customResource(ctx, obj["metadata"].(map[string]any)["name"].(string), obj, opts...)
+		o, err := k8sobject.New(ctx, obj["metadata"].(map[string]any)["name"].(string), obj, opts...)
 		if err != nil {
 			return nil, err
 		}
 		p.Overlays = append(p.Overlays, o)
 	}
 	return p, nil
-}
-
-func customResource(ctx *pulumi.Context, name string, obj map[string]any, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
-	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(obj["apiVersion"].(string)),
-		Kind:        pulumi.String(obj["kind"].(string)),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(obj["metadata"].(map[string]any)["name"].(string))},
-		OtherFields: kubernetes.UntypedArgs{"spec": obj["spec"]},
-	}, opts...)
 }
 
 // anyList and anyMap give typed values the untyped shape that custom

@@ -1,12 +1,10 @@
 package gpu
 
 import (
-	batchv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/batch/v1"
-	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/k8sobject"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -28,50 +26,36 @@ type SmokeTestArgs struct {
 	Pool config.GPUPool
 }
 
+// SmokeTestObject is the Job that runs nvidia-smi on one GPU of the pool.
+func SmokeTestObject(name string, args *SmokeTestArgs) map[string]any {
+	return map[string]any{
+		"apiVersion": "batch/v1",
+		"kind":       "Job",
+		"metadata":   map[string]any{"name": name, "namespace": args.Namespace},
+		"spec": map[string]any{
+			"backoffLimit":          2,
+			"activeDeadlineSeconds": SmokeTestDeadlineSeconds,
+			"template": map[string]any{"spec": map[string]any{
+				"restartPolicy": "Never",
+				"nodeSelector":  anyMap(NodeSelector(args.Pool)),
+				"tolerations":   anyList(Tolerations(args.Pool)),
+				"containers": []any{map[string]any{
+					"name":            "nvidia-smi",
+					"image":           versions.CUDASmokeTestImage,
+					"command":         []any{"nvidia-smi"},
+					"resources":       map[string]any{"limits": map[string]any{wellknown.GPUResource: "1"}},
+					"securityContext": map[string]any{"allowPrivilegeEscalation": false},
+				}},
+			}},
+		},
+	}
+}
+
 // NewSmokeTest runs nvidia-smi on one GPU of the pool. With no GPU node
 // around, the pod is pending until Karpenter launches one; `pulumi up` waits
 // for the Job to complete, and the node goes again once the pool's
 // consolidateAfter passes.
-func NewSmokeTest(ctx *pulumi.Context, name string, args *SmokeTestArgs, opts ...pulumi.ResourceOption) (*batchv1.Job, error) {
-	var tolerations corev1.TolerationArray
-	for _, t := range Tolerations(args.Pool) {
-		toleration := corev1.TolerationArgs{
-			Key:      pulumi.String(t["key"].(string)),
-			Operator: pulumi.String(t["operator"].(string)),
-			Effect:   pulumi.String(t["effect"].(string)),
-		}
-		if v, ok := t["value"].(string); ok {
-			toleration.Value = pulumi.String(v)
-		}
-		tolerations = append(tolerations, toleration)
-	}
+func NewSmokeTest(ctx *pulumi.Context, name string, args *SmokeTestArgs, opts ...pulumi.ResourceOption) (*k8sobject.Object, error) {
 	opts = append(opts, pulumi.Timeouts(&pulumi.CustomTimeouts{Create: SmokeTestAwait, Update: SmokeTestAwait}))
-	return batchv1.NewJob(ctx, name, &batchv1.JobArgs{
-		Metadata: &metav1.ObjectMetaArgs{
-			Name:      pulumi.String(name),
-			Namespace: pulumi.String(args.Namespace),
-		},
-		Spec: &batchv1.JobSpecArgs{
-			BackoffLimit:          pulumi.Int(2),
-			ActiveDeadlineSeconds: pulumi.Int(SmokeTestDeadlineSeconds),
-			Template: &corev1.PodTemplateSpecArgs{
-				Spec: &corev1.PodSpecArgs{
-					RestartPolicy: pulumi.String("Never"),
-					NodeSelector:  pulumi.ToStringMap(NodeSelector(args.Pool)),
-					Tolerations:   tolerations,
-					Containers: corev1.ContainerArray{corev1.ContainerArgs{
-						Name:    pulumi.String("nvidia-smi"),
-						Image:   pulumi.String(versions.CUDASmokeTestImage),
-						Command: pulumi.ToStringArray([]string{"nvidia-smi"}),
-						Resources: &corev1.ResourceRequirementsArgs{
-							Limits: pulumi.StringMap{wellknown.GPUResource: pulumi.String("1")},
-						},
-						SecurityContext: &corev1.SecurityContextArgs{
-							AllowPrivilegeEscalation: pulumi.Bool(false),
-						},
-					}},
-				},
-			},
-		},
-	}, opts...)
+	return k8sobject.New(ctx, name, SmokeTestObject(name, args), opts...)
 }

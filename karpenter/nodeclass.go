@@ -3,12 +3,10 @@ package karpenter
 import (
 	"fmt"
 
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
-	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apiextensions"
-	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/internal/k8sobject"
 	"karpenter-gpu/wellknown"
 )
 
@@ -213,7 +211,7 @@ type NodeClassArgs struct {
 // everything nodes need to join) as dependencies: Kubernetes must know the
 // CRD before the object, and on destroy the object must go while the
 // controller still runs to terminate its instances.
-func NewNodeClass(ctx *pulumi.Context, name string, args *NodeClassArgs, opts ...pulumi.ResourceOption) (*apiextensions.CustomResource, error) {
+func NewNodeClass(ctx *pulumi.Context, name string, args *NodeClassArgs, opts ...pulumi.ResourceOption) (*k8sobject.Object, error) {
 	efa := args.EFASecurityGroupID
 	if efa == nil {
 		efa = pulumi.String("")
@@ -223,10 +221,10 @@ func NewNodeClass(ctx *pulumi.Context, name string, args *NodeClassArgs, opts ..
 		s.RoleName, s.EFASecurityGroupID = v[0].(string), v[1].(string)
 		return NodeClassObject(s)["spec"].(map[string]any)
 	}).(pulumi.MapOutput)
-	return apiextensions.NewCustomResource(ctx, name, &apiextensions.CustomResourceArgs{
-		ApiVersion:  pulumi.String(wellknown.NodeClassAPIVersion),
-		Kind:        pulumi.String(wellknown.NodeClassKind),
-		Metadata:    &metav1.ObjectMetaArgs{Name: pulumi.String(args.Settings.NodeClass.Name)},
-		OtherFields: kubernetes.UntypedArgs{"spec": spec},
+	return k8sobject.New(ctx, name, map[string]any{
+		"apiVersion": wellknown.NodeClassAPIVersion,
+		"kind":       wellknown.NodeClassKind,
+		"metadata":   map[string]any{"name": args.Settings.NodeClass.Name},
+		"spec":       spec,
 	}, opts...)
 }
