@@ -12,11 +12,11 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	apimetav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/wellknown"
 )
 
 // ResolveNodeAccess turns the configured mode into the one the cluster
@@ -128,15 +128,12 @@ func mergeIntoAwsAuth(ctx *pulumi.Context, name string, args *NodeAccessArgs, ch
 	}, pulumi.Provider(args.Kubernetes), child, pulumi.RetainOnDelete(true))
 }
 
-// ConfigMapResource is where aws-auth is read.
-var ConfigMapResource = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
-
 // ReadAwsAuthMapRoles reads the mapRoles of the cluster's aws-auth
 // ConfigMap. It is read before the first resource, not as a Pulumi read
 // resource: a read kept in the state goes stale the moment the patch lands,
 // and every refresh would then report a change.
 func ReadAwsAuthMapRoles(ctx context.Context, client dynamic.Interface) (string, error) {
-	cm, err := client.Resource(ConfigMapResource).Namespace(awsAuthNamespace).Get(ctx, awsAuthName, apimetav1.GetOptions{})
+	cm, err := client.Resource(wellknown.ConfigMapResource).Namespace(awsAuthNamespace).Get(ctx, awsAuthName, apimetav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("reading ConfigMap %s/%s: %w", awsAuthNamespace, awsAuthName, err)
 	}

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/component-helpers/scheduling/corev1/nodeaffinity"
@@ -18,7 +18,6 @@ import (
 	"karpenter-gpu/gpu"
 	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/crdschema"
-	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/placement"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
@@ -377,17 +376,9 @@ func TestSmokeTestLandsOnTaintedPools(t *testing.T) {
 	for _, name := range []string{"default", "training", "tainted-no-value-noexecute"} {
 		t.Run(name, func(t *testing.T) {
 			p := pools[name]
-			cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
-			err := cloud.Run(nil, func(ctx *pulumi.Context) error {
-				_, err := gpu.NewSmokeTest(ctx, "gpu-smoke-test", &gpu.SmokeTestArgs{Namespace: "default", Pool: p})
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			job := cloud.Resources()[0]
-			var spec corev1.PodSpec
-			convert(t, job.Inputs["spec"].(map[string]any)["template"].(map[string]any)["spec"], &spec)
+			var job batchv1.Job
+			convert(t, gpu.SmokeTestObject("gpu-smoke-test", &gpu.SmokeTestArgs{Namespace: "default", Pool: p}), &job)
+			spec := job.Spec.Template.Spec
 			node := producedNode(t, p)
 			if ok, err := placement.Fits(spec, node); err != nil || !ok {
 				t.Errorf("the Job (selector %v, tolerations %v) does not fit the pool's node (labels %v, taints %v)", spec.NodeSelector, spec.Tolerations, node.Labels, node.Spec.Taints)
@@ -396,9 +387,8 @@ func TestSmokeTestLandsOnTaintedPools(t *testing.T) {
 			if c.Resources.Limits.Name(corev1.ResourceName(wellknown.GPUResource), "").Value() != 1 || c.Command[0] != "nvidia-smi" || !strings.Contains(c.Image, ":") {
 				t.Errorf("container = %+v", c)
 			}
-			deadline := job.Inputs["spec"].(map[string]any)["activeDeadlineSeconds"]
-			if deadline != float64(gpu.SmokeTestDeadlineSeconds) || job.CreateTimeout != gpu.SmokeTestAwait {
-				t.Errorf("activeDeadlineSeconds %v, create timeout %q", deadline, job.CreateTimeout)
+			if d := job.Spec.ActiveDeadlineSeconds; d == nil || *d != gpu.SmokeTestDeadlineSeconds || job.Name != "gpu-smoke-test" || job.Namespace != "default" {
+				t.Errorf("Job %s/%s, activeDeadlineSeconds %v", job.Namespace, job.Name, d)
 			}
 		})
 	}

@@ -10,16 +10,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"karpenter-gpu/wellknown"
-)
-
-// Resources read to tell what holds a NodePool's or EC2NodeClass's deletion.
-var (
-	NodeClaimResource = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}
-	PodResource       = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
 )
 
 // Holder is a NodeClaim that keeps a NodePool or EC2NodeClass from going,
@@ -37,7 +30,7 @@ type Holder struct {
 // an EC2NodeClass (kind EC2NodeClass) named name: Karpenter deletes the
 // pool or class only once they are gone.
 func DeletionHolders(ctx context.Context, client dynamic.Interface, kind, name string) ([]Holder, error) {
-	claims, err := client.Resource(NodeClaimResource).List(ctx, metav1.ListOptions{})
+	claims, err := client.Resource(wellknown.NodeClaimResource).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("listing NodeClaims: %w", err)
 	}
@@ -64,7 +57,7 @@ func DeletionHolders(ctx context.Context, client dynamic.Interface, kind, name s
 
 // drainedPods are the pods on node that a drain waits for.
 func drainedPods(ctx context.Context, client dynamic.Interface, node string) (pods, protected []string, err error) {
-	list, err := client.Resource(PodResource).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
+	list, err := client.Resource(wellknown.PodResource).List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + node})
 	if err != nil {
 		return nil, nil, fmt.Errorf("listing the pods of node %s: %w", node, err)
 	}

@@ -9,20 +9,13 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"karpenter-gpu/wellknown"
 )
 
-// Resources read to find an installed Karpenter.
-var (
-	CRDResource        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	DeploymentResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
-)
-
 // RequiredCRDs are the CRDs every Karpenter v1 installation has.
-var RequiredCRDs = []string{"nodepools.karpenter.sh", "nodeclaims.karpenter.sh", "ec2nodeclasses.karpenter.k8s.aws"}
+var RequiredCRDs = []string{wellknown.NodePoolCRD, wellknown.NodeClaimCRD, wellknown.EC2NodeClassCRD}
 
 // RunningController is a Karpenter controller Deployment.
 type RunningController struct {
@@ -67,7 +60,7 @@ func (k Installed) Foreign() []string {
 
 // OptionalCRDs are CRDs of Karpenter's alpha APIs, which older releases
 // lack: NodeOverlay (time-slicing) and CapacityBuffer (headroom).
-var OptionalCRDs = []string{"nodeoverlays.karpenter.sh", "capacitybuffers.autoscaling.x-k8s.io"}
+var OptionalCRDs = []string{wellknown.NodeOverlayCRD, wellknown.CapacityBufferCRD}
 
 // Detect reads Karpenter's CRDs and controller Deployments.
 // owner is the value of the ownership annotation this stack puts on what it
@@ -75,7 +68,7 @@ var OptionalCRDs = []string{"nodeoverlays.karpenter.sh", "capacitybuffers.autosc
 func Detect(ctx context.Context, client dynamic.Interface, owner string) (Installed, error) {
 	found := Installed{CRDs: map[string]bool{}}
 	for _, name := range slices.Concat(RequiredCRDs, OptionalCRDs) {
-		crd, err := client.Resource(CRDResource).Get(ctx, name, metav1.GetOptions{})
+		crd, err := client.Resource(wellknown.CRDResource).Get(ctx, name, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			continue
@@ -84,7 +77,7 @@ func Detect(ctx context.Context, client dynamic.Interface, owner string) (Instal
 		}
 		found.CRDs[name] = crd.GetAnnotations()[wellknown.OwnerAnnotation] == owner
 	}
-	deployments, err := client.Resource(DeploymentResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	deployments, err := client.Resource(wellknown.DeploymentResource).Namespace(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return found, fmt.Errorf("listing Deployments: %w", err)
 	}

@@ -45,7 +45,7 @@ func TestDetectKarpenter(t *testing.T) {
 		deployment("kube-system", "coredns", "602401143452.dkr.ecr.us-west-2.amazonaws.com/eks/coredns:v1.11.4", nil),
 	}
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[k8sschema.GroupVersionResource]string{
-		karpenter.CRDResource: "CustomResourceDefinitionList", karpenter.DeploymentResource: "DeploymentList",
+		wellknown.CRDResource: "CustomResourceDefinitionList", wellknown.DeploymentResource: "DeploymentList",
 	}, objects...)
 	got, err := karpenter.Detect(context.Background(), client, "karpenter-gpu/prod")
 	if err != nil {

@@ -30,9 +30,9 @@ func (p *preflight) checkKarpenter(ctx *pulumi.Context, cfg *config.Stack, clien
 	case cfg.Karpenter.Install && len(foreign) > 0:
 		return fmt.Errorf("cluster %s already runs a Karpenter this stack did not install (%s): a second controller, CRD set and interruption queue would fight it. Set %s:karpenter.install to false to add GPU pools to it, with nodeRole.name naming its node role",
 			cfg.ClusterName, strings.Join(foreign, ", "), config.Namespace)
-	case !cfg.Karpenter.Install && (len(p.karpenter.Controllers) == 0 || !p.karpenter.HasCRD("nodepools.karpenter.sh")):
+	case !cfg.Karpenter.Install && (len(p.karpenter.Controllers) == 0 || !p.karpenter.HasCRD(wellknown.NodePoolCRD)):
 		return fmt.Errorf("%s:karpenter.install: false: cluster %s runs no Karpenter (controller Deployments found: %d; NodePool CRD found: %v); leave karpenter.install at true to install it",
-			config.Namespace, cfg.ClusterName, len(p.karpenter.Controllers), p.karpenter.HasCRD("nodepools.karpenter.sh"))
+			config.Namespace, cfg.ClusterName, len(p.karpenter.Controllers), p.karpenter.HasCRD(wellknown.NodePoolCRD))
 	case !cfg.Karpenter.Install:
 		return poolsOnlyCapabilities(cfg, p.karpenter)
 	}
@@ -62,11 +62,11 @@ func poolsOnlyCapabilities(cfg *config.Stack, k karpenter.Installed) error {
 	}
 	for _, pool := range cfg.GPUPools {
 		if pool.Sharing.Replicas > 1 {
-			needs(fmt.Sprintf("gpuPools[%s].sharing.replicas", pool.Name), pool.Sharing.Replicas, "nodeoverlays.karpenter.sh", wellknown.FeatureGateNodeOverlay,
+			needs(fmt.Sprintf("gpuPools[%s].sharing.replicas", pool.Name), pool.Sharing.Replicas, wellknown.NodeOverlayCRD, wellknown.FeatureGateNodeOverlay,
 				"it never learns that a node advertises its GPUs several times and launches a node per pod")
 		}
 		if pool.Headroom > 0 {
-			needs(fmt.Sprintf("gpuPools[%s].headroom", pool.Name), pool.Headroom, "capacitybuffers.autoscaling.x-k8s.io", wellknown.FeatureGateCapacityBuffer,
+			needs(fmt.Sprintf("gpuPools[%s].headroom", pool.Name), pool.Headroom, wellknown.CapacityBufferCRD, wellknown.FeatureGateCapacityBuffer,
 				"no GPU is kept ready")
 		}
 	}

@@ -30,6 +30,7 @@ func training(subnets ...string) map[string]any {
 }
 
 func TestEFATrainingClass(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, training("subnet-0aa11bb22cc33dd44", "subnet-0dd44ee55ff660077"))
 	sg := one(t, cloud, "aws:ec2/securityGroup:SecurityGroup", "efa")
 	self := map[string]any{"protocol": "-1", "fromPort": float64(0), "toPort": float64(0), "self": true}
@@ -79,6 +80,7 @@ func TestEFATrainingClass(t *testing.T) {
 }
 
 func TestEFAClassNeedsOneZone(t *testing.T) {
+	t.Parallel()
 	cloud, err := run(t, fakecloud.Example(clusterName), training("subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"))
 	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:nodeClasses[p5].subnetIds: subnets in 2 availability zones (us-west-2a: subnet-0aa11bb22cc33dd44; us-west-2b: subnet-0bb22cc33dd44ee55)") {
 		t.Fatalf("err = %v", err)
@@ -92,6 +94,7 @@ func TestEFAClassNeedsOneZone(t *testing.T) {
 // created in an account without it, adopted by import where it exists,
 // kept on destroy either way; absent when no pool uses spot.
 func TestSpotServiceLinkedRole(t *testing.T) {
+	t.Parallel()
 	fresh := fakecloud.Example(clusterName)
 	fresh.SpotServiceLinkedRole = false
 	cloud, err := run(t, fresh, nil)
@@ -118,6 +121,7 @@ func TestSpotServiceLinkedRole(t *testing.T) {
 }
 
 func TestPodIdentityAgentOnACreatedCluster(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{
 		"karpenter": map[string]any{"identity": "podIdentity"},
 		"cluster": map[string]any{
@@ -146,6 +150,7 @@ func TestPodIdentityAgentOnACreatedCluster(t *testing.T) {
 
 // Reservations reach the class; the reserved pool launches from it.
 func TestReservedPool(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, training("subnet-0aa11bb22cc33dd44"))
 	spec := one(t, cloud, typeNodeClass, "p5").Inputs["spec"].(map[string]any)
 	if !reflect.DeepEqual(spec["capacityReservationSelectorTerms"], []any{map[string]any{"tags": map[string]any{"purpose": "training"}}}) {
@@ -164,6 +169,7 @@ func TestReservedPool(t *testing.T) {
 // read before anything: one that does not exist, or a reservation outside
 // the class's zones, is refused; what cannot be read ahead is a warning.
 func TestReservationsAndPlacementGroupsAreChecked(t *testing.T) {
+	t.Parallel()
 	withClass := func(change func(class map[string]any)) map[string]any {
 		values := training("subnet-0aa11bb22cc33dd44") // us-west-2a
 		change(values["nodeClasses"].([]any)[1].(map[string]any))

@@ -13,6 +13,7 @@ import (
 // A pool no instance type can serve is accepted by Karpenter and never
 // launches: refused before anything, with its key and the reason.
 func TestImpossiblePoolsAreRefused(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		pool map[string]any
 		want string
@@ -44,6 +45,7 @@ func TestImpossiblePoolsAreRefused(t *testing.T) {
 // Preview warns, per pool, when the account's vCPU quota cannot hold
 // maxGPUs on the pool's hungriest type, and says how to ask for more.
 func TestQuotaWarnings(t *testing.T) {
+	t.Parallel()
 	training := map[string]any{"gpuPools": []any{
 		map[string]any{"name": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16, "capacityTypes": []string{"on-demand"}},
 		map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 2, "capacityTypes": []string{"spot"}},
@@ -70,6 +72,7 @@ func TestQuotaWarnings(t *testing.T) {
 
 // Headroom turns on Karpenter's capacityBuffer gate and waits for the pool.
 func TestHeadroomStack(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"gpuPools": []any{map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4, "headroom": 1}}})
 	buffer := one(t, cloud, "kubernetes:autoscaling.x-k8s.io/v1beta1:CapacityBuffer", "gpu-headroom-inference")
 	template := one(t, cloud, "kubernetes:core/v1:PodTemplate", "gpu-headroom-inference")
@@ -88,6 +91,7 @@ func TestHeadroomStack(t *testing.T) {
 // valid on their own, that no instance type can serve them; nothing is
 // registered.
 func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
+	t.Parallel()
 	cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
 		map[string]any{"name": "typo", "gpus": []string{"L4"}, "maxGPUs": 2},
 		map[string]any{"name": "arm", "gpus": []string{"t4g"}, "maxGPUs": 2},
@@ -114,6 +118,7 @@ func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
 // A pool that is valid but cannot reach one of its GPUs says so: with one
 // GPU per instance, h100 comes in p5.4xlarge, h200 in no type.
 func TestUnreachableGPUsAreNamed(t *testing.T) {
+	t.Parallel()
 	values := map[string]any{"gpuPools": []any{map[string]any{"name": "big", "gpus": []string{"h100", "h200"}, "maxGPUs": 8}}}
 	got := observed(t, fakecloud.Example(clusterName), values)
 	if types := got.Outputs["gpuPools"].(map[string]any)["big"].(map[string]any)["instanceTypes"]; fmt.Sprint(types) != "[p5.4xlarge]" {
@@ -142,6 +147,7 @@ func observed(t *testing.T, cluster fakecloud.Cluster, values map[string]any) st
 // warning, and a pool none of whose types is offered there is refused
 // before anything, naming the zones.
 func TestPoolsKeepOnlyTypesOfferedInTheirZones(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example(clusterName)
 	c.NotOffered = map[string][]string{
 		"g6.48xlarge": {"us-west-2a", "us-west-2b", "us-west-2c"},
@@ -185,6 +191,7 @@ func TestPoolsKeepOnlyTypesOfferedInTheirZones(t *testing.T) {
 // Where EC2 describes a type's GPUs otherwise than the catalogue, preview
 // names both values; EC2's names are compared as Karpenter labels them.
 func TestEC2GPUFactsThatDifferAreNamed(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example(clusterName)
 	c.GPUs = map[string][]fakecloud.GPU{
 		"g6e.xlarge":   {{Name: "L40S", Manufacturer: "NVIDIA", Count: 1, MemoryMi: 46068}},
@@ -214,6 +221,7 @@ func TestEC2GPUFactsThatDifferAreNamed(t *testing.T) {
 // The rows the catalogue gained or had wrong serve pools: the g7 family
 // (rtx-pro-4500) and the single-H100 p5.4xlarge, with their list prices.
 func TestNewAndCorrectedRowsServePools(t *testing.T) {
+	t.Parallel()
 	got := observed(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
 		map[string]any{"name": "rtx", "gpus": []string{"rtx-pro-4500"}, "gpuCount": map[string]int{"min": 1, "max": 8}, "maxGPUs": 8},
 		map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 2},

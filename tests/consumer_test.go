@@ -45,10 +45,9 @@ func (c *consumer) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
 // its pod's spec and annotations.
 func deployWorkload(t *testing.T, outputs map[string]any, pool string) (corev1.PodSpec, map[string]string, error) {
 	t.Helper()
-	cfg, _ := json.Marshal(map[string]string{"gpu-workload:platformStack": "my-org/karpenter-gpu/dev", "gpu-workload:pool": pool})
-	t.Setenv(pulumi.EnvConfig, string(cfg))
+	cfg := map[string]string{"gpu-workload:platformStack": "my-org/karpenter-gpu/dev", "gpu-workload:pool": pool}
 	c := &consumer{outputs: outputs}
-	err := pulumi.RunErr(workload.Program, pulumi.WithMocks("gpu-workload", "dev", c))
+	err := pulumi.RunErr(workload.Program, pulumi.WithMocks("gpu-workload", "dev", c), func(info *pulumi.RunInfo) { info.Config = cfg })
 	var template corev1.PodTemplateSpec
 	if c.deployment != nil {
 		raw, _ := json.Marshal(c.deployment["spec"].(map[string]any)["template"])
@@ -63,6 +62,7 @@ func deployWorkload(t *testing.T, outputs map[string]any, pool string) (corev1.P
 // example consumer built from nothing but gpuPools[pool] lands on the node
 // that pool produces, tainted or not.
 func TestConsumerLandsOnEveryPool(t *testing.T) {
+	t.Parallel()
 	for _, file := range []string{"../Pulumi.dev.yaml", "../Pulumi.prod.yaml.example"} {
 		cloud, outputs := runStackFileOutputs(t, file)
 		pools := byType(cloud, typeNodePool)
@@ -107,6 +107,7 @@ func TestConsumerLandsOnEveryPool(t *testing.T) {
 }
 
 func TestConsumerNamesTheAvailablePools(t *testing.T) {
+	t.Parallel()
 	_, outputs := runStackFileOutputs(t, "../Pulumi.prod.yaml.example")
 	_, _, err := deployWorkload(t, outputs, "cheap")
 	if err == nil || !strings.Contains(err.Error(), `pool "cheap" is not one of the platform's GPU pools: inference, training`) {

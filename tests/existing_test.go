@@ -30,6 +30,7 @@ var poolsOnly = map[string]any{
 
 // A second controller would fight the first: refused before anything.
 func TestExistingKarpenterIsDetected(t *testing.T) {
+	t.Parallel()
 	cloud, err := run(t, withKarpenter("1.14.0"), nil)
 	if err == nil || !strings.Contains(err.Error(), "cluster ml-prod already runs a Karpenter this stack did not install (CRD nodepools.karpenter.sh, CRD nodeclaims.karpenter.sh, CRD ec2nodeclasses.karpenter.k8s.aws, Deployment karpenter/karpenter (Karpenter 1.14.0))") ||
 		!strings.Contains(err.Error(), "karpenter-gpu:karpenter.install to false") {
@@ -50,6 +51,7 @@ func TestExistingKarpenterIsDetected(t *testing.T) {
 // Pools-only mode declares what GPU capacity needs and nothing of the
 // controller, and its pools still get the device plugin and a consumer.
 func TestPoolsOnlyMode(t *testing.T) {
+	t.Parallel()
 	cloud, err := run(t, withKarpenter("1.15.1"), poolsOnly)
 	if err != nil {
 		t.Fatal(err)
@@ -89,6 +91,7 @@ func TestPoolsOnlyMode(t *testing.T) {
 }
 
 func TestPoolsOnlyOutputsKeepTheirKeys(t *testing.T) {
+	t.Parallel()
 	c := withKarpenter("1.14.0")
 	cloud := fakecloud.New(c, "karpenter-gpu", "test")
 	var got map[string]any
@@ -109,6 +112,7 @@ func TestPoolsOnlyOutputsKeepTheirKeys(t *testing.T) {
 }
 
 func TestAutoModeIsRefused(t *testing.T) {
+	t.Parallel()
 	auto := fakecloud.Example(clusterName)
 	auto.AutoMode = true
 	cloud, err := run(t, auto, nil)
@@ -123,6 +127,7 @@ func TestAutoModeIsRefused(t *testing.T) {
 // The stack marks what it installs, so that its own install is not taken
 // for someone else's on the next run.
 func TestReleasesCarryTheOwnerAnnotation(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, nil)
 	for _, name := range []string{"karpenter", "karpenter-crd"} {
 		values := one(t, cloud, typeRelease, name).Inputs["values"].(map[string]any)
@@ -136,6 +141,7 @@ func TestReleasesCarryTheOwnerAnnotation(t *testing.T) {
 // anything: Gte/Lte requirements before 1.9, time-slicing without the
 // NodeOverlay CRD or with its gate off, headroom without CapacityBuffer.
 func TestPoolsOnlyNeedsWhatTheInstalledKarpenterOffers(t *testing.T) {
+	t.Parallel()
 	shared := map[string]any{"name": "shared", "gpus": []string{"l4"}, "maxGPUs": 2, "sharing": map[string]any{"replicas": 4}}
 	warm := map[string]any{"name": "warm", "gpus": []string{"l4"}, "maxGPUs": 2, "headroom": 1}
 	values := func(pools ...any) map[string]any {

@@ -31,6 +31,7 @@ import (
 // whatever taints the pool adds: judged for each instance type a pool may
 // launch, with Kubernetes' scheduling code.
 func TestNodeRepairAgentRunsOnEveryGPUNode(t *testing.T) {
+	t.Parallel()
 	dir, err := charts.Upstream("eks-node-monitoring-agent", versions.NodeMonitoringAgent)
 	if err != nil {
 		t.Fatal(err)
@@ -106,6 +107,7 @@ func TestNodeRepairAgentRunsOnEveryGPUNode(t *testing.T) {
 // agent chart's own: its DCGM server, rendered with the stack's values,
 // runs on the node of every amd64 catalogue GPU type and of no arm64 one.
 func TestNodeRepairWarnsOfPoolsWithoutGPUHealth(t *testing.T) {
+	t.Parallel()
 	cfg := config.Defaults()
 	cfg.ClusterName = "ml"
 	cfg.Karpenter.FeatureGates = map[string]bool{wellknown.FeatureGateNodeRepair: true}
@@ -162,6 +164,7 @@ func TestNodeRepairWarnsOfPoolsWithoutGPUHealth(t *testing.T) {
 // command to fix its values when its DCGM server would skip tainted nodes;
 // one this stack created (its tag) stays the stack's.
 func TestExistingNodeMonitoringAgentIsLeftAlone(t *testing.T) {
+	t.Parallel()
 	repair := map[string]any{"karpenter": map[string]any{"featureGates": map[string]bool{wellknown.FeatureGateNodeRepair: true}}}
 	withAgent := func(values string, tags map[string]string) fakecloud.Cluster {
 		c := fakecloud.Example(clusterName)

@@ -22,6 +22,7 @@ func object(r fakecloud.Resource) map[string]any {
 // node Karpenter would launch from the registered NodePool, for the
 // committed stacks and for pools with taints of their own.
 func TestEveryPoolGetsTheDevicePlugin(t *testing.T) {
+	t.Parallel()
 	tainted := func(t *testing.T) *fakecloud.Cloud {
 		return mustRun(t, map[string]any{
 			"smokeTest":   "true",
@@ -101,6 +102,7 @@ func TestEveryPoolGetsTheDevicePlugin(t *testing.T) {
 
 // Sharing turns on Karpenter's NodeOverlay gate, and only then.
 func TestSharingTurnsOnTheNodeOverlayGate(t *testing.T) {
+	t.Parallel()
 	gates := func(values map[string]any) any {
 		return values["settings"].(map[string]any)["featureGates"]
 	}
@@ -118,6 +120,7 @@ func TestSharingTurnsOnTheNodeOverlayGate(t *testing.T) {
 }
 
 func TestNodeTrustFollowsThePartition(t *testing.T) {
+	t.Parallel()
 	china := fakecloud.Example(clusterName)
 	china.Partition, china.Region = "aws-cn", "cn-north-1"
 	cloud, err := run(t, china, nil)
@@ -138,6 +141,7 @@ func TestNodeTrustFollowsThePartition(t *testing.T) {
 }
 
 func TestDevicePluginNamespaceAllowsItsPods(t *testing.T) {
+	t.Parallel()
 	ns := one(t, mustRun(t, nil), "kubernetes:core/v1:Namespace", "nvidia-device-plugin").Inputs["metadata"].(map[string]any)
 	if ns["labels"].(map[string]any)[wellknown.PodSecurityEnforceLabel] != "privileged" {
 		t.Errorf("namespace labels = %v", ns["labels"])

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/gpu"
 	"karpenter-gpu/iam"
 	"karpenter-gpu/internal/crdschema"
 	"karpenter-gpu/internal/fakecloud"
@@ -30,6 +31,7 @@ const (
 )
 
 func TestBadConfigurationRegistersNothing(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name   string
 		values map[string]any
@@ -60,6 +62,7 @@ func TestBadConfigurationRegistersNothing(t *testing.T) {
 }
 
 func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
+	t.Parallel()
 	configMapOnly := fakecloud.Example(clusterName)
 	configMapOnly.AuthenticationMode = "CONFIG_MAP"
 	k8s138 := fakecloud.Example(clusterName)
@@ -98,6 +101,7 @@ func TestClusterFactsThatRuleOutTheConfigRegisterNothing(t *testing.T) {
 func dependsOn(r fakecloud.Resource, urn string) bool { return slices.Contains(r.Dependencies, urn) }
 
 func TestCustomResourcesComeAfterAndGoBeforeKarpenter(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"gpuPools": []any{
 		map[string]any{"name": "inference", "gpus": []string{"l4"}, "maxGPUs": 4},
 		map[string]any{"name": "training", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16},
@@ -186,6 +190,7 @@ func TestCustomResourcesComeAfterAndGoBeforeKarpenter(t *testing.T) {
 }
 
 func TestEveryKarpenterObjectPassesTheCRDSchema(t *testing.T) {
+	t.Parallel()
 	v, err := crdschema.Karpenter()
 	if err != nil {
 		t.Fatal(err)
@@ -226,6 +231,7 @@ func discoveryTags(cloud *fakecloud.Cloud) map[string]string {
 }
 
 func TestDiscoveryTagsOnPrivateSubnetsAndClusterSecurityGroup(t *testing.T) {
+	t.Parallel()
 	want := map[string]string{
 		"subnet-0aa11bb22cc33dd44": clusterName, "subnet-0bb22cc33dd44ee55": clusterName, "subnet-0cc33dd44ee55ff66": clusterName,
 		"sg-0c1d2e3f405162738": clusterName,
@@ -278,6 +284,7 @@ func snapshot(cloud *fakecloud.Cloud) string {
 // run. Each case runs twice, the second time against the tags the first
 // created: the second run declares exactly what the first did.
 func TestDiscoveryNeverTakesOverTags(t *testing.T) {
+	t.Parallel()
 	preexisting := fakecloud.Example(clusterName)
 	preexisting.Subnets[0].Tags = map[string]string{wellknown.DiscoveryTagKey: clusterName}
 	preexisting.SecurityGroupTags = map[string]string{wellknown.DiscoveryTagKey: clusterName}
@@ -325,6 +332,7 @@ func TestDiscoveryNeverTakesOverTags(t *testing.T) {
 
 // discovery.mode ids tags nothing and selects by ID.
 func TestDiscoveryByID(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"discovery": map[string]any{"mode": "ids"}})
 	if n := len(byType(cloud, typeTag)); n != 0 {
 		t.Errorf("%d tags in mode ids", n)
@@ -337,6 +345,7 @@ func TestDiscoveryByID(t *testing.T) {
 }
 
 func TestNodeAccessEntry(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, nil)
 	entries := byType(cloud, "aws:eks/accessEntry:AccessEntry")
 	if len(entries) != 1 {
@@ -352,6 +361,7 @@ func TestNodeAccessEntry(t *testing.T) {
 }
 
 func TestAwsAuthMergeKeepsExistingMappings(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example(clusterName)
 	c.AuthenticationMode = "CONFIG_MAP"
 	mapRoles := func() (string, fakecloud.Resource) {
@@ -391,6 +401,7 @@ func TestAwsAuthMergeKeepsExistingMappings(t *testing.T) {
 // the scheduled drift check never passes. The live mapRoles is read before
 // the first resource instead, and nothing of it is kept in the state.
 func TestAwsAuthKeepsNoReadInTheState(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example(clusterName)
 	c.AuthenticationMode = "CONFIG_MAP"
 	cloud, err := run(t, c, nil)
@@ -406,6 +417,7 @@ func TestAwsAuthKeepsNoReadInTheState(t *testing.T) {
 }
 
 func TestAwsAuthMissingIsRefusedBeforeAnything(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example(clusterName)
 	c.AuthenticationMode, c.AwsAuthMapRoles = "CONFIG_MAP", ""
 	cloud, err := run(t, c, nil)
@@ -427,6 +439,7 @@ func trust(t *testing.T, cloud *fakecloud.Cloud) map[string]any {
 }
 
 func TestControllerIdentity(t *testing.T) {
+	t.Parallel()
 	issuer := "oidc.eks.us-west-2.amazonaws.com/id/0123456789ABCDEF0123456789ABCDEF"
 
 	irsa := mustRun(t, nil)
@@ -461,6 +474,7 @@ func TestControllerIdentity(t *testing.T) {
 }
 
 func TestOIDCProviderCreatedOnRequest(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"karpenter": map[string]any{"createOidcProvider": true}})
 	p := one(t, cloud, "aws:iam/openIdConnectProvider:OpenIdConnectProvider", "cluster-oidc").Inputs
 	if p["url"] != fakecloud.Example(clusterName).OIDCIssuer || !reflect.DeepEqual(p["clientIdLists"], []any{"sts.amazonaws.com"}) {
@@ -472,6 +486,7 @@ func TestOIDCProviderCreatedOnRequest(t *testing.T) {
 }
 
 func TestControllerPoliciesUseTheRealARNs(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, nil)
 	policies := byType(cloud, typePolicy)
 	if len(policies) != 5 {
@@ -499,6 +514,7 @@ func TestControllerPoliciesUseTheRealARNs(t *testing.T) {
 }
 
 func TestHelmReleasesArePinned(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"devicePlugin": map[string]any{"version": "0.19.1"}})
 	crds := one(t, cloud, typeRelease, "karpenter-crd").Inputs
 	controller := one(t, cloud, typeRelease, "karpenter").Inputs
@@ -521,6 +537,7 @@ func TestHelmReleasesArePinned(t *testing.T) {
 // Chart sources are configuration: a private OCI mirror, an HTTP
 // repository, or a local folder for deploy runners without internet.
 func TestChartRepositories(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{
 		"karpenter":    map[string]any{"chartRepository": "./charts"},
 		"devicePlugin": map[string]any{"chartRepository": "oci://123456789012.dkr.ecr.us-east-1.amazonaws.com/mirror"},
@@ -541,6 +558,7 @@ func TestChartRepositories(t *testing.T) {
 }
 
 func TestTagsReachEveryTaggableAWSResource(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"tags": map[string]string{"team": "ml", "cost-center": "42"}})
 	taggable := 0
 	for _, r := range cloud.Resources() {
@@ -567,8 +585,13 @@ func TestTagsReachEveryTaggableAWSResource(t *testing.T) {
 }
 
 func TestSmokeTestJob(t *testing.T) {
+	t.Parallel()
 	cloud := mustRun(t, map[string]any{"smokeTest": "true"})
 	job := one(t, cloud, "kubernetes:batch/v1:Job", "gpu-smoke-test")
+	// up waits for the Job longer than its pod may run.
+	if job.CreateTimeout != gpu.SmokeTestAwait || job.Inputs["spec"].(map[string]any)["activeDeadlineSeconds"] != float64(gpu.SmokeTestDeadlineSeconds) {
+		t.Errorf("create timeout %q, activeDeadlineSeconds %v", job.CreateTimeout, job.Inputs["spec"].(map[string]any)["activeDeadlineSeconds"])
+	}
 	for _, r := range append(byType(cloud, typeNodePool), one(t, cloud, typeRelease, "nvidia-device-plugin")) {
 		if !dependsOn(job, r.URN) {
 			t.Errorf("the smoke test does not wait for %s", r.Name)
@@ -580,6 +603,7 @@ func TestSmokeTestJob(t *testing.T) {
 }
 
 func TestGreenfieldCluster(t *testing.T) {
+	t.Parallel()
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	var outputs map[string]any
 	if err := runProgram(cloud, stackConfig(t, map[string]any{"cluster": map[string]any{
@@ -611,6 +635,7 @@ func TestGreenfieldCluster(t *testing.T) {
 }
 
 func TestSecondRunIsIdentical(t *testing.T) {
+	t.Parallel()
 	snapshot := func() string {
 		var b strings.Builder
 		for _, r := range mustRun(t, map[string]any{"smokeTest": "true"}).Resources() {
@@ -626,6 +651,7 @@ func TestSecondRunIsIdentical(t *testing.T) {
 }
 
 func TestStackOutputs(t *testing.T) {
+	t.Parallel()
 	cloud := fakecloud.New(fakecloud.Example(clusterName), config.Namespace, "test")
 	var got map[string]any
 	err := runProgram(cloud, map[string]string{config.Namespace + ":clusterName": clusterName}, outputsInto(&got))
@@ -695,6 +721,7 @@ func TestStackOutputs(t *testing.T) {
 // A pool on an EFA class tells a training job how many EFA devices to ask
 // for: one per network card the class attaches.
 func TestEFAPoolOutputs(t *testing.T) {
+	t.Parallel()
 	_, outputs := runStackFileOutputs(t, "../Pulumi.prod.yaml.example")
 	pools := outputs["gpuPools"].(map[string]any)
 	for pool, want := range map[string]float64{"training": 32, "inference": 0} {
@@ -709,6 +736,7 @@ func TestEFAPoolOutputs(t *testing.T) {
 // launches no GPU node at all: refused before anything is created, naming
 // the class's key and the newest release SSM offers.
 func TestAMIMustExistForTheClusterVersion(t *testing.T) {
+	t.Parallel()
 	k8s136, k8s137 := fakecloud.Example(clusterName), fakecloud.Example(clusterName)
 	k8s136.Version, k8s137.Version = "1.36", "1.37"
 	old := map[string]any{"nodeClasses": []any{map[string]any{"name": "gpu", "ami": "al2023@v20251120"}}}
@@ -768,6 +796,7 @@ func TestAMIMustExistForTheClusterVersion(t *testing.T) {
 }
 
 func TestGreenfieldChecksTheAMIBeforeCreatingTheCluster(t *testing.T) {
+	t.Parallel()
 	cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{
 		"cluster": map[string]any{
 			"create": true, "version": "1.36", "vpcId": "vpc-0a1b2c3d4e5f60718", "subnetIds": []string{"subnet-0aa11bb22cc33dd44", "subnet-0bb22cc33dd44ee55"},
@@ -787,6 +816,7 @@ func TestGreenfieldChecksTheAMIBeforeCreatingTheCluster(t *testing.T) {
 // reported by the deletion error hook; a pool whose protected jobs
 // may hold a drain longer is named at preview, with how to see what holds it.
 func TestDestroyTimeout(t *testing.T) {
+	t.Parallel()
 	cases := map[string]struct {
 		values map[string]any
 		want   string

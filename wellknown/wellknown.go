@@ -2,6 +2,8 @@
 // stack, Karpenter, the NVIDIA device plugin and GPU workloads must agree on.
 package wellknown
 
+import "k8s.io/apimachinery/pkg/runtime/schema"
+
 const (
 	// DiscoveryTagKey marks the subnets and security groups Karpenter may use.
 	DiscoveryTagKey = "karpenter.sh/discovery"
@@ -94,6 +96,26 @@ const (
 	// FeatureGateCapacityBuffer).
 	CapacityBufferAPIVersion = "autoscaling.x-k8s.io/v1beta1"
 	CapacityBufferKind       = "CapacityBuffer"
+)
+
+// Karpenter's CRDs, by name: the first three every v1 installation has,
+// the others are its alpha APIs, which older releases lack.
+const (
+	NodePoolCRD       = "nodepools.karpenter.sh"
+	NodeClaimCRD      = "nodeclaims.karpenter.sh"
+	EC2NodeClassCRD   = "ec2nodeclasses.karpenter.k8s.aws"
+	NodeOverlayCRD    = "nodeoverlays.karpenter.sh"
+	CapacityBufferCRD = "capacitybuffers.autoscaling.x-k8s.io"
+)
+
+// API resources the stack reads from the cluster before and after it
+// declares anything: what of Karpenter runs, what holds a deletion, aws-auth.
+var (
+	CRDResource        = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	DeploymentResource = schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "deployments"}
+	ConfigMapResource  = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
+	PodResource        = schema.GroupVersionResource{Version: "v1", Resource: "pods"}
+	NodeClaimResource  = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}
 )
 
 // Feature gates of the pinned Karpenter chart (settings.featureGates and

@@ -106,9 +106,10 @@ func TestConstantsAreKarpentersOwn(t *testing.T) {
 
 // crd is what a CRD says of its API: group, kind and served versions.
 type crd struct {
-	Spec struct {
+	Metadata struct{ Name string }
+	Spec     struct {
 		Group string
-		Names struct{ Kind string }
+		Names struct{ Kind, Plural string }
 		// Versions are the API versions the CRD serves.
 		Versions []struct {
 			Name   string
@@ -121,11 +122,12 @@ type crd struct {
 // The API versions and kinds are those the pinned CRDs serve and store.
 func TestAPIVersionsAndKindsAreTheCRDs(t *testing.T) {
 	provider, _, _ := modules(t)
-	cases := []struct{ file, apiVersion, kind string }{
-		{"karpenter.k8s.aws_ec2nodeclasses.yaml", NodeClassAPIVersion, NodeClassKind},
-		{"karpenter.sh_nodepools.yaml", NodePoolAPIVersion, NodePoolKind},
-		{"karpenter.sh_nodeoverlays.yaml", NodeOverlayAPIVersion, NodeOverlayKind},
-		{"autoscaling.x-k8s.io_capacitybuffers.yaml", CapacityBufferAPIVersion, CapacityBufferKind},
+	cases := []struct{ file, name, apiVersion, kind string }{
+		{"karpenter.k8s.aws_ec2nodeclasses.yaml", EC2NodeClassCRD, NodeClassAPIVersion, NodeClassKind},
+		{"karpenter.sh_nodepools.yaml", NodePoolCRD, NodePoolAPIVersion, NodePoolKind},
+		{"karpenter.sh_nodeclaims.yaml", NodeClaimCRD, NodeClaimResource.GroupVersion().String(), "NodeClaim"},
+		{"karpenter.sh_nodeoverlays.yaml", NodeOverlayCRD, NodeOverlayAPIVersion, NodeOverlayKind},
+		{"autoscaling.x-k8s.io_capacitybuffers.yaml", CapacityBufferCRD, CapacityBufferAPIVersion, CapacityBufferKind},
 	}
 	for _, tc := range cases {
 		var c crd
@@ -138,8 +140,11 @@ func TestAPIVersionsAndKindsAreTheCRDs(t *testing.T) {
 				stored = c.Spec.Group + "/" + v.Name
 			}
 		}
-		if tc.apiVersion != stored || tc.kind != c.Spec.Names.Kind {
-			t.Errorf("%s serves and stores %s %s; wellknown has %s %s", tc.file, stored, c.Spec.Names.Kind, tc.apiVersion, tc.kind)
+		if tc.apiVersion != stored || tc.kind != c.Spec.Names.Kind || tc.name != c.Metadata.Name {
+			t.Errorf("%s is CRD %s, serving and storing %s %s; wellknown has %s %s %s", tc.file, c.Metadata.Name, stored, c.Spec.Names.Kind, tc.name, tc.apiVersion, tc.kind)
+		}
+		if tc.name == NodeClaimCRD && c.Spec.Names.Plural != NodeClaimResource.Resource {
+			t.Errorf("NodeClaims are read as %s, the CRD's plural is %s", NodeClaimResource.Resource, c.Spec.Names.Plural)
 		}
 	}
 	if NodeClassAPIVersion != NodeClassGroup+"/v1" {

@@ -1,131 +1,13 @@
 // Command render shows what `pulumi up` would declare, without a cloud
-// account: it runs the stack program under the Pulumi engine's mocks and
-// writes every Kubernetes object, Helm values file, IAM and queue policy,
-// EventBridge pattern, and a plan of all resources with their dependencies.
+// account (package internal/render): go run ./cmd/render -help.
 package main
 
 import (
-	"flag"
-	"fmt"
-	"io"
-	"io/fs"
 	"os"
-	"path/filepath"
-	"sort"
-	"strings"
 
-	"karpenter-gpu/internal/stackfile"
+	"karpenter-gpu/internal/render"
 )
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// run renders as the command line says and returns the exit code. Nothing
-// is written unless the whole stack rendered.
-func run(args []string, stdout, stderr io.Writer) int {
-	flags := flag.NewFlagSet("render", flag.ContinueOnError)
-	flags.SetOutput(stderr)
-	stackName := flags.String("stack", "", "stack whose Pulumi.<stack>.yaml to read (default: the stack -config is named for, else dev)")
-	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
-	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
-	outDir := flags.String("out", "rendered", "directory to write: absent, empty or a previous render, which is replaced as a whole")
-	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
-	if err := flags.Parse(args); err != nil {
-		return 2
-	}
-	if *stackName == "" {
-		*stackName = "dev"
-		if name, ok := stackfile.StackName(*configFile); ok {
-			*stackName = name
-		}
-	}
-	if *configFile == "" {
-		*configFile = "Pulumi." + *stackName + ".yaml"
-	}
-	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion})
-	if err == nil {
-		err = write(*outDir, files)
-	}
-	if err != nil {
-		fmt.Fprintln(stderr, "render:", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "wrote %d files to %s/ (start with %s)\n", len(files), *outDir, filepath.Join(*outDir, "plan.md"))
-	return 0
-}
-
-// write replaces dir with exactly files, so that nothing stale stays behind.
-// It is written next to dir first and only then swapped in. A dir that
-// holds anything a previous render did not write is refused untouched.
-func write(dir string, files map[string][]byte) error {
-	if err := replaceable(dir); err != nil {
-		return err
-	}
-	tmp, err := os.MkdirTemp(filepath.Dir(filepath.Clean(dir)), ".render-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(tmp)
-	if err := os.Chmod(tmp, 0o755); err != nil {
-		return err
-	}
-	names := make([]string, 0, len(files))
-	for name := range files {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		p := filepath.Join(tmp, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(p, files[name], 0o644); err != nil {
-			return err
-		}
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dir)
-}
-
-// replaceable: dir is absent, empty, or a previous render: every file in
-// it is one its manifest names.
-func replaceable(dir string) error {
-	entries, err := os.ReadDir(dir)
-	if os.IsNotExist(err) || (err == nil && len(entries) == 0) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	listed := map[string]bool{Manifest: true}
-	raw, err := os.ReadFile(filepath.Join(dir, Manifest))
-	if err == nil {
-		for _, name := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
-			listed[name] = true
-		}
-	}
-	var foreign []string
-	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, path)
-		if err == nil && !listed[filepath.ToSlash(rel)] {
-			foreign = append(foreign, filepath.ToSlash(rel))
-		}
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if len(foreign) > 0 {
-		if len(foreign) > 3 {
-			foreign = append(foreign[:3], fmt.Sprintf("and %d more", len(foreign)-3))
-		}
-		return fmt.Errorf("-out %s holds files render did not write (%s); nothing was touched: give an empty or new folder, or a previous render's", dir, strings.Join(foreign, ", "))
-	}
-	return nil
+	os.Exit(render.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -3,14 +3,13 @@ package fakecloud
 import (
 	"slices"
 
+	"karpenter-gpu/wellknown"
+
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
-
-	"karpenter-gpu/cluster"
-	"karpenter-gpu/karpenter"
 )
 
 // Karpenter is a Karpenter that someone else installed in the cluster.
@@ -18,7 +17,7 @@ type Karpenter struct {
 	Namespace string
 	// Version is the controller image's tag.
 	Version string
-	// OptionalCRDs are the alpha CRDs it has (karpenter.OptionalCRDs).
+	// OptionalCRDs are the alpha CRDs it has (wellknown.NodeOverlayCRD, wellknown.CapacityBufferCRD).
 	OptionalCRDs []string
 	// FeatureGates is its FEATURE_GATES value, empty for none.
 	FeatureGates string
@@ -30,7 +29,7 @@ type Karpenter struct {
 func (c Cluster) kubernetes() dynamic.Interface {
 	var objects []runtime.Object
 	if k := c.Karpenter; k != nil {
-		for _, name := range slices.Concat(karpenter.RequiredCRDs, k.OptionalCRDs) {
+		for _, name := range slices.Concat([]string{wellknown.NodePoolCRD, wellknown.NodeClaimCRD, wellknown.EC2NodeClassCRD}, k.OptionalCRDs) {
 			crd := &unstructured.Unstructured{}
 			crd.SetAPIVersion("apiextensions.k8s.io/v1")
 			crd.SetKind("CustomResourceDefinition")
@@ -59,9 +58,9 @@ func (c Cluster) kubernetes() dynamic.Interface {
 		objects = append(objects, cm)
 	}
 	lists := map[schema.GroupVersionResource]string{
-		karpenter.CRDResource:        "CustomResourceDefinitionList",
-		karpenter.DeploymentResource: "DeploymentList",
-		cluster.ConfigMapResource:    "ConfigMapList",
+		wellknown.CRDResource:        "CustomResourceDefinitionList",
+		wellknown.DeploymentResource: "DeploymentList",
+		wellknown.ConfigMapResource:  "ConfigMapList",
 	}
 	return dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), lists, objects...)
 }

@@ -1,4 +1,4 @@
-package stack_test
+package tests
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
+	"karpenter-gpu/wellknown"
 )
 
 func nodeClaim(name, pool, class, node string) *unstructured.Unstructured {
@@ -43,8 +43,9 @@ func pod(namespace, name, node, owner, phase string, annotations map[string]any)
 // finished ones), which of them Karpenter will not evict, and the
 // provider's own words.
 func TestDeletionReportNamesWhatHoldsIt(t *testing.T) {
+	t.Parallel()
 	client := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
-		karpenter.NodeClaimResource: "NodeClaimList", karpenter.PodResource: "PodList",
+		wellknown.NodeClaimResource: "NodeClaimList", wellknown.PodResource: "PodList",
 	},
 		nodeClaim("training-abcde", "training", "p5", "ip-10-0-1-5"),
 		nodeClaim("training-fghij", "training", "p5", ""),

@@ -1,4 +1,4 @@
-package e2e
+package tests
 
 import (
 	"encoding/json"
@@ -9,13 +9,15 @@ import (
 	"testing"
 
 	"karpenter-gpu/cluster"
+	"karpenter-gpu/e2e"
 )
 
 // The stand-in AWS CLI answers the command the stack's kubeconfig runs,
 // with an ExecCredential client-go accepts, and nothing else.
 func TestAWSCLIAnswersTheKubeconfigsCommand(t *testing.T) {
+	t.Parallel()
 	script := filepath.Join(t.TempDir(), "aws")
-	if err := os.WriteFile(script, []byte(AWSCLI("us-west-2", "ml-dev", "t0ken")), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte(e2e.AWSCLI("us-west-2", "ml-dev", "t0ken")), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	raw, err := cluster.Kubeconfig("ml-dev", "https://127.0.0.1:6443", "", "us-west-2")

@@ -1,4 +1,4 @@
-package cluster_test
+package tests
 
 import (
 	"encoding/json"
@@ -24,6 +24,7 @@ func entries(t *testing.T, mapRoles string) []map[string]any {
 }
 
 func TestMergeMapRolesKeepsEveryExistingEntry(t *testing.T) {
+	t.Parallel()
 	existing := fakecloud.Example("ml-prod").AwsAuthMapRoles
 	merged, err := cluster.MergeMapRoles(existing, nodeRole)
 	if err != nil {
@@ -51,6 +52,7 @@ func TestMergeMapRolesKeepsEveryExistingEntry(t *testing.T) {
 }
 
 func TestMergeMapRolesTwiceChangesNothing(t *testing.T) {
+	t.Parallel()
 	once, err := cluster.MergeMapRoles(fakecloud.Example("ml-prod").AwsAuthMapRoles, nodeRole)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,7 @@ func TestMergeMapRolesTwiceChangesNothing(t *testing.T) {
 }
 
 func TestMergeMapRolesIntoEmptyAndBroken(t *testing.T) {
+	t.Parallel()
 	merged, err := cluster.MergeMapRoles("", nodeRole)
 	if err != nil || len(entries(t, merged)) != 1 {
 		t.Fatalf("merge into empty: %v %q", err, merged)
@@ -78,6 +81,7 @@ func TestMergeMapRolesIntoEmptyAndBroken(t *testing.T) {
 }
 
 func TestResolveNodeAccess(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		requested    config.NodeAccessMode
 		authMode     string
@@ -109,6 +113,7 @@ func TestResolveNodeAccess(t *testing.T) {
 }
 
 func TestKubeconfigHoldsNoCredential(t *testing.T) {
+	t.Parallel()
 	c := fakecloud.Example("ml-prod")
 	raw, err := cluster.Kubeconfig(c.Name, c.Endpoint, c.CertificateAuthority, c.Region)
 	if err != nil {

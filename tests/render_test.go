@@ -1,4 +1,4 @@
-package main
+package tests
 
 import (
 	"bytes"
@@ -9,14 +9,15 @@ import (
 	"strings"
 	"testing"
 
+	"karpenter-gpu/internal/render"
 	"karpenter-gpu/versions"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed render of the dev stack")
 
 const (
-	devConfig = "../../Pulumi.dev.yaml"
-	golden    = "../../rendered"
+	devConfig = "../Pulumi.dev.yaml"
+	golden    = "../rendered"
 )
 
 func readTree(t *testing.T, dir string) map[string][]byte {
@@ -40,14 +41,15 @@ func readTree(t *testing.T, dir string) map[string][]byte {
 // The committed render is what reviewers read in a pull request: it must be
 // what the code renders now.
 func TestCommittedRenderIsCurrent(t *testing.T) {
+	t.Parallel()
 	var stdout, stderr bytes.Buffer
 	out := t.TempDir() + "/rendered"
-	if code := run([]string{"-config", devConfig, "-out", out}, &stdout, &stderr); code != 0 {
+	if code := render.Main([]string{"-config", devConfig, "-out", out}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	got := readTree(t, out)
 	if *update {
-		if err := write(golden, got); err != nil {
+		if err := render.Write(golden, got); err != nil {
 			t.Fatal(err)
 		}
 		return
@@ -68,12 +70,13 @@ func TestCommittedRenderIsCurrent(t *testing.T) {
 // The program registers resources concurrently; the render must not show it.
 // Twenty runs catch a dependency that depends on goroutine timing.
 func TestRenderIsByteIdentical(t *testing.T) {
-	first, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+	t.Parallel()
+	first, err := render.Render(render.Options{ConfigFile: devConfig, Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for run := 2; run <= 20; run++ {
-		again, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+		again, err := render.Render(render.Options{ConfigFile: devConfig, Stack: "dev"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,6 +99,7 @@ func TestRenderIsByteIdentical(t *testing.T) {
 }
 
 func TestBrokenConfigWritesNothing(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "Pulumi.broken.yaml")
 	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml\n  karpenter-gpu:nodeAccess: maybe\n"), 0o644); err != nil {
@@ -109,7 +113,7 @@ func TestBrokenConfigWritesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-config", cfg, "-out", out}, &stdout, &stderr); code == 0 {
+	if code := render.Main([]string{"-config", cfg, "-out", out}, &stdout, &stderr); code == 0 {
 		t.Fatal("broken config rendered")
 	}
 	if !strings.Contains(stderr.String(), `karpenter-gpu:nodeAccess: "maybe"`) {
@@ -124,10 +128,11 @@ func TestBrokenConfigWritesNothing(t *testing.T) {
 // -out replaces a previous render, and refuses, untouched, a folder that
 // holds anything else: the user's own files, or a file added to a render.
 func TestRenderReplacesOnlyItsOwnFolder(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	render := func(out string) (int, string) {
 		var stdout, stderr bytes.Buffer
-		code := run([]string{"-config", devConfig, "-out", out}, &stdout, &stderr)
+		code := render.Main([]string{"-config", devConfig, "-out", out}, &stdout, &stderr)
 		return code, stderr.String()
 	}
 	out := filepath.Join(dir, "review")
@@ -169,8 +174,9 @@ func TestRenderReplacesOnlyItsOwnFolder(t *testing.T) {
 }
 
 func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
+	t.Parallel()
 	describe := describeCluster(t, "1.34")
-	files, err := Render(Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
+	files, err := render.Render(render.Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,7 +203,8 @@ func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 // The controller chart of the pinned module, rendered with the release's
 // values, is what a reviewer reads when the values change.
 func TestRenderShowsTheControllerDeployment(t *testing.T) {
-	files, err := Render(Options{ConfigFile: devConfig, Stack: "dev"})
+	t.Parallel()
+	files, err := render.Render(render.Options{ConfigFile: devConfig, Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,16 +234,17 @@ func describeCluster(t *testing.T, version string) string {
 // Offline, the AMI check answers from the fake cloud's dated release table:
 // a pin published before the cluster's Kubernetes version is refused.
 func TestRenderRefusesAnAMIOlderThanTheCluster(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "Pulumi.old.yaml")
 	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml-dev\n  karpenter-gpu:nodeClasses:\n    - name: gpu\n      ami: al2023@v20251120\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, err := Render(Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.36"), Stack: "old"})
+	_, err := render.Render(render.Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.36"), Stack: "old"})
 	if err == nil || !strings.Contains(err.Error(), `karpenter-gpu:nodeClasses[gpu].ami: "al2023@v20251120": no NVIDIA al2023 AMI of this release exists for Kubernetes 1.36`) ||
 		!strings.Contains(err.Error(), "al2023@v20260610") {
 		t.Fatalf("err = %v", err)
 	}
-	if _, err := Render(Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.34"), Stack: "old"}); err != nil {
+	if _, err := render.Render(render.Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.34"), Stack: "old"}); err != nil {
 		t.Fatalf("the same pin on a 1.34 cluster: %v", err)
 	}
 }
@@ -245,7 +253,7 @@ func TestRenderRefusesAnAMIOlderThanTheCluster(t *testing.T) {
 // under the engine's mocks, render files included.
 func BenchmarkStackEvaluation(b *testing.B) {
 	for b.Loop() {
-		if _, err := Render(Options{ConfigFile: devConfig, Stack: "dev"}); err != nil {
+		if _, err := render.Render(render.Options{ConfigFile: devConfig, Stack: "dev"}); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -253,7 +261,8 @@ func BenchmarkStackEvaluation(b *testing.B) {
 
 // The prod example shows the training recipe in what it renders.
 func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
-	files, err := Render(Options{ConfigFile: "../../Pulumi.prod.yaml.example", Stack: "prod"})
+	t.Parallel()
+	files, err := render.Render(render.Options{ConfigFile: "../Pulumi.prod.yaml.example", Stack: "prod"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,6 +302,7 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 // Pools-only mode renders only the pool side and says what it relies on;
 // an Auto Mode cluster is refused.
 func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
+	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "Pulumi.pools.yaml")
 	if err := os.WriteFile(cfg, []byte(`config:
   karpenter-gpu:clusterName: ml-dev
@@ -303,7 +313,7 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	files, err := Render(Options{ConfigFile: cfg, Stack: "pools", Karpenter: "1.15.1"})
+	files, err := render.Render(render.Options{ConfigFile: cfg, Stack: "pools", Karpenter: "1.15.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +328,7 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 			t.Errorf("pools-only render writes %s", absent)
 		}
 	}
-	if _, err := Render(Options{ConfigFile: devConfig, Stack: "dev", Karpenter: "1.15.1"}); err == nil || !strings.Contains(err.Error(), "already runs a Karpenter this stack did not install") {
+	if _, err := render.Render(render.Options{ConfigFile: devConfig, Stack: "dev", Karpenter: "1.15.1"}); err == nil || !strings.Contains(err.Error(), "already runs a Karpenter this stack did not install") {
 		t.Errorf("default mode on a cluster with Karpenter: %v", err)
 	}
 
@@ -327,7 +337,7 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 	if err := os.WriteFile(auto, []byte(strings.Replace(string(raw), `"accessConfig"`, `"computeConfig": {"enabled": true, "nodePools": ["general-purpose"]}, "accessConfig"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Render(Options{ConfigFile: devConfig, ClusterFile: auto, Stack: "dev"}); err == nil || !strings.Contains(err.Error(), "runs EKS Auto Mode") {
+	if _, err := render.Render(render.Options{ConfigFile: devConfig, ClusterFile: auto, Stack: "dev"}); err == nil || !strings.Contains(err.Error(), "runs EKS Auto Mode") {
 		t.Errorf("Auto Mode: %v", err)
 	}
 }
@@ -335,7 +345,8 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 // A file given with -config names the stack in the plan, and the plan
 // names Karpenter objects as the cluster will show them.
 func TestPlanNamesTheStackAndObjectsAsTheUserKnowsThem(t *testing.T) {
-	raw, err := os.ReadFile("../../Pulumi.prod.yaml.example")
+	t.Parallel()
+	raw, err := os.ReadFile("../Pulumi.prod.yaml.example")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,7 +356,7 @@ func TestPlanNamesTheStackAndObjectsAsTheUserKnowsThem(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	if code := run([]string{"-config", file, "-out", filepath.Join(dir, "out")}, &stdout, &stderr); code != 0 {
+	if code := render.Main([]string{"-config", file, "-out", filepath.Join(dir, "out")}, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	plan, err := os.ReadFile(filepath.Join(dir, "out", "plan.md"))

@@ -1,4 +1,4 @@
-package stack_test
+package tests
 
 import (
 	"strings"
@@ -10,6 +10,7 @@ import (
 )
 
 func TestWarnings(t *testing.T) {
+	t.Parallel()
 	cfg := config.Defaults()
 	cfg.ClusterName = "ml-prod"
 	if got := stack.Warnings(&cfg, true, karpenter.Installed{}); len(got) != 0 {
@@ -31,6 +32,7 @@ func TestWarnings(t *testing.T) {
 }
 
 func TestPoolsOnlyWarnings(t *testing.T) {
+	t.Parallel()
 	cfg := config.Defaults()
 	cfg.ClusterName, cfg.Karpenter.Install = "ml-prod", false
 	cfg.GPUPools[0].Sharing.Replicas = 2

@@ -1,4 +1,4 @@
-package network_test
+package tests
 
 import (
 	"reflect"
@@ -13,6 +13,7 @@ import (
 )
 
 func TestTwoTagResourcesPerSubnetAndSecurityGroup(t *testing.T) {
+	t.Parallel()
 	cloud := fakecloud.New(fakecloud.Example("ml-prod"), "karpenter-gpu", "test")
 	err := cloud.Run(nil, func(ctx *pulumi.Context) error {
 		_, err := network.NewDiscoveryTags(ctx, "discovery", &network.DiscoveryTagsArgs{
@@ -57,6 +58,7 @@ func TestTwoTagResourcesPerSubnetAndSecurityGroup(t *testing.T) {
 }
 
 func TestOwnedTakesOverNothing(t *testing.T) {
+	t.Parallel()
 	resources := []network.Resource{
 		{ID: "subnet-untagged", Tags: map[string]string{"Name": "private-a"}},
 		{ID: "subnet-ours", Tags: map[string]string{"karpenter.sh/discovery": "ml-prod", "karpenter-gpu/discovery-owner": "karpenter-gpu/prod"}},
