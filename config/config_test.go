@@ -336,8 +336,7 @@ func TestControllerKeysAreTheKarpenterKeysPoolsOnlyCannotUse(t *testing.T) {
 }
 
 // A pool that protects jobs gets a grace period that outlasts its longest
-// job plus the pod's own grace period, unless it sets one, which must; and
-// a node may not expire before such a job can finish.
+// job plus the pod's own grace period, unless it sets one, which must.
 func TestJobProtection(t *testing.T) {
 	pool := func(extra string) map[string]string {
 		return map[string]string{"clusterName": "ml", "gpuPools": `[{"name":"train","gpus":["h100"],"gpuCount":{"min":8,"max":8},"maxGPUs":8` + extra + `}]`}
@@ -353,8 +352,8 @@ func TestJobProtection(t *testing.T) {
 		{name: "no protection keeps the default", tgp: "24h"},
 		{name: "grace period too short", extra: `,"jobProtection":{"longestJob":"72h"},"terminationGracePeriod":"48h"`, refused: []string{
 			`gpuPools[train].terminationGracePeriod: "48h": jobProtection needs at least longestJob + podGracePeriod (72h30s)`}},
-		{name: "expiry under a job", extra: `,"jobProtection":{"longestJob":"72h"},"expireAfter":"48h"`, refused: []string{
-			`gpuPools[train].expireAfter: "48h": shorter than jobProtection.longestJob (72h)`}},
+		// Its drain waits the grace period too: no breach of the promise.
+		{name: "expiry under a job", extra: `,"jobProtection":{"longestJob":"72h"},"expireAfter":"48h"`, tgp: "72h30s"},
 		{name: "grace without a job", extra: `,"jobProtection":{"podGracePeriod":"5m"}`, refused: []string{
 			`gpuPools[train].jobProtection.longestJob is missing`}},
 		{name: "not a duration", extra: `,"jobProtection":{"longestJob":"3 days"}`, refused: []string{

@@ -18,8 +18,9 @@ const defaultPodGracePeriod = "30s"
 // karpenter.sh/do-not-disrupt pod to consolidate; drift and expiration
 // drain such a pod only once the NodeClaim's terminationGracePeriod runs
 // out (a set grace period makes drift go ahead despite the annotation), so
-// it must outlast the longest job plus the pod's own grace period; and a
-// node must not expire before a job started on it can finish.
+// it must outlast the longest job plus the pod's own grace period. A node
+// that expires under a job is no breach: its drain waits that grace period
+// too (what it costs meanwhile is a preview warning, not a refusal).
 func (c *Stack) applyJobProtection(p *problems) {
 	for i := range c.GPUPools {
 		pool := &c.GPUPools[i]
@@ -48,12 +49,6 @@ func (c *Stack) applyJobProtection(p *problems) {
 		} else if tgp, err := time.ParseDuration(pool.TerminationGracePeriod); err == nil && tgp < need {
 			p.add(key+".terminationGracePeriod", pool.TerminationGracePeriod, fmt.Sprintf(
 				"jobProtection needs at least longestJob + podGracePeriod (%s): drift and expiration end a do-not-disrupt pod once the grace period runs out; raise it or leave it out", karpenterDuration(need)))
-		}
-		if pool.ExpireAfter != "Never" {
-			if expire, err := time.ParseDuration(pool.ExpireAfter); err == nil && expire < longest {
-				p.add(key+".expireAfter", pool.ExpireAfter, fmt.Sprintf(
-					"shorter than jobProtection.longestJob (%s): a node would expire under a job started on it; set Never or at least %s", jp.LongestJob, jp.LongestJob))
-			}
 		}
 	}
 }

@@ -202,6 +202,11 @@ type GPUPool struct {
 	// karpenter.sh/do-not-disrupt is not ended by consolidation, drift or
 	// expiration before it finishes.
 	JobProtection JobProtection `json:"jobProtection"`
+	// StrictMaxGPUs keeps the GPUs of the pool's nodes within MaxGPUs
+	// while nodes drain, too: Karpenter counts only nodes that are not
+	// being deleted against the NodePool's limit, so the limit leaves
+	// room for the nodes the pool's budgets let drain at once.
+	StrictMaxGPUs bool `json:"strictMaxGPUs"`
 }
 
 // JobProtection is the longest job a pool must let finish, and the longest

@@ -27,7 +27,6 @@ var (
 	capacityTypes  = []string{wellknown.CapacityTypeSpot, wellknown.CapacityTypeOnDemand, wellknown.CapacityTypeReserved}
 	architectures  = []string{"amd64", "arm64"}
 	consolidations = []string{"WhenEmpty", "WhenEmptyOrUnderutilized"}
-	budgetReasons  = []string{"Underutilized", "Empty", "Drifted", "Unhealthy"}
 	taintEffects   = []string{"NoSchedule", "PreferNoSchedule", "NoExecute"}
 )
 
@@ -122,7 +121,7 @@ func (g *GPUPool) validate(p *problems, key string) {
 			p.add(bk+".nodes", b.Nodes, "want a node count or a percentage such as 10%")
 		}
 		for _, r := range b.Reasons {
-			oneOf(p, bk+".reasons", r, budgetReasons...)
+			oneOf(p, bk+".reasons", r, wellknown.DisruptionReasons...)
 		}
 		if (b.Schedule == "") != (b.Duration == "") {
 			p.add(bk, map[string]string{"schedule": b.Schedule, "duration": b.Duration}, "schedule and duration go together")

@@ -78,38 +78,15 @@ func SpotStarvation(pool config.GPUPool) string {
 	return fmt.Sprintf("spot only, and only %d instance type(s): spot GPU capacity often runs out for a type; allow more types or families (and minValues to keep them), or add on-demand as a fallback", len(pool.InstanceTypes))
 }
 
-// LimitGPUs is the NodePool's nvidia.com/gpu limit. A registered node's
-// capacity counts time-sliced GPUs once per replica, so the limit is scaled
-// by the replicas for maxGPUs to keep counting physical GPUs.
-func LimitGPUs(pool config.GPUPool) int {
-	return pool.MaxGPUs * max(pool.Sharing.Replicas, 1)
-}
-
 // NodePoolObject is the pool's karpenter.sh/v1 NodePool.
 func NodePoolObject(pool config.GPUPool) map[string]any {
-	requirements := []any{
-		requirement(wellknown.LabelGPUManufacturer, "In", "nvidia"),
-		requirement(wellknown.LabelCapacityType, "In", pool.CapacityTypes...),
-		requirement(wellknown.LabelArch, "In", pool.Architectures...),
-		requirement(wellknown.LabelGPUCount, "Gte", strconv.Itoa(pool.GPUCount.Min)),
-		requirement(wellknown.LabelGPUCount, "Lte", strconv.Itoa(pool.GPUCount.Max)),
-	}
-	if len(pool.GPUs) > 0 {
-		requirements = append(requirements, requirement(wellknown.LabelGPUName, "In", slices.Compact(slices.Sorted(slices.Values(pool.GPUs)))...))
-	}
-	if pool.MinGPUMemoryGiB > 0 {
-		requirements = append(requirements, requirement(wellknown.LabelGPUMemory, "Gte", strconv.Itoa(pool.MinGPUMemoryMiB())))
-	}
-	requirements = append(requirements, diverse(wellknown.LabelInstanceFamily, pool.InstanceFamilies, pool.MinValues.InstanceFamilies)...)
-	requirements = append(requirements, diverse(wellknown.LabelInstanceType, pool.InstanceTypes, pool.MinValues.InstanceTypes)...)
-
 	template := map[string]any{
 		"nodeClassRef": map[string]any{
 			"group": wellknown.NodeClassGroup,
 			"kind":  wellknown.NodeClassKind,
 			"name":  pool.NodeClass,
 		},
-		"requirements": requirements,
+		"requirements": requirements(pool),
 		"taints":       anyList(Taints(pool)),
 		"expireAfter":  pool.ExpireAfter,
 	}
@@ -142,7 +119,8 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 			"spec":     template,
 		},
 		"disruption": disruption,
-		// The cost guardrail: Karpenter launches nothing that would exceed it.
+		// The cost guardrail: Karpenter launches nothing that would exceed
+		// it (for nodes that are not being deleted: see LimitGPUs).
 		"limits": map[string]any{wellknown.GPUResource: strconv.Itoa(LimitGPUs(pool))},
 	}
 	if pool.Weight != 0 {
@@ -154,6 +132,27 @@ func NodePoolObject(pool config.GPUPool) map[string]any {
 		"metadata":   map[string]any{"name": pool.Name},
 		"spec":       spec,
 	}
+}
+
+// requirements are the NodePool's requirements: what its nodes' labels
+// must be, as Karpenter matches instance types.
+func requirements(pool config.GPUPool) []any {
+	requirements := []any{
+		requirement(wellknown.LabelGPUManufacturer, "In", "nvidia"),
+		requirement(wellknown.LabelCapacityType, "In", pool.CapacityTypes...),
+		requirement(wellknown.LabelArch, "In", pool.Architectures...),
+		requirement(wellknown.LabelGPUCount, "Gte", strconv.Itoa(pool.GPUCount.Min)),
+		requirement(wellknown.LabelGPUCount, "Lte", strconv.Itoa(pool.GPUCount.Max)),
+	}
+	if len(pool.GPUs) > 0 {
+		requirements = append(requirements, requirement(wellknown.LabelGPUName, "In", slices.Compact(slices.Sorted(slices.Values(pool.GPUs)))...))
+	}
+	if pool.MinGPUMemoryGiB > 0 {
+		requirements = append(requirements, requirement(wellknown.LabelGPUMemory, "Gte", strconv.Itoa(pool.MinGPUMemoryMiB())))
+	}
+	requirements = append(requirements, diverse(wellknown.LabelInstanceFamily, pool.InstanceFamilies, pool.MinValues.InstanceFamilies)...)
+	requirements = append(requirements, diverse(wellknown.LabelInstanceType, pool.InstanceTypes, pool.MinValues.InstanceTypes)...)
+	return requirements
 }
 
 // PoolKey is the key of a gpuPools entry that sets the NodePool's
@@ -226,8 +225,7 @@ func (e *RuledOutError) Error() string { return e.Key + ": " + e.Message }
 // Requirements are the NodePool's requirements as the catalogue matches them.
 func Requirements(pool config.GPUPool) []catalog.Requirement {
 	var out []catalog.Requirement
-	spec := NodePoolObject(pool)["spec"].(map[string]any)["template"].(map[string]any)["spec"].(map[string]any)
-	for _, r := range spec["requirements"].([]any) {
+	for _, r := range requirements(pool) {
 		req := r.(map[string]any)
 		values, _ := req["values"].([]string)
 		out = append(out, catalog.Requirement{Key: req["key"].(string), Operator: req["operator"].(string), Values: values})

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -21,8 +22,9 @@ type Holder struct {
 	NodeClaim string
 	Node      string
 	// Pods are namespace/name, DaemonSets' and finished pods left out;
-	// Protected are those of them that carry karpenter.sh/do-not-disrupt,
-	// which Karpenter does not evict before terminationGracePeriod ends.
+	// Protected are those of them karpenter.sh/do-not-disrupt protects now
+	// (DoNotDisruptActive), which Karpenter does not evict before
+	// terminationGracePeriod ends.
 	Pods, Protected []string
 }
 
@@ -72,11 +74,30 @@ func drainedPods(ctx context.Context, client dynamic.Interface, node string) (po
 		}
 		id := pod.Namespace + "/" + pod.Name
 		pods = append(pods, id)
-		if pod.Annotations[wellknown.DoNotDisruptAnnotation] == "true" {
+		if DoNotDisruptActive(&pod, time.Now()) {
 			protected = append(protected, id)
 		}
 	}
 	return pods, protected, nil
+}
+
+// DoNotDisruptActive tells whether karpenter.sh/do-not-disrupt protects
+// the pod now, as Karpenter reads it (core pkg/utils/pod/scheduling.go):
+// "true" always; a duration ("4h") for that long after the pod started (or
+// while its start is unknown); any other value not at all.
+func DoNotDisruptActive(pod *corev1.Pod, now time.Time) bool {
+	value, ok := pod.Annotations[wellknown.DoNotDisruptAnnotation]
+	if !ok {
+		return false
+	}
+	if value == "true" {
+		return true
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d <= 0 {
+		return false
+	}
+	return pod.Status.StartTime == nil || now.Sub(pod.Status.StartTime.Time) < d
 }
 
 // DescribeHolders says in one line what each holder is and runs.

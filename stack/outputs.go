@@ -4,6 +4,8 @@
 package stack
 
 import (
+	"cmp"
+	"fmt"
 	"math"
 	"time"
 
@@ -77,9 +79,11 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices
 	for i, t := range types {
 		names[i] = t.Name
 	}
-	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"}
+	draining, why := gpu.DrainingGPUs(pool)
+	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": CostBasis(pool, why), "drainingGPUs": draining}
 	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs); ok {
-		ceiling["usdPerHour"], ceiling["setBy"] = math.Round(usd*100)/100, setBy
+		withDrains, _, _ := catalog.CostCeiling(types, pool.MaxGPUs+draining)
+		ceiling["usdPerHour"], ceiling["usdPerHourWithDrains"], ceiling["setBy"] = math.Round(usd*100)/100, math.Round(withDrains*100)/100, setBy
 	}
 	return map[string]any{
 		"instanceTypes":     names,
@@ -96,7 +100,31 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices
 		"efaResourceName":   wellknown.EFAResource,
 		"efaDevicesPerNode": efaDevices,
 		"jobProtection":     jobProtectionOutput(pool.JobProtection),
+		"servingProtection": servingProtection,
 	}
+}
+
+// CostBasis says what a pool's cost ceiling bounds, the same words in the
+// output, plan.md and the README: maxGPUs bounds the nodes Karpenter is
+// not deleting; nodes that drain bill on top, up to drainingGPUs, why.
+func CostBasis(pool config.GPUPool, why string) string {
+	if pool.StrictMaxGPUs {
+		return "usdPerHour: on-demand list price per GPU of the most expensive matching type × maxGPUs, draining nodes included (strictMaxGPUs: the NodePool's limit keeps room for the nodes the budgets let drain at once); an interruption or EC2 status failure may add its node briefly"
+	}
+	grace := cmp.Or(pool.TerminationGracePeriod, "unbounded")
+	return fmt.Sprintf("usdPerHour: on-demand list price per GPU of the most expensive matching type × maxGPUs, which bounds the nodes Karpenter is not deleting; "+
+		"nodes that drain (expired, drifted, repaired, interrupted) no longer count against maxGPUs and bill on top for up to terminationGracePeriod %s each: "+
+		"usdPerHourWithDrains adds drainingGPUs, as %s", grace, why)
+}
+
+// servingProtection tells serving workloads what keeps them up through a
+// disruption: replicas on two nodes and a PodDisruptionBudget, which
+// Karpenter's drains honour (karpenter.sh/do-not-disrupt is for jobs that
+// run to completion: no replacement is launched for such a pod, and a
+// drain that outlasts the grace period force-deletes it).
+var servingProtection = map[string]any{
+	"minReplicas":         2,
+	"podDisruptionBudget": map[string]any{"maxUnavailable": 1},
 }
 
 // jobProtectionOutput tells job authors what their pods must carry for the

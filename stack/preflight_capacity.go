@@ -22,8 +22,9 @@ import (
 )
 
 // matchInstanceTypes finds, for every pool, the catalogue's instance types
-// its NodePool's requirements admit, and refuses a pool that admits none:
-// Karpenter would accept it and never launch a node.
+// its NodePool's requirements admit, and refuses a pool that admits none
+// (Karpenter would accept it and never launch a node) or whose
+// strictMaxGPUs cannot hold.
 func matchInstanceTypes(pools []config.GPUPool) (map[string][]catalog.InstanceType, error) {
 	out := map[string][]catalog.InstanceType{}
 	var errs []string
@@ -37,6 +38,9 @@ func matchInstanceTypes(pools []config.GPUPool) (map[string][]catalog.InstanceTy
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s:gpuPools[%s]: no EC2 instance type can serve this pool: %v", config.Namespace, pool.Name, err))
 			continue
+		}
+		for _, problem := range gpu.StrictProblems(pool) {
+			errs = append(errs, fmt.Sprintf("%s:gpuPools[%s].%s: %s", config.Namespace, pool.Name, problem.Key, problem.Message))
 		}
 		out[pool.Name] = types
 	}

@@ -6,6 +6,7 @@ package stack
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -48,9 +49,23 @@ func poolsOnlyCapabilities(cfg *config.Stack, k karpenter.Installed) error {
 	c := k.Controllers[0]
 	controller := fmt.Sprintf("the cluster's Karpenter %s/%s (%s)", c.Namespace, c.Name, c.Version)
 	var problems []string
-	if v := "v" + strings.TrimPrefix(c.Version, "v"); semver.IsValid(v) && semver.Compare(v, "v"+minGteLte) < 0 {
+	older := func(than string) bool {
+		v := "v" + strings.TrimPrefix(c.Version, "v")
+		return semver.IsValid(v) && semver.Compare(v, "v"+than) < 0
+	}
+	if older(minGteLte) {
 		problems = append(problems, fmt.Sprintf("%s:karpenter.install: false: %s predates %s, whose NodePools first accept the Gte/Lte requirements that bound every pool's gpuCount; upgrade it to %s or later",
 			config.Namespace, controller, minGteLte, minGteLte))
+	}
+	if older(minUnhealthyBudget) {
+		for _, pool := range cfg.GPUPools {
+			for i, b := range pool.Budgets {
+				if slices.Contains(b.Reasons, wellknown.DisruptionUnhealthy) {
+					problems = append(problems, fmt.Sprintf("%s:gpuPools[%s].budgets[%d].reasons: %s: %s predates %s, whose NodePool CRD first accepts the %s reason (node repair); it would refuse the NodePool after the AWS side exists. Leave the reason out, or upgrade that Karpenter",
+						config.Namespace, pool.Name, i, strings.Join(b.Reasons, ", "), controller, minUnhealthyBudget, wellknown.DisruptionUnhealthy))
+				}
+			}
+		}
 	}
 	needs := func(key string, value any, crd, gate, without string) {
 		switch on, known := c.FeatureGates[gate]; {
@@ -77,5 +92,9 @@ func poolsOnlyCapabilities(cfg *config.Stack, k karpenter.Installed) error {
 }
 
 // minGteLte is the first Karpenter whose NodePool requirements take the
-// Gte and Lte operators that bound every pool's gpuCount.
-const minGteLte = "1.9.0"
+// Gte and Lte operators that bound every pool's gpuCount; minUnhealthyBudget
+// the first whose budgets take the Unhealthy reason.
+const (
+	minGteLte          = "1.9.0"
+	minUnhealthyBudget = "1.15.0"
+)

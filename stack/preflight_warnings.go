@@ -67,6 +67,13 @@ func Warnings(cfg *config.Stack, podIdentityAgent bool, installed karpenter.Inst
 		if msg := gpu.SpotStarvation(pool); msg != "" {
 			out = append(out, fmt.Sprintf("gpuPools[%s]: %s", pool.Name, msg))
 		}
+		// Protected jobs hold drains for up to the grace period, and nodes
+		// launched together expire together, outside maxGPUs while they drain.
+		if pool.JobProtection.Enabled() && pool.ExpireAfter != "Never" {
+			out = append(out, fmt.Sprintf("gpuPools[%s]: nodes launched together expire together (expireAfter %s) and each may drain a protected job for up to terminationGracePeriod %s while Karpenter launches replacements outside maxGPUs: "+
+				"the pool may hold up to %d GPUs (2 × maxGPUs) that long. Set expireAfter: Never (drift still replaces nodes when the AMI or the configuration changes, within the budgets) and strictMaxGPUs: true to keep draining nodes within maxGPUs",
+				pool.Name, pool.ExpireAfter, pool.TerminationGracePeriod, 2*pool.MaxGPUs))
+		}
 		// A protected job holds a drain for up to its grace period.
 		if drain, err := time.ParseDuration(pool.TerminationGracePeriod); err == nil && pool.JobProtection.Enabled() && drain > destroy {
 			out = append(out, fmt.Sprintf("gpuPools[%s]: draining a node may take terminationGracePeriod %s, longer than destroyTimeout %s: "+

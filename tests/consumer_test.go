@@ -2,13 +2,15 @@ package tests
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
-	corev1 "k8s.io/api/core/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	policyv1 "k8s.io/api/policy/v1"
 
 	"karpenter-gpu/examples/gpu-workload/workload"
 	"karpenter-gpu/internal/placement"
@@ -16,11 +18,12 @@ import (
 )
 
 // consumer answers the example's StackReference with a platform stack's
-// outputs and records the Deployment it declares.
+// outputs and records the Deployment and PodDisruptionBudget it declares.
 type consumer struct {
 	outputs    map[string]any
 	mu         sync.Mutex
 	deployment map[string]any
+	budget     map[string]any
 }
 
 func (c *consumer) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -33,6 +36,10 @@ func (c *consumer) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		c.mu.Lock()
 		c.deployment = args.Inputs.Mappable()
 		c.mu.Unlock()
+	case "kubernetes:policy/v1:PodDisruptionBudget":
+		c.mu.Lock()
+		c.budget = args.Inputs.Mappable()
+		c.mu.Unlock()
 	}
 	return args.Name + "-id", args.Inputs, nil
 }
@@ -41,21 +48,29 @@ func (c *consumer) Call(pulumi.MockCallArgs) (resource.PropertyMap, error) {
 	return resource.PropertyMap{}, nil
 }
 
-// deployWorkload runs examples/gpu-workload against the outputs for pool:
-// its pod's spec and annotations.
-func deployWorkload(t *testing.T, outputs map[string]any, pool string) (corev1.PodSpec, map[string]string, error) {
+// served is what examples/gpu-workload declares for a pool.
+type served struct {
+	deployment appsv1.Deployment
+	budget     policyv1.PodDisruptionBudget
+}
+
+// deployWorkload runs examples/gpu-workload against the outputs for pool.
+func deployWorkload(t *testing.T, outputs map[string]any, pool string) (served, error) {
 	t.Helper()
 	cfg := map[string]string{"gpu-workload:platformStack": "my-org/karpenter-gpu/dev", "gpu-workload:pool": pool}
 	c := &consumer{outputs: outputs}
 	err := pulumi.RunErr(workload.Program, pulumi.WithMocks("gpu-workload", "dev", c), func(info *pulumi.RunInfo) { info.Config = cfg })
-	var template corev1.PodTemplateSpec
-	if c.deployment != nil {
-		raw, _ := json.Marshal(c.deployment["spec"].(map[string]any)["template"])
-		if err := json.Unmarshal(raw, &template); err != nil {
+	var s served
+	for from, to := range map[*map[string]any]any{&c.deployment: &s.deployment, &c.budget: &s.budget} {
+		if *from == nil {
+			continue
+		}
+		raw, _ := json.Marshal(*from)
+		if err := json.Unmarshal(raw, to); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return template.Spec, template.Annotations, err
+	return s, err
 }
 
 // The outputs are a contract: for every pool of the committed stacks, the
@@ -72,12 +87,23 @@ func TestConsumerLandsOnEveryPool(t *testing.T) {
 		for _, np := range pools {
 			name := np.Inputs["metadata"].(map[string]any)["name"].(string)
 			t.Run(file+"/"+name, func(t *testing.T) {
-				spec, annotations, err := deployWorkload(t, outputs, name)
+				s, err := deployWorkload(t, outputs, name)
 				if err != nil {
 					t.Fatal(err)
 				}
-				if annotations[wellknown.DoNotDisruptAnnotation] != "true" {
-					t.Errorf("the pod's annotations %v lack what the pool's jobProtection output names", annotations)
+				spec := s.deployment.Spec.Template.Spec
+				// Serving stays up through a drain as servingProtection says:
+				// two replicas on two nodes, a budget Karpenter's drains
+				// honour, and no do-not-disrupt, which would strand a replica.
+				if _, held := s.deployment.Spec.Template.Annotations[wellknown.DoNotDisruptAnnotation]; held {
+					t.Errorf("the serving pods carry %s: no replacement is launched for them", wellknown.DoNotDisruptAnnotation)
+				}
+				spread := spec.TopologySpreadConstraints
+				if r := s.deployment.Spec.Replicas; r == nil || *r < 2 || len(spread) != 1 || spread[0].TopologyKey != "kubernetes.io/hostname" || spread[0].MaxSkew != 1 {
+					t.Errorf("replicas %v spread %+v: want at least two, one per node", s.deployment.Spec.Replicas, spread)
+				}
+				if mu := s.budget.Spec.MaxUnavailable; mu == nil || mu.IntValue() != 1 || !reflect.DeepEqual(s.budget.Spec.Selector.MatchLabels, s.deployment.Spec.Template.Labels) {
+					t.Errorf("PodDisruptionBudget %+v does not keep all but one of the replicas %v", s.budget.Spec, s.deployment.Spec.Template.Labels)
 				}
 				node, err := placement.Node(object(np))
 				if err != nil {
@@ -109,7 +135,7 @@ func TestConsumerLandsOnEveryPool(t *testing.T) {
 func TestConsumerNamesTheAvailablePools(t *testing.T) {
 	t.Parallel()
 	_, outputs := runStackFileOutputs(t, "../Pulumi.prod.yaml.example")
-	_, _, err := deployWorkload(t, outputs, "cheap")
+	_, err := deployWorkload(t, outputs, "cheap")
 	if err == nil || !strings.Contains(err.Error(), `pool "cheap" is not one of the platform's GPU pools: inference, training`) {
 		t.Fatalf("err = %v", err)
 	}

@@ -139,11 +139,13 @@ func TestReleasesCarryTheOwnerAnnotation(t *testing.T) {
 
 // Pools-only mode refuses what the installed Karpenter cannot run, before
 // anything: Gte/Lte requirements before 1.9, time-slicing without the
-// NodeOverlay CRD or with its gate off, headroom without CapacityBuffer.
+// NodeOverlay CRD or with its gate off, headroom without CapacityBuffer, an
+// Unhealthy budget before 1.15.
 func TestPoolsOnlyNeedsWhatTheInstalledKarpenterOffers(t *testing.T) {
 	t.Parallel()
 	shared := map[string]any{"name": "shared", "gpus": []string{"l4"}, "maxGPUs": 2, "sharing": map[string]any{"replicas": 4}}
 	warm := map[string]any{"name": "warm", "gpus": []string{"l4"}, "maxGPUs": 2, "headroom": 1}
+	repaired := map[string]any{"name": "repaired", "gpus": []string{"l4"}, "maxGPUs": 2, "budgets": []any{map[string]any{"nodes": "1", "reasons": []string{"Drifted", "Unhealthy"}}}}
 	values := func(pools ...any) map[string]any {
 		return map[string]any{"karpenter": poolsOnly["karpenter"], "nodeRole": poolsOnly["nodeRole"], "gpuPools": pools}
 	}
@@ -167,6 +169,9 @@ func TestPoolsOnlyNeedsWhatTheInstalledKarpenterOffers(t *testing.T) {
 		{"headroom without CapacityBuffer, and sharing too", installed("1.15.1", "", overlays), values(shared, warm), []string{
 			"karpenter-gpu:gpuPools[warm].headroom: 1: the cluster's Karpenter karpenter/karpenter (1.15.1) has no capacitybuffers.autoscaling.x-k8s.io CRD, so no GPU is kept ready"}},
 		{"everything there", installed("1.15.1", "NodeOverlay=true,CapacityBuffer=true", overlays, buffers), values(shared, warm), nil},
+		{"an Unhealthy budget before 1.15", installed("1.14.3", ""), values(repaired), []string{
+			"karpenter-gpu:gpuPools[repaired].budgets[0].reasons: Drifted, Unhealthy: the cluster's Karpenter karpenter/karpenter (1.14.3) predates 1.15.0, whose NodePool CRD first accepts the Unhealthy reason"}},
+		{"an Unhealthy budget on 1.15", installed("1.15.0", ""), values(repaired), nil},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -57,7 +57,7 @@ func TestCommittedRenderIsCurrent(t *testing.T) {
 	want := readTree(t, golden)
 	for name, b := range got {
 		if !bytes.Equal(b, want[name]) {
-			t.Errorf("%s differs from the committed render; run `go test ./cmd/render -update` and review the diff", name)
+			t.Errorf("%s differs from the committed render; run `go test ./tests -run TestCommittedRenderIsCurrent -update` and review the diff", name)
 		}
 	}
 	for name := range want {

@@ -689,8 +689,12 @@ func TestStackOutputs(t *testing.T) {
 				"g6.xlarge", "g6.2xlarge", "g6.4xlarge", "g6.8xlarge", "g6.16xlarge",
 				"g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge", "gr6.4xlarge", "gr6.8xlarge"},
 			// g6e.16xlarge: $7.57719 for one L40S, × 4 GPUs.
-			"hourlyCostCeiling": map[string]any{"usdPerHour": 30.31, "setBy": "g6e.16xlarge", "region": "us-east-1",
-				"basis": "on-demand list price per GPU of the most expensive matching type × maxGPUs"},
+			// Nodes launched together expire together: up to 4 more GPUs drain.
+			"hourlyCostCeiling": map[string]any{"usdPerHour": 30.31, "usdPerHourWithDrains": 60.62, "drainingGPUs": 4, "setBy": "g6e.16xlarge", "region": "us-east-1",
+				"basis": "usdPerHour: on-demand list price per GPU of the most expensive matching type × maxGPUs, which bounds the nodes Karpenter is not deleting; " +
+					"nodes that drain (expired, drifted, repaired, interrupted) no longer count against maxGPUs and bill on top for up to terminationGracePeriod 24h each: " +
+					"usdPerHourWithDrains adds drainingGPUs, as nodes launched together expire together (expireAfter 720h): all of them may drain at once"},
+			"servingProtection": map[string]any{"minReplicas": 2, "podDisruptionBudget": map[string]any{"maxUnavailable": 1}},
 		}},
 	}
 	for k, w := range want {

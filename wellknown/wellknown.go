@@ -118,6 +118,18 @@ var (
 	NodeClaimResource  = schema.GroupVersionResource{Group: "karpenter.sh", Version: "v1", Resource: "nodeclaims"}
 )
 
+// Disruption reasons, as NodePool budgets name them. Unhealthy (node
+// repair) is new in Karpenter 1.15: older NodePool CRDs refuse it.
+const (
+	DisruptionUnderutilized = "Underutilized"
+	DisruptionEmpty         = "Empty"
+	DisruptionDrifted       = "Drifted"
+	DisruptionUnhealthy     = "Unhealthy"
+)
+
+// DisruptionReasons are all of them, in the CRD's order.
+var DisruptionReasons = []string{DisruptionUnderutilized, DisruptionEmpty, DisruptionDrifted, DisruptionUnhealthy}
+
 // Feature gates of the pinned Karpenter chart (settings.featureGates and
 // settings.awsFeatureGates in its values.yaml; a test compares them).
 var (

@@ -171,3 +171,44 @@ func TestReservedNodeClassTagsAreTheCRDs(t *testing.T) {
 		t.Errorf("ReservedNodeClassTagPrefix %q is matched as a prefix and must end in /", ReservedNodeClassTagPrefix)
 	}
 }
+
+// The disruption reasons are those the pinned NodePool CRD's budgets take.
+func TestDisruptionReasonsAreTheCRDs(t *testing.T) {
+	provider, _, _ := modules(t)
+	var c struct {
+		Spec struct {
+			Versions []struct {
+				Schema struct {
+					OpenAPIV3Schema struct {
+						Properties struct {
+							Spec struct {
+								Properties struct {
+									Disruption struct {
+										Properties struct {
+											Budgets struct {
+												Items struct {
+													Properties struct {
+														Reasons struct {
+															Items struct{ Enum []string }
+														}
+													}
+												}
+											}
+										}
+									}
+								}
+							}
+						}
+					} `json:"openAPIV3Schema"`
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(provider.read(t, "pkg/apis/crds/karpenter.sh_nodepools.yaml")), &c); err != nil {
+		t.Fatal(err)
+	}
+	got := c.Spec.Versions[0].Schema.OpenAPIV3Schema.Properties.Spec.Properties.Disruption.Properties.Budgets.Items.Properties.Reasons.Items.Enum
+	if !slices.Equal(got, DisruptionReasons) {
+		t.Errorf("the NodePool CRD's budget reasons are %v; wellknown has %v", got, DisruptionReasons)
+	}
+}

@@ -348,19 +348,24 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 	if len(pools) == 0 {
 		return
 	}
-	b.WriteString("## GPU pools\n\n| Pool | Max GPUs | Instance types it may launch | Cost ceiling per hour (on demand) |\n|---|---|---|---|\n")
+	b.WriteString("## GPU pools\n\n| Pool | Max GPUs | Instance types it may launch | Cost ceiling per hour (on demand) | With draining nodes |\n|---|---|---|---|---|\n")
+	var bases []string
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		pool := pools[name].(map[string]any)
 		var types []string
 		for _, t := range pool["instanceTypes"].([]any) {
 			types = append(types, fmt.Sprint(t))
 		}
-		cost := "no list price known"
-		if ceiling := pool["hourlyCostCeiling"].(map[string]any); ceiling["usdPerHour"] != nil {
+		cost, drains := "no list price known", "no list price known"
+		ceiling := pool["hourlyCostCeiling"].(map[string]any)
+		if ceiling["usdPerHour"] != nil {
 			cost = fmt.Sprintf("$%.2f (%s prices; set by %s)", ceiling["usdPerHour"], ceiling["region"], ceiling["setBy"])
+			drains = fmt.Sprintf("$%.2f (%v GPUs more)", ceiling["usdPerHourWithDrains"], ceiling["drainingGPUs"])
 		}
-		fmt.Fprintf(b, "| `%s` | %v | %s | %s |\n", name, pool["maxGPUs"], strings.Join(types, ", "), cost)
+		fmt.Fprintf(b, "| `%s` | %v | %s | %s | %s |\n", name, pool["maxGPUs"], strings.Join(types, ", "), cost, drains)
+		bases = append(bases, fmt.Sprintf("- `%s`: %s.", name, ceiling["basis"]))
 	}
+	b.WriteString("\nWhat each ceiling bounds:\n\n" + strings.Join(bases, "\n") + "\n")
 	if region != catalog.PricesRegion {
 		fmt.Fprintf(b, "\nPrices are %s list prices (the only region the pinned Karpenter module carries); %s prices differ.\n", catalog.PricesRegion, region)
 	}

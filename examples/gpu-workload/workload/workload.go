@@ -1,7 +1,11 @@
 // Package workload is what a team consuming the platform writes: it reads
 // the karpenter-gpu stack's gpuPools output through a StackReference and
 // deploys a GPU inference server that lands on the chosen pool, tainted or
-// not.
+// not, and stays up while Karpenter replaces its nodes: replicas on two
+// nodes and a PodDisruptionBudget, as the pool's servingProtection says
+// (karpenter.sh/do-not-disrupt is for run-to-completion jobs: Karpenter
+// launches no replacement for such a pod, and force-deletes it when a
+// drain outlasts the pool's grace period).
 package workload
 
 import (
@@ -13,6 +17,7 @@ import (
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
+	policyv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/policy/v1"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi/config"
 )
@@ -26,10 +31,14 @@ type Pool struct {
 	NodeSelector    map[string]string `json:"nodeSelector"`
 	Tolerations     []Toleration      `json:"tolerations"`
 	GPUResourceName string            `json:"gpuResourceName"`
-	JobProtection   struct {
-		// PodAnnotations keep Karpenter from moving the pod to save cost.
-		PodAnnotations map[string]string `json:"podAnnotations"`
-	} `json:"jobProtection"`
+	// ServingProtection is what keeps a serving workload up through drift,
+	// expiry, repair and consolidation.
+	ServingProtection struct {
+		MinReplicas         int `json:"minReplicas"`
+		PodDisruptionBudget struct {
+			MaxUnavailable int `json:"maxUnavailable"`
+		} `json:"podDisruptionBudget"`
+	} `json:"servingProtection"`
 }
 
 // Toleration is one entry of a pool's tolerations.
@@ -41,7 +50,8 @@ type Toleration struct {
 }
 
 // Program deploys the inference server. Config: platformStack (required),
-// pool (default "inference"), replicas (default 1).
+// pool (default "inference"), replicas (default: the pool's
+// servingProtection.minReplicas).
 func Program(ctx *pulumi.Context) error {
 	cfg := config.New(ctx, "")
 	platformStack := cfg.Require("platformStack")
@@ -50,9 +60,6 @@ func Program(ctx *pulumi.Context) error {
 		poolName = "inference"
 	}
 	replicas := cfg.GetInt("replicas")
-	if replicas == 0 {
-		replicas = 1
-	}
 
 	platform, err := pulumi.NewStackReference(ctx, platformStack, nil)
 	if err != nil {
@@ -79,27 +86,40 @@ func Program(ctx *pulumi.Context) error {
 		return map[string]string{p.GPUResourceName: "1"}, err
 	}).(pulumi.StringMapOutput)
 
-	annotations := gpuPools.ApplyT(func(v any) (map[string]string, error) {
-		p, err := choose(v, poolName)
-		return p.JobProtection.PodAnnotations, err
-	}).(pulumi.StringMapOutput)
+	serving := gpuPools.ApplyT(func(v any) (Pool, error) { return choose(v, poolName) })
+	count := serving.ApplyT(func(p any) int { return max(replicas, p.(Pool).ServingProtection.MinReplicas, 1) }).(pulumi.IntOutput)
+	maxUnavailable := serving.ApplyT(func(p any) int { return max(p.(Pool).ServingProtection.PodDisruptionBudget.MaxUnavailable, 1) }).(pulumi.IntOutput)
 
 	labels := pulumi.StringMap{"app": pulumi.String("inference")}
+	// Karpenter's drains honour it: a node goes only once the replicas
+	// elsewhere can take the traffic (a replacement is launched first for
+	// drift and repair).
+	if _, err := policyv1.NewPodDisruptionBudget(ctx, "inference", &policyv1.PodDisruptionBudgetArgs{
+		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("inference")},
+		Spec: &policyv1.PodDisruptionBudgetSpecArgs{
+			MaxUnavailable: maxUnavailable,
+			Selector:       &metav1.LabelSelectorArgs{MatchLabels: labels},
+		},
+	}); err != nil {
+		return err
+	}
 	_, err = appsv1.NewDeployment(ctx, "inference", &appsv1.DeploymentArgs{
 		Metadata: &metav1.ObjectMetaArgs{Name: pulumi.String("inference")},
 		Spec: &appsv1.DeploymentSpecArgs{
-			Replicas: pulumi.Int(replicas),
+			Replicas: count,
 			Selector: &metav1.LabelSelectorArgs{MatchLabels: labels},
 			Template: &corev1.PodTemplateSpecArgs{
 				Metadata: &metav1.ObjectMetaArgs{
 					Labels: labels,
-					// Loading a model onto a GPU takes minutes: do not let
-					// consolidation move a serving replica to save a little.
-					Annotations: annotations,
 				},
 				Spec: &corev1.PodSpecArgs{
 					NodeSelector: nodeSelector,
 					Tolerations:  tolerations,
+					// One replica per node: a node that goes takes one.
+					TopologySpreadConstraints: corev1.TopologySpreadConstraintArray{corev1.TopologySpreadConstraintArgs{
+						MaxSkew: pulumi.Int(1), TopologyKey: pulumi.String("kubernetes.io/hostname"),
+						WhenUnsatisfiable: pulumi.String("DoNotSchedule"), LabelSelector: &metav1.LabelSelectorArgs{MatchLabels: labels},
+					}},
 					Containers: corev1.ContainerArray{corev1.ContainerArgs{
 						Name:      pulumi.String("triton"),
 						Image:     pulumi.String(Image),
