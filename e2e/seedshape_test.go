@@ -17,6 +17,9 @@ func TestControllerAndHarnessAgreeOnTheFilesTheyExchange(t *testing.T) {
 		{"Seed", "controllerSeed"},
 		{"Instance", "Instance"},
 		{"CapacityPool", "CapacityPool"},
+		{"QueueMessage", "QueueMessage"},
+		{"ImpairedInstance", "ImpairedInstance"},
+		{"Reclaim", "Reclaim"},
 	} {
 		want := jsonFields(t, "controller", c.controller)
 		got := jsonFields(t, "harness", c.harness)
@@ -72,4 +75,40 @@ func types(e ast.Expr) string {
 		return "*" + types(e.X)
 	}
 	return "?"
+}
+
+// The harness tells the controller how long repair tolerates a condition
+// through an environment variable both name.
+func TestControllerAndHarnessNameTheRepairTolerationAlike(t *testing.T) {
+	value := func(dir, name string) string {
+		pkgs, err := parser.ParseDir(token.NewFileSet(), dir, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var found string
+		for _, pkg := range pkgs {
+			for _, f := range pkg.Files {
+				ast.Inspect(f, func(n ast.Node) bool {
+					if spec, ok := n.(*ast.ValueSpec); ok {
+						for i, id := range spec.Names {
+							if i >= len(spec.Values) || id.Name != name {
+								continue
+							}
+							if lit, isLit := spec.Values[i].(*ast.BasicLit); isLit {
+								found = strings.Trim(lit.Value, `"`)
+							}
+						}
+					}
+					return true
+				})
+			}
+		}
+		if found == "" {
+			t.Fatalf("no constant %s in %s", name, dir)
+		}
+		return found
+	}
+	if c, h := value("controller", "RepairTolerationEnv"), value("harness", "repairTolerationEnv"); c != h {
+		t.Errorf("the controller reads %s, the harness sets %s", c, h)
+	}
 }

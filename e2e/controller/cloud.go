@@ -21,6 +21,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/pricing"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
+	sqstypes "github.com/aws/aws-sdk-go-v2/service/sqs/types"
 	"github.com/aws/aws-sdk-go-v2/service/ssm"
 	"github.com/aws/smithy-go"
 
@@ -286,10 +287,58 @@ func (e ec2API) DescribeSpotPriceHistory(ctx context.Context, in *ec2.DescribeSp
 	})
 }
 
-func (e ec2API) DescribeInstanceStatus(ctx context.Context, in *ec2.DescribeInstanceStatusInput, o ...func(*ec2.Options)) (*ec2.DescribeInstanceStatusOutput, error) {
+// DescribeInstanceStatus reports the seed's impaired instances that still
+// run, as EC2 does for the filters Karpenter sends (instance-status.status
+// or system-status.status impaired; scheduled events match none here).
+func (e ec2API) DescribeInstanceStatus(ctx context.Context, in *ec2.DescribeInstanceStatusInput, _ ...func(*ec2.Options)) (*ec2.DescribeInstanceStatusOutput, error) {
 	return record(e.journal, "ec2:DescribeInstanceStatus", in, func() (*ec2.DescribeInstanceStatusOutput, error) {
-		return e.ec2.DescribeInstanceStatus(ctx, in, o...)
+		e.reclaim(ctx)
+		out := &ec2.DescribeInstanceStatusOutput{}
+		for _, imp := range e.current().ImpairedInstances {
+			if _, running := e.ec2.Instances.Load(imp.InstanceID); !running || !impairedMatches(in.Filters, imp.Check) {
+				continue
+			}
+			failed := &ec2types.InstanceStatusSummary{Status: ec2types.SummaryStatusImpaired, Details: []ec2types.InstanceStatusDetails{{
+				Name: ec2types.StatusNameReachability, Status: ec2types.StatusTypeFailed, ImpairedSince: aws.Time(imp.Since),
+			}}}
+			ok := &ec2types.InstanceStatusSummary{Status: ec2types.SummaryStatusOk}
+			status := ec2types.InstanceStatus{InstanceId: aws.String(imp.InstanceID), InstanceStatus: ok, SystemStatus: ok}
+			if imp.Check == "system" {
+				status.SystemStatus = failed
+			} else {
+				status.InstanceStatus = failed
+			}
+			out.InstanceStatuses = append(out.InstanceStatuses, status)
+		}
+		return out, nil
 	})
+}
+
+// impairedMatches: the filters ask for impaired instances of the check.
+func impairedMatches(filters []ec2types.Filter, check string) bool {
+	for _, f := range filters {
+		if aws.ToString(f.Name) == check+"-status.status" && contains(f.Values, string(ec2types.SummaryStatusImpaired)) {
+			return true
+		}
+	}
+	return false
+}
+
+// reclaim terminates the instances EC2 reclaims by now, as EC2 does on
+// its own (the controller's next look finds them gone).
+func (e ec2API) reclaim(ctx context.Context) {
+	var due []string
+	for _, r := range e.current().Reclaims {
+		if _, running := e.ec2.Instances.Load(r.InstanceID); running && !time.Now().Before(r.At) {
+			due = append(due, r.InstanceID)
+		}
+	}
+	if len(due) == 0 {
+		return
+	}
+	if _, err := e.ec2.TerminateInstances(ctx, &ec2.TerminateInstancesInput{InstanceIds: due}); err == nil {
+		_ = e.writeInstances()
+	}
 }
 
 // CreateFleet launches as the fake does (the first override that is not
@@ -350,6 +399,7 @@ func (e ec2API) RebootInstances(ctx context.Context, in *ec2.RebootInstancesInpu
 
 func (e ec2API) DescribeInstances(ctx context.Context, in *ec2.DescribeInstancesInput, o ...func(*ec2.Options)) (*ec2.DescribeInstancesOutput, error) {
 	return record(e.journal, "ec2:DescribeInstances", in, func() (*ec2.DescribeInstancesOutput, error) {
+		e.reclaim(ctx)
 		return e.ec2.DescribeInstances(ctx, in, o...)
 	})
 }
@@ -584,11 +634,14 @@ func (i iamAPI) GetRole(ctx context.Context, in *iam.GetRoleInput, o ...func(*ia
 	})
 }
 
-// sqsAPI is the interruption queue the stack created: empty, and a receive
+// sqsAPI is the interruption queue the stack created: it holds the seed's
+// messages until the controller deletes them, and a receive with none
 // waits as SQS's long poll does instead of answering at once.
 type sqsAPI struct {
 	*cloud
 	queue string
+	// deleted are the receipt handles of the messages deleted.
+	deleted *sync.Map
 }
 
 func (q sqsAPI) queueURL() string {
@@ -609,16 +662,34 @@ func (q sqsAPI) ReceiveMessage(ctx context.Context, in *sqs.ReceiveMessageInput,
 		if aws.ToString(in.QueueUrl) != q.queueURL() {
 			return nil, &smithy.GenericAPIError{Code: "AWS.SimpleQueueService.NonExistentQueue", Message: "The specified queue does not exist."}
 		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(in.WaitTimeSeconds) * time.Second):
+		for wait := time.Now().Add(time.Duration(in.WaitTimeSeconds) * time.Second); ; {
+			if out := q.waiting(in); len(out.Messages) > 0 || !time.Now().Before(wait) {
+				return out, nil
+			}
+			select {
+			case <-ctx.Done():
+				return &sqs.ReceiveMessageOutput{}, nil
+			case <-time.After(time.Second):
+			}
 		}
-		return &sqs.ReceiveMessageOutput{}, nil
 	})
+}
+
+// waiting are the messages not yet deleted, at most as many as asked for.
+func (q sqsAPI) waiting(in *sqs.ReceiveMessageInput) *sqs.ReceiveMessageOutput {
+	out := &sqs.ReceiveMessageOutput{}
+	for _, m := range q.current().QueueMessages {
+		if _, gone := q.deleted.Load(m.ID); gone || (in.MaxNumberOfMessages > 0 && len(out.Messages) == int(in.MaxNumberOfMessages)) {
+			continue
+		}
+		out.Messages = append(out.Messages, sqstypes.Message{MessageId: aws.String(m.ID), ReceiptHandle: aws.String(m.ID), Body: aws.String(m.Body)})
+	}
+	return out
 }
 
 func (q sqsAPI) DeleteMessage(_ context.Context, in *sqs.DeleteMessageInput, _ ...func(*sqs.Options)) (*sqs.DeleteMessageOutput, error) {
 	return record(q.journal, "sqs:DeleteMessage", in, func() (*sqs.DeleteMessageOutput, error) {
+		q.deleted.Store(aws.ToString(in.ReceiptHandle), true)
 		return &sqs.DeleteMessageOutput{}, nil
 	})
 }

@@ -12,6 +12,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -44,6 +45,7 @@ import (
 	"github.com/aws/karpenter-provider-aws/pkg/providers/subnet"
 	"github.com/aws/karpenter-provider-aws/pkg/providers/version"
 
+	corecloudprovider "sigs.k8s.io/karpenter/pkg/cloudprovider"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider/metrics"
 	"sigs.k8s.io/karpenter/pkg/cloudprovider/overlay"
 	corecontrollers "sigs.k8s.io/karpenter/pkg/controllers"
@@ -79,6 +81,27 @@ func main() {
 		os.Exit(2)
 	}
 	run(c)
+}
+
+// RepairTolerationEnv shortens how long the repair policies tolerate an
+// unhealthy node condition before Karpenter acts (10 or 30 minutes
+// upstream), so that the run sees repair within minutes.
+const RepairTolerationEnv = "E2E_REPAIR_TOLERATION"
+
+// shortTolerations is the cloud provider with its repair policies'
+// tolerations capped; every policy's condition, action and drain bound
+// (TerminationGracePeriod) stay as the provider has them.
+type shortTolerations struct {
+	corecloudprovider.CloudProvider
+	toleration time.Duration
+}
+
+func (s shortTolerations) RepairPolicies() []corecloudprovider.RepairPolicy {
+	policies := s.CloudProvider.RepairPolicies()
+	for i := range policies {
+		policies[i].TolerationDuration = min(policies[i].TolerationDuration, s.toleration)
+	}
+	return policies
 }
 
 // run is cmd/controller's main with the AWS operator's providers built
@@ -142,7 +165,12 @@ func run(c *cloud) {
 		cloudprovider.WithLegacyRepairPolicies(karpoptions.FromContext(ctx).LegacyNodeRepair),
 		cloudprovider.WithRebootForRepair(opts.FeatureGates.RebootForRepair),
 	)
-	undecorated := metrics.Decorate(awsCloudProvider)
+	var base corecloudprovider.CloudProvider = awsCloudProvider
+	if d, err := time.ParseDuration(os.Getenv(RepairTolerationEnv)); err == nil && d > 0 {
+		base = shortTolerations{CloudProvider: awsCloudProvider, toleration: d}
+		fmt.Fprintf(os.Stderr, "controller: repair policies tolerate an unhealthy condition for at most %s (%s); their conditions, actions and drain bounds are upstream's\n", d, RepairTolerationEnv)
+	}
+	undecorated := metrics.Decorate(base)
 	cloudProvider := overlay.Decorate(undecorated, core.GetClient(), core.InstanceTypeStore)
 	repairPolicies := lo.Must(health.NewRepairPolicyMatcher(ctx, cloudProvider))
 	clusterState := state.NewCluster(core.Clock, core.GetClient(), cloudProvider, state.WithRepairPolicyMatcher(repairPolicies))
@@ -164,7 +192,7 @@ func run(c *cloud) {
 		launchTemplateProvider, versionProvider, instanceTypeProvider, capacityReservationProvider, placementGroupProvider, amiResolver,
 		zonalShift, instanceStatusProvider, caBundle, celEnv)
 	if queue != "" {
-		q := sqsAPI{cloud: c, queue: queue}
+		q := sqsAPI{cloud: c, queue: queue, deleted: &sync.Map{}}
 		url := lo.Must(q.GetQueueUrl(ctx, &servicesqs.GetQueueUrlInput{QueueName: &queue}))
 		provider := lo.Must(sqs.NewDefaultProvider(q, *url.QueueUrl))
 		providerControllers = append(providerControllers, interruption.NewController(core.GetClient(), clk, cloudProvider, core.EventRecorder, provider, nil, unavailableOfferings))

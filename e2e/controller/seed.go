@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"time"
 
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
@@ -37,6 +38,15 @@ type Seed struct {
 	// CreateFleet override for one of them fails with
 	// InsufficientInstanceCapacity.
 	InsufficientCapacity []CapacityPool `json:"insufficientCapacity"`
+	// QueueMessages are on the interruption queue: EventBridge events as
+	// SQS delivers them, each received until the controller deletes it.
+	QueueMessages []QueueMessage `json:"queueMessages"`
+	// ImpairedInstances fail their EC2 status checks, as
+	// DescribeInstanceStatus reports them.
+	ImpairedInstances []ImpairedInstance `json:"impairedInstances"`
+	// Reclaims are instances EC2 terminates at a time of its own (a spot
+	// instance two minutes after its interruption notice).
+	Reclaims []Reclaim `json:"reclaims"`
 	// Prices are not seeded: the pricing API and the spot price history
 	// fail, as in an isolated account, and Karpenter falls back to the
 	// price table it ships for the region.
@@ -47,6 +57,26 @@ type CapacityPool struct {
 	CapacityType string `json:"capacityType"`
 	InstanceType string `json:"instanceType"`
 	Zone         string `json:"zone"`
+}
+
+// QueueMessage is one message of the interruption queue.
+type QueueMessage struct {
+	ID   string `json:"id"`
+	Body string `json:"body"`
+}
+
+// ImpairedInstance is an instance whose instance or system status check
+// fails, since a time.
+type ImpairedInstance struct {
+	InstanceID string    `json:"instanceId"`
+	Check      string    `json:"check"` // "instance" or "system"
+	Since      time.Time `json:"since"`
+}
+
+// Reclaim is an instance EC2 terminates at a time.
+type Reclaim struct {
+	InstanceID string    `json:"instanceId"`
+	At         time.Time `json:"at"`
 }
 
 func readJSON(path string, v any) error {

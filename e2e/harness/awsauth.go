@@ -51,7 +51,7 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 			return err
 		}
 	}
-	up, _, err := r.upOp(ctx, st, "9-up")
+	up, _, err := r.upOp(ctx, st, "up")
 	if err != nil {
 		return err
 	}
@@ -60,10 +60,10 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.refreshAndUp(ctx, st, "9"); err != nil {
+	if _, err := r.refreshAndUp(ctx, st); err != nil {
 		return err
 	}
-	if err := r.destroyPlatform(ctx, st, "9"); err != nil {
+	if err := r.destroyPlatform(ctx, st); err != nil {
 		return err
 	}
 	// The node role's entry stays too: removing the patch would remove the

@@ -41,6 +41,15 @@ var (
 // systemNode is the node the controller's pod is taken to run on.
 const systemNode = "system-us-west-2a"
 
+// repairToleration is how long the run's controller tolerates an unhealthy
+// node condition before it repairs (upstream's policies wait 10 or 30
+// minutes); each policy's condition and drain bound stay upstream's.
+// repairTolerationEnv is e2e/controller's RepairTolerationEnv.
+const (
+	repairToleration    = 20 * time.Second
+	repairTolerationEnv = "E2E_REPAIR_TOLERATION"
+)
+
 // controllerContainer is the controller's container in the Karpenter
 // chart's Deployment.
 const controllerContainer = "controller"
@@ -185,7 +194,8 @@ func (k *karpenter) start(ctx context.Context, d *appsv1.Deployment) error {
 	// namespace in the service account's files (leader election's lease
 	// lives there).
 	env = append(env, "KUBECONFIG="+kubeconfig, "METRICS_PORT="+strconv.Itoa(metrics), "HEALTH_PROBE_PORT="+strconv.Itoa(health),
-		"LEADER_ELECTION_NAMESPACE="+d.Namespace, "PATH="+os.Getenv("PATH"), "HOME="+k.dir)
+		"LEADER_ELECTION_NAMESPACE="+d.Namespace, "PATH="+os.Getenv("PATH"), "HOME="+k.dir,
+		repairTolerationEnv+"="+repairToleration.String())
 	k.starts++
 	log, err := os.Create(k.logFile())
 	if err != nil {

@@ -114,15 +114,15 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 		return err
 	}
 	start := time.Now()
-	if _, err := r.destroyOp(ctx, wl, "7-workload-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, wl, "workload-destroy"); err != nil {
 		return err
 	}
 	// consolidateAfter, plus Karpenter's own pace: validation, then the
 	// disruption loop, a few nodes per pass within the pool's budget
 	// (about 25 s a pass here).
 	pace := 6*time.Minute + time.Duration(len(nodes.Items))*15*time.Second
-	if err := r.waitPoolEmpty(ctx, r.under.workloadPool, start.Add(consolidateAfter+pace)); err != nil {
-		return fmt.Errorf("%w %s after the workload went", err, time.Since(start).Round(time.Second))
+	if err := r.waitPoolEmpty(ctx, r.under.workloadPool, consolidateAfter+pace); err != nil {
+		return fmt.Errorf("%w (%s after the workload went)", err, time.Since(start).Round(time.Second))
 	}
 	res.toZero = time.Since(start)
 	fmt.Fprintf(os.Stderr, "e2e: pool %s at zero %s after its workload went\n", r.under.workloadPool, res.toZero.Round(time.Second))
@@ -130,7 +130,7 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 		return fmt.Errorf("pool %s lost its node %s after its workload went, before its consolidateAfter %s: something other than consolidation removed it",
 			r.under.workloadPool, res.toZero.Round(time.Second), consolidateAfter)
 	}
-	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "to zero", Pool: r.under.workloadPool, Figures: map[string]any{
+	res.add(ScenarioReport{Scenario: "to zero", Pool: r.under.workloadPool, Figures: map[string]any{
 		"consolidateAfter": after, "secondsToZero": int(res.toZero.Seconds()),
 	}})
 	if err := r.workload(ctx, res); err != nil {
@@ -140,25 +140,19 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 }
 
 // waitPoolEmpty waits until the pool has no NodeClaim and no running
-// instance, or fails at the deadline.
-func (r *run) waitPoolEmpty(ctx context.Context, pool string, deadline time.Time) error {
-	for {
+// instance.
+func (r *run) waitPoolEmpty(ctx context.Context, pool string, timeout time.Duration) error {
+	return await(ctx, "pool "+pool+" empty", timeout, func() (bool, string, error) {
 		claims, err := r.dyn.Resource(nodeClaimResource).List(ctx, metav1.ListOptions{LabelSelector: wellknown.LabelNodePool + "=" + pool})
 		if err != nil {
-			return err
+			return false, "", err
 		}
 		running, err := r.poolInstances(pool)
 		if err != nil {
-			return err
+			return false, "", err
 		}
-		if len(claims.Items) == 0 && len(running) == 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pool %s still has %d NodeClaims and %d running instances", pool, len(claims.Items), len(running))
-		}
-		time.Sleep(2 * time.Second)
-	}
+		return len(claims.Items) == 0 && len(running) == 0, fmt.Sprintf("%d NodeClaims and %d running instances", len(claims.Items), len(running)), nil
+	})
 }
 
 // poolInstances are the running instances Karpenter launched for a pool.
@@ -203,6 +197,11 @@ type poolOutput struct {
 	InstanceTypes   []string `json:"instanceTypes"`
 	CapacityTypes   []string `json:"capacityTypes"`
 	NodeClass       string   `json:"nodeClass"`
+	// HourlyCostCeiling.DrainingGPUs is what the stack says draining
+	// nodes may hold beyond maxGPUs.
+	HourlyCostCeiling struct {
+		DrainingGPUs int `json:"drainingGPUs"`
+	} `json:"hourlyCostCeiling"`
 }
 
 // sharingAndLimits: one more pod of one GPU than the pool can hold
@@ -228,31 +227,16 @@ func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
 		_ = r.client.AppsV1().Deployments("default").Delete(context.WithoutCancel(ctx), sharingProbe, metav1.DeleteOptions{})
 	}()
 	var state poolState
-	deadline := time.Now().Add(4 * time.Minute)
-	var stableSince time.Time
-	for ; ; time.Sleep(2 * time.Second) {
-		next, err := r.poolState(ctx, r.under.workloadPool, pool.GPUResourceName)
-		if err != nil {
-			return err
+	full := func() (bool, string, error) {
+		var err error
+		if state, err = r.poolState(ctx, r.under.workloadPool, pool.GPUResourceName); err != nil {
+			return false, "", err
 		}
-		if next.slicesUsed == slices && next.probesPending >= 1 && next.launching == 0 {
-			if stableSince.IsZero() || next != state {
-				stableSince = time.Now()
-			}
-			// A batch window and a launch more, in case Karpenter would
-			// still exceed the limit.
-			if time.Since(stableSince) > 20*time.Second {
-				state = next
-				break
-			}
-		} else {
-			stableSince = time.Time{}
-		}
-		state = next
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pool %s (maxGPUs %d, R %d): %d of %d GPU slices taken, %d probe pods pending, %d NodeClaims launching, %d GPUs on %d nodes",
-				r.under.workloadPool, pool.MaxGPUs, replicas, state.slicesUsed, slices, state.probesPending, state.launching, state.gpus, state.nodes)
-		}
+		return state.slicesUsed == slices && state.probesPending >= 1 && state.launching == 0,
+			fmt.Sprintf("%d of %d GPU slices taken, %d probe pods pending, %d NodeClaims launching, %d GPUs on %d nodes", state.slicesUsed, slices, state.probesPending, state.launching, state.gpus, state.nodes), nil
+	}
+	if err := await(ctx, fmt.Sprintf("pool %s (maxGPUs %d, R %d) full", r.under.workloadPool, pool.MaxGPUs, replicas), 4*time.Minute, steady(20*time.Second, full)); err != nil {
+		return err
 	}
 	// With every slice taken and no more than maxGPUs GPUs, each GPU
 	// serves R pods.
@@ -260,7 +244,7 @@ func (r *run) sharingAndLimits(ctx context.Context, res *result) error {
 		return fmt.Errorf("pool %s has %d GPUs on %d nodes, over its maxGPUs %d", r.under.workloadPool, state.gpus, state.nodes, pool.MaxGPUs)
 	}
 	fmt.Fprintf(os.Stderr, "e2e: pool %s full: %d slices of %d GPUs on %d nodes, %d pod(s) pending\n", r.under.workloadPool, state.slicesUsed, state.gpus, state.nodes, state.probesPending)
-	res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "time-slicing and limits", Pool: r.under.workloadPool, Figures: map[string]any{
+	res.add(ScenarioReport{Scenario: "time-slicing and limits", Pool: r.under.workloadPool, Figures: map[string]any{
 		"maxGPUs": pool.MaxGPUs, "sharingReplicas": replicas, "gpus": state.gpus, "nodes": state.nodes,
 		"slicesTaken": state.slicesUsed, "podsPending": state.probesPending,
 	}})
@@ -323,12 +307,27 @@ func (r *run) poolState(ctx context.Context, pool, resource string) (poolState, 
 // the pool's selector and tolerations, as a workload takes them from the
 // gpuPools output, labelled app=name.
 func (r *run) createProbe(ctx context.Context, name string, pool poolOutput, replicas int32) error {
-	labels := map[string]string{"app": name}
-	var tolerations []corev1.Toleration
+	return r.createPods(ctx, name, pool, replicas, 1)
+}
+
+// tolerations are the pool's, as a pod spec takes them.
+func (pool poolOutput) podTolerations() []corev1.Toleration {
+	var out []corev1.Toleration
 	for _, t := range pool.Tolerations {
-		tolerations = append(tolerations, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
+		out = append(out, corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)})
 	}
-	one := resource.MustParse("1")
+	return out
+}
+
+// createPods is createProbe with gpus GPUs a pod (none: a pod that runs on
+// the pool's nodes without a GPU, such as a job's sidecar service).
+func (r *run) createPods(ctx context.Context, name string, pool poolOutput, replicas int32, gpus int64) error {
+	labels := map[string]string{"app": name}
+	tolerations := pool.podTolerations()
+	limits := corev1.ResourceList{}
+	if gpus > 0 {
+		limits[corev1.ResourceName(pool.GPUResourceName)] = *resource.NewQuantity(gpus, resource.DecimalSI)
+	}
 	_, err := r.client.AppsV1().Deployments("default").Create(ctx, &appsv1.Deployment{
 		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: labels},
 		Spec: appsv1.DeploymentSpec{
@@ -340,7 +339,7 @@ func (r *run) createProbe(ctx context.Context, name string, pool poolOutput, rep
 					NodeSelector: pool.NodeSelector, Tolerations: tolerations,
 					Containers: []corev1.Container{{
 						Name: "probe", Image: versions.PauseImage,
-						Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceName(pool.GPUResourceName): one}},
+						Resources: corev1.ResourceRequirements{Limits: limits},
 					}},
 				},
 			},

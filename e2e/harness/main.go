@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -53,6 +52,7 @@ func main() {
 	flag.StringVar(&reportFile, "report", "", "write a JSON report of what Karpenter did to this file")
 	flag.StringVar(&workDir, "work", "", "working directory (default: a new temporary one, removed afterwards)")
 	flag.BoolVar(&keep, "keep", false, "keep the working directory")
+	runFlag := flag.String("run", "", "run only these scenarios (comma-separated) and those they need; default: all")
 	flag.Parse()
 
 	var err error
@@ -81,7 +81,8 @@ func main() {
 	r := &run{tools: tools, dir: workDir, under: under, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
-	}, pulumiBinary: pulumiBinary, program: program, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile}
+	}, pulumiBinary: pulumiBinary, program: program, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile,
+		run: runNames(*runFlag)}
 	line, step, err := r.all(ctx)
 	if err != nil {
 		fail(step, fmt.Errorf("%w\n(work directory %s: cluster/logs has the control plane's and the engine's output)", err, workDir))
@@ -120,29 +121,39 @@ type run struct {
 		cluster fakecloud.Cluster
 		// shortage are the pools EC2 has no capacity in.
 		shortage []CapacityPool
+		// faults are what AWS does to the account's instances.
+		faults faults
 	}
 	client kubernetes.Interface
 	dyn    dynamic.Interface
 	engine *engine
-	logs   []*os.File
+	logs   logs
+	// run are the scenarios -run asks for (all of them when empty).
+	run []string
+	// overrides are the configuration changes scenarios made.
+	overrides struct {
+		sync.Mutex
+		list []override
+	}
+	// history is what the run watched happen to NodeClaims and pods.
+	history *history
 	// cluster is what the stand-in AWS provider serves.
 	cluster fakecloud.Cluster
 }
 
-// all runs every step; it returns the summary line, or the step that failed
-// and why. Whatever happens, the control plane is stopped.
+// all sets up the environment (control plane, engine, Karpenter, the
+// add-on manager) and runs the scenarios -run selects; it returns the
+// summary line, or the scenario that failed and why. Whatever happens, the
+// control plane is stopped.
 func (r *run) all(ctx context.Context) (string, string, error) {
 	var err error
 	r.cp, err = startControlPlane(ctx, r.tools, filepath.Join(r.dir, "cluster"))
 	defer r.cp.stop()
-	defer func() {
-		for _, f := range r.logs {
-			f.Close()
-		}
-	}()
+	defer r.logs.close()
 	if err != nil {
 		return "", "control plane", err
 	}
+	r.logs.dir = filepath.Join(r.cp.dir, "logs")
 	if r.client, err = kubernetes.NewForConfig(r.cp.rest); err != nil {
 		return "", "control plane", err
 	}
@@ -172,6 +183,8 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	kctx, stopKarpenter := context.WithCancel(ctx)
 	karpenterDone := make(chan struct{})
 	addonsDone := make(chan struct{})
+	r.history = newHistory()
+	r.history.watch(kctx, r.dyn, r.client)
 	go func() { r.karpenter.run(kctx, karpenterErrs); close(karpenterDone) }()
 	go func() { r.runAddons(kctx, karpenterErrs); close(addonsDone) }()
 	defer func() { stopKarpenter(); <-karpenterDone; <-addonsDone }()
@@ -179,29 +192,12 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 	if err != nil {
 		return "", "snapshot", err
 	}
-
-	steps := []struct {
-		name string
-		do   func(context.Context, *result) error
-		// foreign: the controller that runs is someone else's, with a
-		// role the stack does not manage; its calls are not judged.
-		foreign bool
-	}{
-		{name: "step 1 (preview on the empty cluster)", do: r.preview},
-		{name: "step 2 (pulumi up)", do: r.up},
-		{name: "step 3 (second pulumi up)", do: r.reUp},
-		{name: "step 4 (preview --diff of a maxGPUs change)", do: r.previewDiff},
-		{name: "step 5 (from zero, every pool: one pending GPU pod each)", do: r.everyPool},
-		{name: "step 6 (spot shortage: pools that buy spot and on-demand fall back to on-demand)", do: r.spotShortage},
-		{name: "step 7 (examples/gpu-workload up)", do: r.workload},
-		{name: "step 8 (time-slicing and limits: one pod more than the pool holds)", do: r.sharingAndLimits},
-		{name: "step 9 (to zero: the workload goes, Karpenter removes the nodes; it comes back)", do: r.toZero},
-		{name: "step 10 (pulumi destroy with a GPU node up)", do: func(ctx context.Context, res *result) error { return r.destroy(ctx, res, before) }},
-		{name: "step 11 (aws-auth on a CONFIG_MAP cluster: up, re-up, destroy)", do: r.awsAuth},
-		{name: "step 12 (pools only, on a cluster whose Karpenter someone else installed)", do: r.poolsOnly, foreign: true},
+	list, err := selected(r.scenarios(before), r.run)
+	if err != nil {
+		return "", "setup", err
 	}
 	// A failure of the controller or of what stands in for kubelets ends
-	// the step at once: the engine may be waiting for a node that will
+	// the scenario at once: the engine may be waiting for a node that will
 	// never come.
 	stepCtx, failStep := context.WithCancelCause(ctx)
 	defer failStep(nil)
@@ -219,36 +215,18 @@ func (r *run) all(ctx context.Context) (string, string, error) {
 			fmt.Fprintln(os.Stderr, "e2e: report:", err)
 		}
 	}()
-	for _, s := range steps {
-		fmt.Fprintf(os.Stderr, "e2e: %s\n", s.name)
-		start := time.Now()
-		if err := s.do(stepCtx, res); err != nil {
-			if cause := context.Cause(stepCtx); cause != nil && cause != context.Canceled {
-				return "", s.name, cause
-			}
-			return "", s.name, err
-		}
-		if cause := context.Cause(stepCtx); cause != nil {
-			return "", s.name, cause
-		}
-		if err := r.cp.alive(); err != nil {
-			return "", s.name, err
-		}
-		judge := r.judgeCalls
-		if s.foreign {
-			judge = r.skipCalls
-		}
-		if err := judge(); err != nil {
-			return "", s.name, fmt.Errorf("IAM: %w", err)
-		}
-		fmt.Fprintf(os.Stderr, "e2e: %s done in %s\n", s.name, time.Since(start).Round(time.Second))
+	if failed, err := r.runScenarios(stepCtx, list, res); err != nil {
+		return "", failed, err
 	}
 	fmt.Fprintf(os.Stderr, "e2e: IAM: every request of the controller allowed by the stack's policies: %s\n", r.iam.summary())
+	if len(r.run) > 0 {
+		return fmt.Sprintf("e2e passed: %s (of -run %s)", strings.Join(scenarioNames(list), ", "), strings.Join(r.run, ",")), "", nil
+	}
 	return fmt.Sprintf("e2e passed: up %d resources, re-up %d changes, preview-diff ok, karpenter %s: %d pools served from zero, destroy %d left, %d instances running",
 		res.created, res.reUpChanges, r.karpenterVersion, len(res.served), res.left+res.awsAuthLeft+res.poolsOnlyLeft, res.instancesLeft), "", nil
 }
 
-// result gathers the figures of the summary line.
+// result gathers the figures of the summary line and the report.
 type result struct {
 	created, reUpChanges, left, awsAuthLeft, poolsOnlyLeft int
 	outputs                                                map[string]any
@@ -256,7 +234,16 @@ type result struct {
 	served        []string
 	toZero        time.Duration
 	instancesLeft int
-	scenarios     []ScenarioReport
+
+	mu        sync.Mutex
+	scenarios []ScenarioReport
+}
+
+// add adds a scenario's figures to the report (lanes add at once).
+func (res *result) add(rep ScenarioReport) {
+	res.mu.Lock()
+	defer res.mu.Unlock()
+	res.scenarios = append(res.scenarios, rep)
 }
 
 // setupEngine puts the stand-in `aws` on PATH (the kubeconfig the stack
@@ -322,17 +309,6 @@ func (r *run) chartSources() (map[string]string, error) {
 		}
 	}
 	return sources, nil
-}
-
-// engineLog is where an operation's progress output goes, beside the
-// control plane's logs; on failure the harness keeps them.
-func (r *run) engineLog(name string) io.Writer {
-	f, err := os.Create(filepath.Join(r.cp.dir, "logs", "engine-"+name+".log"))
-	if err != nil {
-		return io.Discard
-	}
-	r.logs = append(r.logs, f)
-	return f
 }
 
 // describe names a step's resource changes for an error message.

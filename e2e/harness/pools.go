@@ -59,46 +59,47 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 		}
 	}()
 	waiting := slices.Clone(names)
-	for deadline := time.Now().Add(5 * time.Minute); len(waiting) > 0; time.Sleep(2 * time.Second) {
+	err = await(ctx, "a running pod on a node of every pool", 5*time.Minute, func() (bool, string, error) {
 		var still []string
 		for _, name := range waiting {
 			pod, err := r.probePod(ctx, poolProbe(name))
 			if err != nil {
-				return err
+				return false, "", err
 			}
 			if pod == nil || pod.Status.Phase != corev1.PodRunning {
 				still = append(still, name)
 				continue
 			}
 			if on, err := r.poolOf(ctx, pod.Spec.NodeName); err != nil || on != name {
-				return fmt.Errorf("pool %s's probe pod runs on %q, a node of pool %q (%v)", name, pod.Spec.NodeName, on, err)
+				return false, "", fmt.Errorf("pool %s's probe pod runs on %q, a node of pool %q (%v)", name, pod.Spec.NodeName, on, err)
 			}
 			if missing, err := r.agentsMissing(ctx, pod.Spec.NodeName); err != nil || missing != "" {
 				if err != nil {
-					return err
+					return false, "", err
 				}
 				still = append(still, name)
 				continue
 			}
 			rep, err := r.fromZeroReport(ctx, "from zero (every pool)", pod)
 			if err != nil {
-				return fmt.Errorf("report of pool %s: %w", name, err)
+				return false, "", fmt.Errorf("report of pool %s: %w", name, err)
 			}
 			if rep.AddonPods, _, _, err = r.addonPods(ctx, pod.Spec.NodeName); err != nil {
-				return err
+				return false, "", err
 			}
 			if len(rep.AddonPods) > 0 {
 				fmt.Fprintf(os.Stderr, "e2e: pool %s's %s node runs add-on DaemonSets %s\n", name, rep.Launched["instanceType"], strings.Join(rep.AddonPods, ", "))
 			}
 			if err := r.checkReserved(ctx, name, pools[name], rep); err != nil {
-				return err
+				return false, "", err
 			}
-			res.scenarios = append(res.scenarios, rep)
+			res.add(rep)
 		}
 		waiting = still
-		if len(waiting) > 0 && time.Now().After(deadline) {
-			return fmt.Errorf("no running pod on a node of pool(s) %s after 5 minutes: %s", strings.Join(waiting, ", "), r.pendingReasons(ctx, waiting))
-		}
+		return len(waiting) == 0, "waiting for " + strings.Join(waiting, ", ") + ": " + r.pendingReasons(ctx, waiting), nil
+	})
+	if err != nil {
+		return err
 	}
 	served, err := r.checkLaunches(ctx, res)
 	if err != nil {

@@ -57,7 +57,7 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 			return err
 		}
 	}
-	if _, _, err := r.upOp(ctx, st, "10-up"); err != nil {
+	if _, _, err := r.upOp(ctx, st, "up"); err != nil {
 		return err
 	}
 	classes, err := r.dyn.Resource(nodeClassResource).List(ctx, metav1.ListOptions{})
@@ -79,10 +79,10 @@ func (r *run) poolsOnly(ctx context.Context, res *result) error {
 	if len(releases.Items) > 0 {
 		return fmt.Errorf("pools-only mode installed a Karpenter release: %s/%s", releases.Items[0].Namespace, releases.Items[0].Name)
 	}
-	if _, err := r.refreshAndUp(ctx, st, "10"); err != nil {
+	if _, err := r.refreshAndUp(ctx, st); err != nil {
 		return err
 	}
-	if _, err := r.destroyOp(ctx, st, "10-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, st, "destroy"); err != nil {
 		return err
 	}
 	left, err := r.leftOver(ctx, before)

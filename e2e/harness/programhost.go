@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
@@ -76,7 +75,7 @@ func (h *programHost) Run(ctx context.Context, req *pulumirpc.RunRequest) (*pulu
 // stack's project and settings with the compiled program, and returns the
 // engine's events.
 func (r *run) destroyWithProgram(ctx context.Context, stackName, logName string) ([]apitype.EngineEvent, error) {
-	log := r.engineLog(logName)
+	log := r.engineLog(ctx, logName)
 	cancel := make(chan bool)
 	handle, err := rpcutil.ServeWithOptions(rpcutil.ServeOptions{
 		Cancel: cancel,
@@ -89,7 +88,7 @@ func (r *run) destroyWithProgram(ctx context.Context, stackName, logName string)
 		return nil, err
 	}
 	defer func() { cancel <- true; <-handle.Done }()
-	events := filepath.Join(r.cp.dir, "logs", "engine-"+logName+".events")
+	events := r.logs.path(scenarioOf(ctx), logName, ".events")
 	cmd := exec.CommandContext(ctx, r.pulumiBinary, "destroy", "--yes", "--skip-preview", "--non-interactive", "--run-program",
 		"--stack", stackName, "--client", fmt.Sprintf("127.0.0.1:%d", handle.Port), "--event-log", events)
 	// --event-log is a debug command's flag, as for the Automation API.

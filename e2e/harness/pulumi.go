@@ -180,19 +180,19 @@ func warnings(evs []apitype.EngineEvent) []string {
 
 func (r *run) previewOp(ctx context.Context, st auto.Stack, name string, opts ...optpreview.Option) (auto.PreviewResult, []apitype.EngineEvent, error) {
 	log := newEventLog()
-	res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog(name)))...)
+	res, err := st.Preview(ctx, append(opts, optpreview.EventStreams(log.ch), optpreview.ProgressStreams(r.engineLog(ctx, name)))...)
 	return res, log.all(), operationError(err, log)
 }
 
 func (r *run) upOp(ctx context.Context, st auto.Stack, name string) (auto.UpResult, []apitype.EngineEvent, error) {
 	log := newEventLog()
-	res, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog(name)))
+	res, err := st.Up(ctx, optup.EventStreams(log.ch), optup.ProgressStreams(r.engineLog(ctx, name)))
 	return res, log.all(), operationError(err, log)
 }
 
 func (r *run) refreshOp(ctx context.Context, st auto.Stack, name string) (auto.RefreshResult, error) {
 	log := newEventLog()
-	res, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog(name)))
+	res, err := st.Refresh(ctx, optrefresh.EventStreams(log.ch), optrefresh.ProgressStreams(r.engineLog(ctx, name)))
 	return res, operationError(err, log)
 }
 
@@ -200,7 +200,7 @@ func (r *run) destroyOp(ctx context.Context, st auto.Stack, name string) ([]apit
 	log := newEventLog()
 	// The program runs so that the error hook reporting a failed deletion
 	// of a NodePool or EC2NodeClass is there to be called.
-	_, err := st.Destroy(ctx, optdestroy.RunProgram(true), optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(name)))
+	_, err := st.Destroy(ctx, optdestroy.RunProgram(true), optdestroy.EventStreams(log.ch), optdestroy.ProgressStreams(r.engineLog(ctx, name)))
 	return log.all(), operationError(err, log)
 }
 

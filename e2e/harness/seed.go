@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	ec2types "github.com/aws/aws-sdk-go-v2/service/ec2/types"
@@ -39,6 +40,29 @@ type controllerSeed struct {
 	CapacityReservations []ec2types.CapacityReservation  `json:"capacityReservations"`
 	PlacementGroups      []ec2types.PlacementGroup       `json:"placementGroups"`
 	InsufficientCapacity []CapacityPool                  `json:"insufficientCapacity"`
+	QueueMessages        []QueueMessage                  `json:"queueMessages"`
+	ImpairedInstances    []ImpairedInstance              `json:"impairedInstances"`
+	Reclaims             []Reclaim                       `json:"reclaims"`
+}
+
+// QueueMessage is one message of the interruption queue.
+type QueueMessage struct {
+	ID   string `json:"id"`
+	Body string `json:"body"`
+}
+
+// ImpairedInstance is an instance whose instance or system status check
+// fails, since a time.
+type ImpairedInstance struct {
+	InstanceID string    `json:"instanceId"`
+	Check      string    `json:"check"`
+	Since      time.Time `json:"since"`
+}
+
+// Reclaim is an instance EC2 terminates at a time.
+type Reclaim struct {
+	InstanceID string    `json:"instanceId"`
+	At         time.Time `json:"at"`
 }
 
 // CapacityPool is an instance type in a zone, bought as a capacity type.
@@ -84,7 +108,7 @@ func readState(backend, project, stack string) ([]stateResource, error) {
 // seed is the account of the stack under test, as it is now.
 func (r *run) seed() (controllerSeed, error) {
 	r.active.Lock()
-	name, cl, short := r.active.stack, r.active.cluster, r.active.shortage
+	name, cl, short, faults := r.active.stack, r.active.cluster, r.active.shortage, r.active.faults
 	r.active.Unlock()
 	state, err := readState(filepath.Join(r.engine.dir, "state"), platformProject, name)
 	if err != nil {
@@ -93,6 +117,7 @@ func (r *run) seed() (controllerSeed, error) {
 	r.rememberPolicies(name, state)
 	s := newSeed(cl, state, r.fixtures)
 	s.InsufficientCapacity = short
+	s.QueueMessages, s.ImpairedInstances, s.Reclaims = faults.messages, faults.impaired, faults.reclaims
 	return s, nil
 }
 

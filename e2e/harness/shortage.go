@@ -33,7 +33,7 @@ func (r *run) spotShortage(ctx context.Context, res *result) error {
 	}
 	if len(both) == 0 {
 		fmt.Fprintln(os.Stderr, "e2e: no pool of this stack buys both spot and on-demand: no fallback to show")
-		res.scenarios = append(res.scenarios, ScenarioReport{Scenario: "spot shortage", Figures: map[string]any{"pools": 0}})
+		res.add(ScenarioReport{Scenario: "spot shortage", Figures: map[string]any{"pools": 0}})
 		return nil
 	}
 	for _, name := range both {
@@ -46,7 +46,7 @@ func (r *run) spotShortage(ctx context.Context, res *result) error {
 
 func (r *run) spotShortageOn(ctx context.Context, res *result, name string, pool poolOutput) error {
 	// A node the pool still has would take the pod without a launch.
-	if err := r.waitPoolEmpty(ctx, name, time.Now().Add(8*time.Minute)); err != nil {
+	if err := r.waitPoolEmpty(ctx, name, 8*time.Minute); err != nil {
 		return fmt.Errorf("before the shortage: %w", err)
 	}
 	var short []CapacityPool
@@ -71,16 +71,13 @@ func (r *run) spotShortageOn(ctx context.Context, res *result, name string, pool
 		_ = r.client.AppsV1().Deployments("default").Delete(context.WithoutCancel(ctx), probe, metav1.DeleteOptions{})
 	}()
 	var pod *corev1.Pod
-	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(2 * time.Second) {
+	if err := await(ctx, fmt.Sprintf("pool %s with no spot capacity: a running pod", name), 5*time.Minute, func() (bool, string, error) {
 		if pod, err = r.probePod(ctx, probe); err != nil {
-			return err
+			return false, "", err
 		}
-		if pod != nil && pod.Status.Phase == corev1.PodRunning {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("pool %s with no spot capacity: no running pod after 5 minutes: %s", name, r.pendingReasons(ctx, []string{name}))
-		}
+		return pod != nil && pod.Status.Phase == corev1.PodRunning, r.pendingReasons(ctx, []string{name}), nil
+	}); err != nil {
+		return err
 	}
 	node, err := r.client.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
 	if err != nil {
@@ -111,7 +108,7 @@ func (r *run) spotShortageOn(ctx context.Context, res *result, name string, pool
 		return err
 	}
 	rep.Figures = map[string]any{"fleetsInOrder": order}
-	res.scenarios = append(res.scenarios, rep)
+	res.add(rep)
 	fmt.Fprintf(os.Stderr, "e2e: pool %s with no spot capacity: fleets %v, launched %s on-demand\n", name, order, node.Labels[wellknown.LabelInstanceType])
 	return r.client.AppsV1().Deployments("default").Delete(ctx, probe, metav1.DeleteOptions{})
 }

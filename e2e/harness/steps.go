@@ -17,6 +17,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/yaml"
 
@@ -78,7 +79,32 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 			return st, err
 		}
 	}
+	r.overrides.Lock()
+	defer r.overrides.Unlock()
+	for _, o := range r.overrides.list {
+		if err := st.SetConfigWithOptions(ctx, platformProject+":"+o.key, auto.ConfigValue{Value: o.value}, &auto.ConfigOptions{Path: true}); err != nil {
+			return st, err
+		}
+	}
 	return st, nil
+}
+
+// override is a configuration change a scenario made to the deployed
+// stack: every later operation on the stack keeps it.
+type override struct{ key, value string }
+
+// upWith changes the stack's configuration (keys below the namespace,
+// as paths) and runs up; the change stays for the rest of the run.
+func (r *run) upWith(ctx context.Context, changes ...override) error {
+	r.overrides.Lock()
+	r.overrides.list = append(r.overrides.list, changes...)
+	r.overrides.Unlock()
+	st, err := r.platform(ctx)
+	if err != nil {
+		return err
+	}
+	_, _, err = r.upOp(ctx, st, "up")
+	return err
 }
 
 // preview: custom resources are previewed before their CRDs exist.
@@ -87,7 +113,7 @@ func (r *run) preview(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	p, _, err := r.previewOp(ctx, st, "1-preview")
+	p, _, err := r.previewOp(ctx, st, "preview")
 	if err != nil {
 		return err
 	}
@@ -104,7 +130,7 @@ func (r *run) misspelledKeyRefused(ctx context.Context, st auto.Stack) error {
 	if err := st.SetConfig(ctx, typo, auto.ConfigValue{Value: "[]"}); err != nil {
 		return err
 	}
-	_, _, err := r.previewOp(ctx, st, "1-preview-typo")
+	_, _, err := r.previewOp(ctx, st, "preview-typo")
 	if rmErr := st.RemoveConfig(ctx, typo); rmErr != nil {
 		return rmErr
 	}
@@ -120,7 +146,7 @@ func (r *run) up(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	up, evs, err := r.upOp(ctx, st, "2-up")
+	up, evs, err := r.upOp(ctx, st, "up")
 	if err != nil {
 		return err
 	}
@@ -161,7 +187,7 @@ func (r *run) reportPods(ctx context.Context, res *result, scenario, namespace, 
 		if err != nil {
 			return fmt.Errorf("report of pod %s: %w", p.Name, err)
 		}
-		res.scenarios = append(res.scenarios, rep)
+		res.add(rep)
 	}
 	return nil
 }
@@ -287,14 +313,14 @@ func (r *run) reUp(ctx context.Context, res *result) error {
 	if err != nil {
 		return err
 	}
-	res.reUpChanges, err = r.refreshAndUp(ctx, st, "3")
+	res.reUpChanges, err = r.refreshAndUp(ctx, st)
 	return err
 }
 
 // refreshAndUp refreshes the stack, then runs up; it fails on any drift or
 // change and returns the number of changes.
-func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string) (int, error) {
-	refresh, err := r.refreshOp(ctx, st, logPrefix+"-refresh")
+func (r *run) refreshAndUp(ctx context.Context, st auto.Stack) (int, error) {
+	refresh, err := r.refreshOp(ctx, st, "refresh")
 	if err != nil {
 		return 0, fmt.Errorf("refresh: %w", err)
 	}
@@ -307,7 +333,7 @@ func (r *run) refreshAndUp(ctx context.Context, st auto.Stack, logPrefix string)
 	if len(drift) > 0 {
 		return 0, fmt.Errorf("refresh found the cluster differing from the state: %s", strings.Join(drift, ", "))
 	}
-	_, evs, err := r.upOp(ctx, st, logPrefix+"-re-up")
+	_, evs, err := r.upOp(ctx, st, "re-up")
 	if err != nil {
 		return 0, err
 	}
@@ -336,7 +362,7 @@ func (r *run) previewDiff(ctx context.Context, res *result) error {
 	if err := st.SetConfigWithOptions(ctx, key, auto.ConfigValue{Value: old.Value + "0"}, &auto.ConfigOptions{Path: true}); err != nil {
 		return err
 	}
-	_, evs, err := r.previewOp(ctx, st, "4-preview-diff", optpreview.Diff())
+	_, evs, err := r.previewOp(ctx, st, "preview-diff", optpreview.Diff())
 	if err != nil {
 		return err
 	}
@@ -374,7 +400,7 @@ func (r *run) workload(ctx context.Context, res *result) error {
 			return err
 		}
 	}
-	if _, _, err := r.upOp(ctx, st, "5-workload-up"); err != nil {
+	if _, _, err := r.upOp(ctx, st, "workload-up"); err != nil {
 		return err
 	}
 	var pools map[string]workload.Pool
@@ -426,7 +452,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 	if err != nil {
 		return err
 	}
-	if _, err := r.destroyOp(ctx, wl, "8-workload-destroy"); err != nil {
+	if _, err := r.destroyOp(ctx, wl, "workload-destroy"); err != nil {
 		return fmt.Errorf("%s: %w", workloadProject, err)
 	}
 	running, err := r.poolInstances(r.under.workloadPool)
@@ -446,7 +472,7 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 			return err
 		}
 	}
-	if err := r.destroyPlatform(ctx, st, "8", held...); err != nil {
+	if err := r.destroyPlatform(ctx, st, held...); err != nil {
 		return err
 	}
 	if res.instancesLeft, err = r.instancesLeft(); err != nil {
@@ -460,8 +486,8 @@ func (r *run) destroy(ctx context.Context, res *result, before map[string]bool) 
 // destroyPlatform destroys the stack and checks from the engine's events
 // (after those of an earlier destroy that failed) that NodePools and
 // EC2NodeClasses went first.
-func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, logPrefix string, earlier ...apitype.EngineEvent) error {
-	evs, err := r.destroyOp(ctx, st, logPrefix+"-destroy")
+func (r *run) destroyPlatform(ctx context.Context, st auto.Stack, earlier ...apitype.EngineEvent) error {
+	evs, err := r.destroyOp(ctx, st, "destroy")
 	if err != nil {
 		return err
 	}
@@ -486,10 +512,20 @@ func (r *run) waitsOutDestroyTimeout() bool {
 func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.EngineEvent, error) {
 	pool := r.under.workloadPool
 	nodes, err := r.client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: wellknown.GPUPoolLabel + "=" + pool})
-	if err != nil || len(nodes.Items) == 0 {
-		return nil, fmt.Errorf("no node of pool %s to hold the destroy (%v)", pool, err)
+	if err != nil {
+		return nil, err
 	}
-	node := nodes.Items[0].Name
+	// A node Karpenter is not deleting already (a scenario's fault may
+	// have ended one).
+	var node string
+	for _, n := range nodes.Items {
+		if claim := r.history.claimNamed(claimOfNode(n.Name)); n.DeletionTimestamp == nil && claim.deleting.IsZero() {
+			node = n.Name
+		}
+	}
+	if node == "" {
+		return nil, fmt.Errorf("no node of pool %s that Karpenter is not deleting, to hold the destroy", pool)
+	}
 	job := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "held-job", Namespace: "default", Annotations: map[string]string{wellknown.DoNotDisruptAnnotation: "true"}},
 		Spec: corev1.PodSpec{NodeName: node, Containers: []corev1.Container{{Name: "train", Image: "public.ecr.aws/docker/library/busybox:1.37"}},
@@ -499,9 +535,9 @@ func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.E
 		return nil, err
 	}
 	fmt.Fprintf(os.Stderr, "e2e: job default/held-job (%s) runs on %s; destroy (the program as users run it) must stop after destroyTimeout %s naming it\n", wellknown.DoNotDisruptAnnotation, node, r.under.config.DestroyTimeout)
-	evs, destroyErr := r.destroyWithProgram(ctx, st.Name(), "8-destroy-held")
+	evs, destroyErr := r.destroyWithProgram(ctx, st.Name(), "destroy-held")
 	zero := int64(0)
-	if err := r.client.CoreV1().Pods("default").Delete(ctx, job.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if err := r.client.CoreV1().Pods("default").Delete(ctx, job.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero}); err != nil && !apierrors.IsNotFound(err) {
 		return nil, err
 	}
 	if destroyErr == nil {
@@ -525,18 +561,13 @@ func (r *run) destroyHeldByAJob(ctx context.Context, st auto.Stack) ([]apitype.E
 // moment.
 func (r *run) leftOver(ctx context.Context, before map[string]bool) ([]string, error) {
 	var left []string
-	for deadline := time.Now().Add(2 * time.Minute); ; {
+	err := await(ctx, "the API server back as it was before up", 2*time.Minute, func() (bool, string, error) {
 		after, err := snapshot(ctx, r.client.Discovery(), r.dyn)
 		if err != nil {
-			return nil, err
+			return false, "", err
 		}
-		if left = verify.LeftOver(before, after); len(left) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(2 * time.Second)
-	}
-	if len(left) > 0 {
-		return left, fmt.Errorf("%d objects left in the API server after destroy:\n  %s", len(left), describe(left))
-	}
-	return nil, nil
+		left = verify.LeftOver(before, after)
+		return len(left) == 0, fmt.Sprintf("%d objects left after destroy:\n  %s", len(left), describe(left)), nil
+	})
+	return left, err
 }
