@@ -13,7 +13,9 @@ import (
 // every node being deleted counts against every reason's budgets, so the
 // most any reason allows; only budgets without a schedule bound always.
 func TestDrainingAtOnce(t *testing.T) {
-	budget := func(nodes string, reasons ...string) config.Budget { return config.Budget{Nodes: nodes, Reasons: reasons} }
+	budget := func(nodes string, reasons ...string) config.Budget {
+		return config.Budget{Nodes: nodes, Reasons: reasons}
+	}
 	scheduled := config.Budget{Nodes: "0", Schedule: "0 9 * * 1-5", Duration: "8h"}
 	cases := []struct {
 		name      string

@@ -74,6 +74,14 @@ func Warnings(cfg *config.Stack, podIdentityAgent bool, installed karpenter.Inst
 				"the pool may hold up to %d GPUs (2 × maxGPUs) that long. Set expireAfter: Never (drift still replaces nodes when the AMI or the configuration changes, within the budgets) and strictMaxGPUs: true to keep draining nodes within maxGPUs",
 				pool.Name, pool.ExpireAfter, pool.TerminationGracePeriod, 2*pool.MaxGPUs))
 		}
+		// A drain counts against every budget: one for all reasons that a
+		// long drain uses up stops repair too.
+		for i, b := range pool.Budgets {
+			if pool.JobProtection.Enabled() && len(b.Reasons) == 0 && b.Schedule == "" {
+				out = append(out, fmt.Sprintf("gpuPools[%s].budgets[%d]: nodes: %q applies to every reason: a node draining a protected job counts against it for up to terminationGracePeriod %s, and node repair, drift and consolidation of the pool wait that long. Give each reason a budget of its own (reasons: [Unhealthy] for repair)",
+					pool.Name, i, b.Nodes, pool.TerminationGracePeriod))
+			}
+		}
 		// A protected job holds a drain for up to its grace period.
 		if drain, err := time.ParseDuration(pool.TerminationGracePeriod); err == nil && pool.JobProtection.Enabled() && drain > destroy {
 			out = append(out, fmt.Sprintf("gpuPools[%s]: draining a node may take terminationGracePeriod %s, longer than destroyTimeout %s: "+

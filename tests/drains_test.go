@@ -54,6 +54,15 @@ func TestDrainingNodesAndStrictMaxGPUs(t *testing.T) {
 	if strings.Contains(strings.Join(warnings, "\n"), "expire together") {
 		t.Errorf("a pool that never expires is warned of expiry: %q", warnings)
 	}
+	// Its budget for all reasons is used up by a node draining a job.
+	if !strings.Contains(strings.Join(warnings, "\n"), `gpuPools[training].budgets[0]: nodes: "1" applies to every reason: a node draining a protected job counts against it for up to terminationGracePeriod 72h30s, and node repair, drift and consolidation of the pool wait that long`) {
+		t.Errorf("no warning of a budget for all reasons in %q", warnings)
+	}
+	perReason := training(map[string]any{"expireAfter": "Never", "budgets": []any{
+		map[string]any{"nodes": "1", "reasons": []string{"Drifted", "Underutilized", "Empty"}}, map[string]any{"nodes": "2", "reasons": []string{"Unhealthy"}}}})
+	if w := strings.Join(observed(t, fakecloud.Example(clusterName), perReason).Warnings, "\n"); strings.Contains(w, "applies to every reason") {
+		t.Errorf("budgets per reason are warned of: %s", w)
+	}
 
 	// What strictMaxGPUs cannot bound is refused, in the pool's keys.
 	_, err := run(t, fakecloud.Example(clusterName), training(map[string]any{"strictMaxGPUs": true, "budgets": []any{map[string]any{"nodes": "1", "reasons": []string{"Drifted"}}}}))

@@ -404,7 +404,8 @@ func budgetsSection(b *strings.Builder, resources []fakecloud.Resource) {
 	if len(rows) == 0 {
 		return
 	}
-	b.WriteString("## Disruption budgets\n\nKarpenter reads each schedule in UTC; outside a budget's window the budget does not apply. Budgets do not limit expiration (`expireAfter`), which is forceful.\n\n")
+	b.WriteString("## Disruption budgets\n\nKarpenter reads each schedule in UTC; outside a budget's window the budget does not apply. Budgets do not limit expiration (`expireAfter`), interruptions or EC2 status failures, which are forceful. " +
+		"Every node being deleted, for whatever reason, counts against every budget: a budget for all reasons that a node draining a long job uses up stops repair, drift and consolidation of the pool for as long as that drain; give each reason a budget of its own.\n\n")
 	b.WriteString("| NodePool | Nodes at once | Reasons | When |\n|---|---|---|---|\n")
 	b.WriteString(strings.Join(rows, "\n") + "\n\n")
 }
