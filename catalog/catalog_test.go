@@ -269,3 +269,28 @@ func TestCatalogueCoversKarpentersGPUData(t *testing.T) {
 		}
 	}
 }
+
+// Every type's network cards are what the pinned module records, the
+// numbers Karpenter's compatibility check reads, for every catalogue type.
+func TestNetworkCardsAreKarpentersVPCLimits(t *testing.T) {
+	src := moduleFile(t, "pkg/providers/instancetype/zz_generated.vpclimits.go")
+	entry := regexp.MustCompile(`(?s)\n\t"([a-z0-9.\-]+)": \{(.*?)\n\t\},`)
+	cards := regexp.MustCompile(`(?s)NetworkCards:\s*\[\]NetworkCard\{(.*?)\n\t\t\},`)
+	recorded := map[string]int{}
+	for _, m := range entry.FindAllStringSubmatch(src, -1) {
+		if c := cards.FindStringSubmatch(m[2]); c != nil {
+			recorded[m[1]] = strings.Count(c[1], "NetworkCardIndex:")
+		}
+	}
+	if len(recorded) < 100 {
+		t.Fatalf("read network cards of %d types from the module: its layout changed", len(recorded))
+	}
+	for _, it := range catalog.InstanceTypes {
+		if got, want := catalog.NetworkCards[it.Name], recorded[it.Name]; got != want || want == 0 {
+			t.Errorf("%s: NetworkCards %d, the module records %d", it.Name, got, want)
+		}
+	}
+	if len(catalog.NetworkCards) != len(catalog.InstanceTypes) {
+		t.Errorf("NetworkCards has %d types, the catalogue %d", len(catalog.NetworkCards), len(catalog.InstanceTypes))
+	}
+}

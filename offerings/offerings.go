@@ -57,18 +57,43 @@ type GPUs struct {
 	MemoryMi int
 }
 
-// Describe asks EC2 for an instance type's GPUs.
-func Describe(ctx *pulumi.Context, instanceType string) (GPUs, error) {
+// Network is what EC2 says of an instance type's network cards and EFA:
+// what Karpenter's compatibility check reads to drop a type that cannot
+// take a node class's network interfaces.
+type Network struct {
+	Cards        int
+	EFASupported bool
+	// EFAInterfaces is the most EFA interfaces the type takes.
+	EFAInterfaces int
+}
+
+// Fits says why the type cannot take a node class that attaches EFA
+// interfaces on cards network cards (one EFA-only interface on each), or
+// "" when it can.
+func (n Network) Fits(cards int) string {
+	switch {
+	case n.Cards < cards:
+		return fmt.Sprintf("%d network card(s)", n.Cards)
+	case !n.EFASupported:
+		return "no EFA"
+	case n.EFAInterfaces < cards:
+		return fmt.Sprintf("at most %d EFA interface(s)", n.EFAInterfaces)
+	}
+	return ""
+}
+
+// Describe asks EC2 for an instance type's GPUs and network.
+func Describe(ctx *pulumi.Context, instanceType string) (GPUs, Network, error) {
 	res, err := ec2.GetInstanceType(ctx, &ec2.GetInstanceTypeArgs{InstanceType: instanceType})
 	if err != nil {
-		return GPUs{}, fmt.Errorf("asking EC2 for the GPUs of %s: %w", instanceType, err)
+		return GPUs{}, Network{}, fmt.Errorf("asking EC2 for the GPUs of %s: %w", instanceType, err)
 	}
 	g := GPUs{Kinds: len(res.Gpuses)}
 	if g.Kinds == 1 {
 		gpu := res.Gpuses[0]
 		g.Name, g.Count, g.MemoryMi = LabelValue(gpu.Name), gpu.Count, gpu.MemorySize
 	}
-	return g, nil
+	return g, Network{Cards: res.MaximumNetworkCards, EFASupported: res.EfaSupported, EFAInterfaces: res.EfaMaximumInterfaces}, nil
 }
 
 // LabelValue is the label value Karpenter makes of an EC2 name: lower

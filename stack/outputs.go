@@ -7,10 +7,12 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/ami"
 	"karpenter-gpu/catalog"
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
@@ -26,7 +28,7 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 	pools := map[string]any{}
 	for _, pool := range cfg.GPUPools {
 		class, _ := cfg.NodeClass(pool.NodeClass)
-		pools[pool.Name] = GPUPoolOutput(pool, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
+		pools[pool.Name] = GPUPoolOutput(pool, class, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
 	}
 	nodeClasses := map[string]any{}
 	for _, nc := range cfg.NodeClasses {
@@ -66,7 +68,12 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 // pod needs to land on the pool's nodes (and the EFA devices its nodes
 // advertise, efaDevices of them, one per network card, for a class with
 // EFA), what the pool may launch, and what that can cost at most.
-func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices int) map[string]any {
+func GPUPoolOutput(pool config.GPUPool, class config.NodeClass, types []catalog.InstanceType, efaDevices int) map[string]any {
+	// Job authors choose CUDA images by it.
+	nvidiaDriver := "not known here for " + class.AMI + ": see the AMI's release notes"
+	if d, ok := ami.DriverOf(class.AMI); ok {
+		nvidiaDriver = d.String()
+	}
 	tolerations := []any{}
 	for _, t := range gpu.Tolerations(pool) {
 		tolerations = append(tolerations, t)
@@ -101,6 +108,7 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices
 		"efaDevicesPerNode": efaDevices,
 		"jobProtection":     jobProtectionOutput(pool.JobProtection),
 		"servingProtection": servingProtection,
+		"nvidiaDriver":      nvidiaDriver,
 	}
 }
 
@@ -108,6 +116,9 @@ func GPUPoolOutput(pool config.GPUPool, types []catalog.InstanceType, efaDevices
 // output, plan.md and the README: maxGPUs bounds the nodes Karpenter is
 // not deleting; nodes that drain bill on top, up to drainingGPUs, why.
 func CostBasis(pool config.GPUPool, why string) string {
+	if slices.Equal(pool.CapacityTypes, []string{wellknown.CapacityTypeReserved}) {
+		return "reserved capacity only: the pool pays for the reservations it launches into, whether its nodes use them or not (an On-Demand Capacity Reservation at the on-demand price of its instances, a Capacity Block its upfront price), not this figure, which is maxGPUs at on-demand list prices"
+	}
 	if pool.StrictMaxGPUs {
 		return "usdPerHour: on-demand list price per GPU of the most expensive matching type × maxGPUs, draining nodes included (strictMaxGPUs: the NodePool's limit keeps room for the nodes the budgets let drain at once); an interruption or EC2 status failure may add its node briefly"
 	}

@@ -12,6 +12,7 @@ import (
 	"karpenter-gpu/config"
 	"karpenter-gpu/iam"
 	"karpenter-gpu/karpenter"
+	"karpenter-gpu/offerings"
 	"karpenter-gpu/wellknown"
 )
 
@@ -41,8 +42,10 @@ type preflight struct {
 	// classZones are the availability zones of each node class's subnets.
 	classZones map[string][]string
 	// instanceTypes are the catalogue's types each pool may launch that
-	// EC2 offers in its node class's zones.
+	// EC2 offers in its node class's zones and that take its interfaces.
 	instanceTypes map[string][]catalog.InstanceType
+	// network is what EC2 says of each type's network cards and EFA.
+	network map[string]offerings.Network
 	// warnings are shown at preview.
 	warnings []string
 }
@@ -106,6 +109,15 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connec
 		return nil, err
 	}
 	if err := p.checkOfferings(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := p.describeTypes(ctx, cfg); err != nil {
+		return nil, err
+	}
+	if err := p.checkNetworkCards(cfg); err != nil {
+		return nil, err
+	}
+	if err := p.checkDrivers(cfg); err != nil {
 		return nil, err
 	}
 	if err := p.checkClassCapacity(ctx, cfg); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"karpenter-gpu/ami"
 	"karpenter-gpu/catalog"
 	"karpenter-gpu/config"
 	"karpenter-gpu/gpu"
@@ -52,8 +53,7 @@ func matchInstanceTypes(pools []config.GPUPool) (map[string][]catalog.InstanceTy
 
 // checkOfferings keeps, of each pool's types, those EC2 offers in its node
 // class's zones, and refuses a pool left with none: Karpenter would accept
-// it and never launch. It warns where EC2 describes a type's GPUs
-// otherwise than the catalogue, whose values the checks and plan use.
+// it and never launch.
 func (p *preflight) checkOfferings(ctx *pulumi.Context, cfg *config.Stack) error {
 	var names, zones []string
 	for _, pool := range cfg.GPUPools {
@@ -90,30 +90,99 @@ func (p *preflight) checkOfferings(ctx *pulumi.Context, cfg *config.Stack) error
 	if len(refusals) > 0 {
 		return errors.New(strings.Join(refusals, "\n"))
 	}
-	return p.compareGPUs(ctx, cfg)
+	return nil
 }
 
-// compareGPUs warns, per type a pool may launch, where EC2's description
-// of its GPUs differs from the catalogue's: Karpenter labels nodes with
-// EC2's values, so a pool's requirements may match other types than plan.md
-// shows.
-func (p *preflight) compareGPUs(ctx *pulumi.Context, cfg *config.Stack) error {
-	seen := map[string]bool{}
+// describeTypes asks EC2, once per type a pool may launch, for its GPUs
+// and network. Where EC2 describes the GPUs otherwise than the catalogue,
+// whose values the checks and plan use, it warns: Karpenter labels nodes
+// with EC2's values, so a pool's requirements may match other types than
+// plan.md shows.
+func (p *preflight) describeTypes(ctx *pulumi.Context, cfg *config.Stack) error {
+	p.network = map[string]offerings.Network{}
 	for _, pool := range cfg.GPUPools {
 		for _, t := range p.instanceTypes[pool.Name] {
-			if seen[t.Name] {
+			if _, seen := p.network[t.Name]; seen {
 				continue
 			}
-			seen[t.Name] = true
-			gpus, err := offerings.Describe(ctx, t.Name)
+			gpus, network, err := offerings.Describe(ctx, t.Name)
 			if err != nil {
 				return err
 			}
+			p.network[t.Name] = network
 			if diff := gpus.Disagreements(t); len(diff) > 0 {
 				p.warnings = append(p.warnings, fmt.Sprintf("%s: EC2 and the instance catalogue differ (%s); Karpenter labels nodes with EC2's values, so pools may match other types than plan.md lists",
 					t.Name, strings.Join(diff, "; ")))
 			}
 		}
+	}
+	return nil
+}
+
+// checkNetworkCards keeps, of each pool on an EFA class, the types that
+// take the class's interfaces (one EFA-only interface on each of its
+// network cards), as Karpenter's compatibility check does (provider
+// instancetype/compatibility: it silently drops the others), names those
+// dropped and why, and refuses a pool left with none.
+func (p *preflight) checkNetworkCards(cfg *config.Stack) error {
+	var refusals []string
+	for _, pool := range cfg.GPUPools {
+		class, _ := cfg.NodeClass(pool.NodeClass)
+		if !class.EFA.Enabled() {
+			continue
+		}
+		cards := class.EFA.NetworkCards
+		var kept []catalog.InstanceType
+		var dropped []string
+		for _, t := range p.instanceTypes[pool.Name] {
+			if why := p.network[t.Name].Fits(cards); why != "" {
+				dropped = append(dropped, fmt.Sprintf("%s (%s)", t.Name, why))
+				continue
+			}
+			kept = append(kept, t)
+		}
+		switch {
+		case len(kept) == 0:
+			refusals = append(refusals, fmt.Sprintf("%s:nodeClasses[%s].efa.networkCards: %d: pool %s may launch none of its types with it, as Karpenter skips a type that cannot take the class's interfaces: %s; set networkCards to what the pool's types have, or give them a class of their own",
+				config.Namespace, class.Name, cards, pool.Name, strings.Join(dropped, ", ")))
+			continue
+		case len(dropped) > 0:
+			p.warnings = append(p.warnings, fmt.Sprintf("gpuPools[%s]: Karpenter never launches %s: node class %s attaches EFA interfaces on %d network cards; the pool launches only %s",
+				pool.Name, strings.Join(dropped, ", "), class.Name, cards, catalog.Abbreviate(catalog.Names(kept))))
+		}
+		p.instanceTypes[pool.Name] = kept
+	}
+	if len(refusals) > 0 {
+		return errors.New(strings.Join(refusals, "\n"))
+	}
+	return nil
+}
+
+// checkDrivers refuses a pool that may launch a type whose GPUs its node
+// class's AMI release cannot drive, naming the release that can, and
+// warns where that is not known (ami.DriverProblem).
+func (p *preflight) checkDrivers(cfg *config.Stack) error {
+	var refusals []string
+	for _, pool := range cfg.GPUPools {
+		class, _ := cfg.NodeClass(pool.NodeClass)
+		byFamily := map[string][]string{}
+		for _, t := range p.instanceTypes[pool.Name] {
+			byFamily[t.Family] = append(byFamily[t.Family], t.Name)
+		}
+		for _, family := range slices.Sorted(maps.Keys(byFamily)) {
+			refuse, warn := ami.DriverProblem(class.AMI, family)
+			types := catalog.Abbreviate(byFamily[family])
+			if refuse != "" {
+				refusals = append(refusals, fmt.Sprintf("%s:gpuPools[%s]: may launch %s, but nodeClasses[%s].ami %s; or keep %s out of the pool (gpus, instanceFamilies, instanceTypes)",
+					config.Namespace, pool.Name, types, class.Name, refuse, family))
+			}
+			if warn != "" {
+				p.warnings = append(p.warnings, fmt.Sprintf("gpuPools[%s] may launch %s on nodeClasses[%s].ami %s", pool.Name, types, class.Name, warn))
+			}
+		}
+	}
+	if len(refusals) > 0 {
+		return errors.New(strings.Join(refusals, "\n"))
 	}
 	return nil
 }

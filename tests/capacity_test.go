@@ -1,6 +1,7 @@
 package tests
 
 import (
+	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -228,4 +229,78 @@ func TestReservationsAndPlacementGroupsAreChecked(t *testing.T) {
 	if got := observed(t, c, withClass(func(class map[string]any) { class["placementGroup"] = map[string]string{"id": "pg-0123456789abcdef0"} })).Warnings; !strings.Contains(strings.Join(got, "\n"), "nodeClasses[p5].placementGroup.id: pg-0123456789abcdef0 was not checked") {
 		t.Errorf("warnings:\n%s", strings.Join(got, "\n"))
 	}
+}
+
+// A node class attaches one EFA-only interface on each of its network
+// cards, and Karpenter skips a type that cannot take them: the pool's
+// types (outputs, plan.md) are those that can, the others are named with
+// why, and a pool left with none is refused before anything.
+func TestEFAInterfacesFitTheTypesNetworkCards(t *testing.T) {
+	t.Parallel()
+	class := func(cards int) map[string]any {
+		return map[string]any{
+			"nodeClasses": []any{map[string]any{"name": "h200", "efa": map[string]int{"networkCards": cards}, "subnetIds": []string{"subnet-0aa11bb22cc33dd44"}}},
+			"gpuPools": []any{map[string]any{"name": "train", "gpus": []string{"h200"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 16,
+				"capacityTypes": []string{"on-demand"}}},
+		}
+	}
+	// 32 cards: p5e.48xlarge (32) yes, p5en.48xlarge (16) no.
+	got := observed(t, fakecloud.Example(clusterName), class(32))
+	pool := got.Outputs["gpuPools"].(map[string]any)["train"].(map[string]any)
+	if types := pool["instanceTypes"]; !reflect.DeepEqual(types, []any{"p5e.48xlarge"}) || pool["efaDevicesPerNode"] != 32 {
+		t.Errorf("with 32 cards: types %v, EFA devices %v", types, pool["efaDevicesPerNode"])
+	}
+	if w := strings.Join(got.Warnings, "\n"); !strings.Contains(w, "gpuPools[train]: Karpenter never launches p5en.48xlarge (16 network card(s)): node class h200 attaches EFA interfaces on 32 network cards; the pool launches only p5e.48xlarge") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	// 16 cards: both.
+	got = observed(t, fakecloud.Example(clusterName), class(16))
+	if types := got.Outputs["gpuPools"].(map[string]any)["train"].(map[string]any)["instanceTypes"]; !reflect.DeepEqual(types, []any{"p5e.48xlarge", "p5en.48xlarge"}) {
+		t.Errorf("with 16 cards: types %v", types)
+	}
+	// EC2 says a type takes fewer EFA interfaces than the class attaches.
+	fewer := fakecloud.Example(clusterName)
+	fewer.EFA = map[string]int{"p5e.48xlarge": 8}
+	got = observed(t, fewer, class(16))
+	if w := strings.Join(got.Warnings, "\n"); !strings.Contains(w, "Karpenter never launches p5e.48xlarge (at most 8 EFA interface(s))") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	// 64 cards: no type.
+	_, err := run(t, fakecloud.Example(clusterName), class(64))
+	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:nodeClasses[h200].efa.networkCards: 64: pool train may launch none of its types with it, as Karpenter skips a type that cannot take the class's interfaces: p5e.48xlarge (32 network card(s)), p5en.48xlarge (16 network card(s))") {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A pool that may launch GPUs its node class's AMI cannot drive is refused
+// before anything, naming the release that can; where that is not known
+// (g7 on Bottlerocket), a warning; the pool's output names its driver.
+func TestPoolsLaunchOnlyWhatTheirAMIDrives(t *testing.T) {
+	t.Parallel()
+	g7 := func(amiAlias string) map[string]any {
+		return map[string]any{
+			"nodeClasses": []any{map[string]any{"name": "gpu", "ami": amiAlias, "allowLatestAmi": true}},
+			"gpuPools":    []any{map[string]any{"name": "render", "gpus": []string{"rtx-pro-4500"}, "maxGPUs": 4}},
+		}
+	}
+	_, err := run(t, fakecloud.Example(clusterName), g7("al2023@v20260610"))
+	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:gpuPools[render]: may launch g7.2xlarge, g7.4xlarge, g7.8xlarge, but nodeClasses[gpu].ami al2023@v20260610 cannot drive g7: its RTX PRO 4500 GPUs need NVIDIA driver 595 or newer") ||
+		!strings.Contains(err.Error(), "pin al2023@v20260917 or later") {
+		t.Errorf("err = %v", err)
+	}
+	got := observed(t, fakecloud.Example(clusterName), g7("bottlerocket@v1.50.0"))
+	if w := strings.Join(got.Warnings, "\n"); !strings.Contains(w, "gpuPools[render] may launch g7.2xlarge, g7.4xlarge, g7.8xlarge on nodeClasses[gpu].ami bottlerocket@v1.50.0: whether bottlerocket AMIs drive g7 is not known here") {
+		t.Errorf("warnings:\n%s", w)
+	}
+	if d := got.Outputs["gpuPools"].(map[string]any)["render"].(map[string]any)["nvidiaDriver"]; !strings.HasPrefix(fmt.Sprint(d), "not known here for bottlerocket@v1.50.0") {
+		t.Errorf("nvidiaDriver = %v", d)
+	}
+	if d := mustRunOutputs(t, nil)["gpuPools"].(map[string]any)["gpu"].(map[string]any)["nvidiaDriver"]; d != "NVIDIA 580.159.03 (CUDA 13.0 and older)" {
+		t.Errorf("the default pool's nvidiaDriver = %v", d)
+	}
+}
+
+func mustRunOutputs(t *testing.T, values map[string]any) map[string]any {
+	t.Helper()
+	return observed(t, fakecloud.Example(clusterName), values).Outputs
 }

@@ -219,13 +219,16 @@ func TestEC2GPUFactsThatDifferAreNamed(t *testing.T) {
 }
 
 // The rows the catalogue gained or had wrong serve pools: the g7 family
-// (rtx-pro-4500) and the single-H100 p5.4xlarge, with their list prices.
+// (rtx-pro-4500, on an AMI release that drives it) and the single-H100
+// p5.4xlarge, with their list prices.
 func TestNewAndCorrectedRowsServePools(t *testing.T) {
 	t.Parallel()
-	got := observed(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
-		map[string]any{"name": "rtx", "gpus": []string{"rtx-pro-4500"}, "gpuCount": map[string]int{"min": 1, "max": 8}, "maxGPUs": 8},
-		map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 2},
-	}})
+	got := observed(t, fakecloud.Example(clusterName), map[string]any{
+		"nodeClasses": []any{map[string]any{"name": "gpu"}, map[string]any{"name": "g7", "ami": "al2023@latest", "allowLatestAmi": true}},
+		"gpuPools": []any{
+			map[string]any{"name": "rtx", "nodeClass": "g7", "gpus": []string{"rtx-pro-4500"}, "gpuCount": map[string]int{"min": 1, "max": 8}, "maxGPUs": 8},
+			map[string]any{"name": "h100", "gpus": []string{"h100"}, "maxGPUs": 2},
+		}})
 	pools := got.Outputs["gpuPools"].(map[string]any)
 	for name, want := range map[string]string{
 		"rtx":  "[g7.2xlarge g7.4xlarge g7.8xlarge g7.12xlarge g7.24xlarge g7.48xlarge]",

@@ -75,3 +75,17 @@ func TestDrainingNodesAndStrictMaxGPUs(t *testing.T) {
 		}
 	}
 }
+
+// A pool that buys only reserved capacity pays for its reservations, not
+// the on-demand ceiling: the basis says so.
+func TestReservedOnlyPoolsSayWhatTheyPay(t *testing.T) {
+	t.Parallel()
+	got := observed(t, fakecloud.Example(clusterName), map[string]any{
+		"nodeClasses": []any{map[string]any{"name": "gpu", "capacityReservations": []any{map[string]any{"id": "cr-0a1b2c3d4e5f60718"}}}},
+		"gpuPools":    []any{map[string]any{"name": "reserved", "gpus": []string{"h100"}, "gpuCount": map[string]int{"min": 8, "max": 8}, "maxGPUs": 8, "capacityTypes": []string{"reserved"}}},
+	})
+	basis := got.Outputs["gpuPools"].(map[string]any)["reserved"].(map[string]any)["hourlyCostCeiling"].(map[string]any)["basis"].(string)
+	if !strings.HasPrefix(basis, "reserved capacity only: the pool pays for the reservations it launches into, whether its nodes use them or not") {
+		t.Errorf("basis = %s", basis)
+	}
+}

@@ -291,6 +291,13 @@ func TestRenderProdExampleShowsTheTrainingRecipe(t *testing.T) {
 	if !strings.Contains(plan, "| `training` | 0 | Empty, Drifted | `0 8 * * 1-5` UTC, for 10h |") {
 		t.Errorf("plan.md lacks the training pool's budget in UTC:\n%s", plan)
 	}
+	// Each type with its price; the pool that does not buy reserved
+	// capacity is named for the account's open reservations, the other not.
+	for _, want := range []string{"p5.48xlarge ($55.04)", "for the types of `inference` stay unused"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan.md lacks %q", want)
+		}
+	}
 	for _, want := range []string{"| aws:eks/addon:Addon | `eks-node-monitoring-agent` |", "| aws:ec2/securityGroup:SecurityGroup | `efa` |",
 		"| aws:iam/serviceLinkedRole:ServiceLinkedRole | `spot` (adopted: import arn:aws:iam::123456789012:role/aws-service-role/spot.amazonaws.com/AWSServiceRoleForEC2Spot) (kept on destroy) |"} {
 		if !strings.Contains(plan, want) {

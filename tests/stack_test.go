@@ -695,6 +695,7 @@ func TestStackOutputs(t *testing.T) {
 					"nodes that drain (expired, drifted, repaired, interrupted) no longer count against maxGPUs and bill on top for up to terminationGracePeriod 24h each: " +
 					"usdPerHourWithDrains adds drainingGPUs, as nodes launched together expire together (expireAfter 720h): all of them may drain at once"},
 			"servingProtection": map[string]any{"minReplicas": 2, "podDisruptionBudget": map[string]any{"maxUnavailable": 1}},
+			"nvidiaDriver":      "NVIDIA 580.159.03 (CUDA 13.0 and older)",
 		}},
 	}
 	for k, w := range want {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -352,10 +353,17 @@ func (e ec2API) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, o ...
 			short = append(short, fake.CapacityPool{CapacityType: p.CapacityType, InstanceType: p.InstanceType, Zone: p.Zone})
 		}
 		e.ec2.InsufficientCapacityPools.Set(short)
-		out, err := e.ec2.CreateFleet(ctx, in, o...)
+		// What EC2 refuses never launches: only the overrides it takes go
+		// to the fake; the others come back as EC2's errors for them.
+		valid, refused := e.refuseInvalid(in)
+		if len(refused) > 0 && !hasOverrides(valid) {
+			return &ec2.CreateFleetOutput{Errors: refused}, nil
+		}
+		out, err := e.ec2.CreateFleet(ctx, valid, o...)
 		if err != nil || aws.ToBool(in.DryRun) {
 			return out, err
 		}
+		out.Errors = append(out.Errors, refused...)
 		var tags []ec2types.Tag
 		for _, spec := range in.TagSpecifications {
 			if spec.ResourceType == ec2types.ResourceTypeInstance {
@@ -379,6 +387,86 @@ func (e ec2API) CreateFleet(ctx context.Context, in *ec2.CreateFleetInput, o ...
 		}
 		return out, e.writeInstances()
 	})
+}
+
+// refuseInvalid splits a fleet's overrides into those EC2 launches and
+// the errors it gives the others: a launch template whose network
+// interfaces need more network cards, or more EFA interfaces, than the
+// instance type has, or whose image is of another architecture.
+func (e ec2API) refuseInvalid(in *ec2.CreateFleetInput) (*ec2.CreateFleetInput, []ec2types.CreateFleetError) {
+	infos := map[string]ec2types.InstanceTypeInfo{}
+	for _, t := range e.seed.InstanceTypes {
+		infos[string(t.InstanceType)] = withNetwork(t)
+	}
+	valid := *in
+	valid.LaunchTemplateConfigs = nil
+	var refused []ec2types.CreateFleetError
+	for _, ltc := range in.LaunchTemplateConfigs {
+		raw, ok := e.templates.Load(aws.ToString(ltc.LaunchTemplateSpecification.LaunchTemplateName))
+		kept := ltc
+		kept.Overrides = nil
+		for _, ov := range ltc.Overrides {
+			if ok {
+				if why := launchRefusal(raw.(launchTemplate).data, infos[string(ov.InstanceType)], e.imageArch); why != "" {
+					refused = append(refused, ec2types.CreateFleetError{
+						ErrorCode:    aws.String("InvalidParameterCombination"),
+						ErrorMessage: aws.String(why),
+						LaunchTemplateAndOverrides: &ec2types.LaunchTemplateAndOverridesResponse{
+							LaunchTemplateSpecification: &ec2types.FleetLaunchTemplateSpecification{LaunchTemplateName: ltc.LaunchTemplateSpecification.LaunchTemplateName},
+							Overrides:                   &ec2types.FleetLaunchTemplateOverrides{InstanceType: ov.InstanceType, SubnetId: ov.SubnetId, AvailabilityZone: ov.AvailabilityZone},
+						},
+					})
+					continue
+				}
+			}
+			kept.Overrides = append(kept.Overrides, ov)
+		}
+		valid.LaunchTemplateConfigs = append(valid.LaunchTemplateConfigs, kept)
+	}
+	return &valid, refused
+}
+
+func hasOverrides(in *ec2.CreateFleetInput) bool {
+	for _, ltc := range in.LaunchTemplateConfigs {
+		if len(ltc.Overrides) > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// launchRefusal is EC2's word on launching a type from a template, "" when
+// it launches.
+func launchRefusal(data ec2types.RequestLaunchTemplateData, info ec2types.InstanceTypeInfo, imageArch func(string) string) string {
+	name := string(info.InstanceType)
+	if arch := imageArch(aws.ToString(data.ImageId)); arch != "" && info.ProcessorInfo != nil && !slices.Contains(info.ProcessorInfo.SupportedArchitectures, ec2types.ArchitectureType(arch)) {
+		return fmt.Sprintf("The architecture '%s' of the specified instance type does not match the architecture '%s' of the specified AMI (%s).", info.ProcessorInfo.SupportedArchitectures, arch, name)
+	}
+	n := info.NetworkInfo
+	efa := 0
+	for _, ni := range data.NetworkInterfaces {
+		card := int(aws.ToInt32(ni.NetworkCardIndex))
+		if n == nil || card >= len(n.NetworkCards) {
+			return fmt.Sprintf("Network card index %d is not supported for instance type %s.", card, name)
+		}
+		if aws.ToString(ni.InterfaceType) == "efa-only" || aws.ToString(ni.InterfaceType) == "efa" {
+			efa++
+		}
+	}
+	if efa > 0 && (n == nil || n.EfaInfo == nil || int(aws.ToInt32(n.EfaInfo.MaximumEfaInterfaces)) < efa) {
+		return fmt.Sprintf("The requested number of EFA interfaces (%d) exceeds the maximum supported by instance type %s.", efa, name)
+	}
+	return ""
+}
+
+// imageArch is the architecture of an image of the account ("" unknown).
+func (e ec2API) imageArch(id string) string {
+	for _, img := range e.seed.Images {
+		if aws.ToString(img.ImageId) == id {
+			return string(img.Architecture)
+		}
+	}
+	return ""
 }
 
 func (e ec2API) TerminateInstances(ctx context.Context, in *ec2.TerminateInstancesInput, o ...func(*ec2.Options)) (*ec2.TerminateInstancesOutput, error) {

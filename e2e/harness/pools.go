@@ -93,6 +93,9 @@ func (r *run) everyPool(ctx context.Context, res *result) error {
 			if err := r.checkReserved(ctx, name, pools[name], rep); err != nil {
 				return false, "", err
 			}
+			if err := r.candidatesArePlanned(ctx, name, pools[name], pod.Spec.NodeName); err != nil {
+				return false, "", err
+			}
 			res.add(rep)
 		}
 		waiting = still
@@ -149,6 +152,38 @@ func (r *run) checkReserved(ctx context.Context, name string, pool poolOutput, r
 		}
 	}
 	fmt.Fprintf(os.Stderr, "e2e: pool %s launched %s into reservation(s) %v\n", name, rep.Launched["instanceType"], ids)
+	return nil
+}
+
+// candidatesArePlanned: the instance types Karpenter considered for the
+// pool's node (its NodeClaim's instance-type requirement, what the
+// controller's instance types, compatibility checks and offerings left)
+// are exactly those the gpuPools output and plan.md list for the pool.
+func (r *run) candidatesArePlanned(ctx context.Context, name string, pool poolOutput, node string) error {
+	claim, err := r.dyn.Resource(nodeClaimResource).Get(ctx, claimOfNode(node), metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	var considered []string
+	requirements, _, _ := unstructured.NestedSlice(claim.Object, "spec", "requirements")
+	for _, raw := range requirements {
+		req := asMap(raw)
+		if req["key"] != wellknown.LabelInstanceType || req["operator"] != "In" {
+			continue
+		}
+		values, _ := req["values"].([]any)
+		for _, v := range values {
+			considered = append(considered, fmt.Sprint(v))
+		}
+	}
+	planned := slices.Sorted(slices.Values(pool.InstanceTypes))
+	slices.Sort(considered)
+	if !slices.Equal(considered, planned) {
+		extra := slices.DeleteFunc(slices.Clone(considered), func(t string) bool { return slices.Contains(planned, t) })
+		missing := slices.DeleteFunc(slices.Clone(planned), func(t string) bool { return slices.Contains(considered, t) })
+		return fmt.Errorf("pool %s: Karpenter considered instance types %v for NodeClaim %s; plan.md lists %v (Karpenter's but not planned: %v; planned but not Karpenter's: %v)",
+			name, considered, claim.GetName(), planned, extra, missing)
+	}
 	return nil
 }
 

@@ -319,7 +319,13 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		if !ok {
 			return nil, fmt.Errorf("reading EC2 Instance Type (%s): InvalidInstanceType: The following supplied instance types do not exist: [%s]", name, name)
 		}
-		out = map[string]any{"id": name, "instanceType": name, "gpuses": gpus}
+		cards := catalog.NetworkCards[name]
+		efa, replaced := c.Cluster.EFA[name]
+		if !replaced {
+			efa = cards
+		}
+		out = map[string]any{"id": name, "instanceType": name, "gpuses": gpus,
+			"maximumNetworkCards": cards, "efaSupported": efa > 0, "efaMaximumInterfaces": efa}
 	default:
 		return nil, fmt.Errorf("fakecloud: no answer for invoke %s", args.Token)
 	}

@@ -60,6 +60,10 @@ type Cluster struct {
 	// GPUs replace what EC2 says of an instance type's GPUs, by type;
 	// other types are described as the catalogue has them.
 	GPUs map[string][]GPU
+	// EFA replaces the most EFA interfaces EC2 says a type takes (0: no
+	// EFA), by type; other types take one per network card, as the
+	// catalogue's cards (the pinned module's) number them.
+	EFA map[string]int
 	// CapacityReservations are the account's capacity reservations by ID,
 	// PlacementGroups its placement groups' strategies by name. With
 	// OnlyCluster, any reservation or placement group asked for is taken as

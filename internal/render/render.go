@@ -23,6 +23,7 @@ import (
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/stack"
 	"karpenter-gpu/versions"
+	"karpenter-gpu/wellknown"
 )
 
 // Options say what to render.
@@ -348,13 +349,17 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 	if len(pools) == 0 {
 		return
 	}
-	b.WriteString("## GPU pools\n\n| Pool | Max GPUs | Instance types it may launch | Cost ceiling per hour (on demand) | With draining nodes |\n|---|---|---|---|---|\n")
+	b.WriteString("## GPU pools\n\n| Pool | Max GPUs | Instance types it may launch (on-demand price per hour) | Cost ceiling per hour (on demand) | With draining nodes |\n|---|---|---|---|---|\n")
 	var bases []string
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		pool := pools[name].(map[string]any)
 		var types []string
 		for _, t := range pool["instanceTypes"].([]any) {
-			types = append(types, fmt.Sprint(t))
+			if usd, priced := catalog.OnDemandHourlyUSD[fmt.Sprint(t)]; priced {
+				types = append(types, fmt.Sprintf("%s ($%.2f)", t, usd))
+			} else {
+				types = append(types, fmt.Sprint(t))
+			}
 		}
 		cost, drains := "no list price known", "no list price known"
 		ceiling := pool["hourlyCostCeiling"].(map[string]any)
@@ -366,6 +371,20 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 		bases = append(bases, fmt.Sprintf("- `%s`: %s.", name, ceiling["basis"]))
 	}
 	b.WriteString("\nWhat each ceiling bounds:\n\n" + strings.Join(bases, "\n") + "\n")
+	b.WriteString("\nThe NVIDIA driver of each pool's AMI (job authors choose CUDA images by it):\n\n")
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
+		fmt.Fprintf(b, "- `%s`: %v\n", name, pools[name].(map[string]any)["nvidiaDriver"])
+	}
+	var unreserved []string
+	for _, name := range slices.Sorted(maps.Keys(pools)) {
+		capacity, _ := pools[name].(map[string]any)["capacityTypes"].([]string)
+		if !slices.Contains(capacity, wellknown.CapacityTypeReserved) {
+			unreserved = append(unreserved, "`"+name+"`")
+		}
+	}
+	if len(unreserved) > 0 {
+		fmt.Fprintf(b, "\nOpen capacity reservations: Karpenter launches on-demand and spot capacity with the capacity reservation preference `none`, so the account's open On-Demand Capacity Reservations for the types of %s stay unused (and billed) beside them. To launch into them, select them in the node class (`capacityReservations: [{instanceMatchCriteria: open}]`) and add `reserved` to the pool's `capacityTypes`. The stack cannot list the account's reservations ahead (the AWS provider has no data source for that): check with `aws ec2 describe-capacity-reservations --filters Name=state,Values=active`.\n", strings.Join(unreserved, ", "))
+	}
 	if region != catalog.PricesRegion {
 		fmt.Fprintf(b, "\nPrices are %s list prices (the only region the pinned Karpenter module carries); %s prices differ.\n", catalog.PricesRegion, region)
 	}
