@@ -87,12 +87,12 @@ func TestMatchSaysWhyNothingMatches(t *testing.T) {
 
 func TestCostCeilingAndVCPUs(t *testing.T) {
 	types := []catalog.InstanceType{lookup(t, "g5.xlarge"), lookup(t, "g5.12xlarge"), lookup(t, "g6f.large")}
-	usd, setBy, ok := catalog.CostCeiling(types, 10)
+	usd, setBy, ok := catalog.CostCeiling(types, 10, catalog.PinnedPrices())
 	// g5.12xlarge: $5.672 / 4 GPUs = $1.418 per GPU > g5.xlarge $1.006; g6f has no whole GPU.
 	if !ok || setBy != "g5.12xlarge" || math.Abs(usd-14.18) > 1e-9 {
 		t.Errorf("ceiling = %v by %s (%v)", usd, setBy, ok)
 	}
-	if _, _, ok := catalog.CostCeiling([]catalog.InstanceType{lookup(t, "p5e.48xlarge")}, 8); ok {
+	if _, _, ok := catalog.CostCeiling([]catalog.InstanceType{lookup(t, "p5e.48xlarge")}, 8, catalog.PinnedPrices()); ok {
 		t.Error("a ceiling from a type without a list price")
 	}
 	// 10 GPUs: 10 × g5.xlarge = 40 vCPUs; 3 × g5.12xlarge = 144.

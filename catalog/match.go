@@ -198,12 +198,12 @@ func Abbreviate(names []string) string {
 }
 
 // CostCeiling is the most a pool of maxGPUs GPUs can cost per hour on
-// demand: the highest price per GPU among the types × maxGPUs, with the
-// type that sets it. ok is false when no type has a price.
-func CostCeiling(types []InstanceType, maxGPUs int) (usdPerHour float64, setBy string, ok bool) {
+// demand at prices: the highest price per GPU among the types × maxGPUs,
+// with the type that sets it. ok is false when no type has a price.
+func CostCeiling(types []InstanceType, maxGPUs int, prices Prices) (usdPerHour float64, setBy string, ok bool) {
 	var worst float64
 	for _, t := range types {
-		price, priced := OnDemandHourlyUSD[t.Name]
+		price, priced := prices.USD[t.Name]
 		if !priced || t.GPUCount == 0 {
 			continue
 		}

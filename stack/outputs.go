@@ -28,7 +28,7 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 	pools := map[string]any{}
 	for _, pool := range cfg.GPUPools {
 		class, _ := cfg.NodeClass(pool.NodeClass)
-		pools[pool.Name] = GPUPoolOutput(pool, class, pre.instanceTypes[pool.Name], class.EFA.NetworkCards)
+		pools[pool.Name] = GPUPoolOutput(pool, class, pre.instanceTypes[pool.Name], class.EFA.NetworkCards, pre.prices)
 	}
 	nodeClasses := map[string]any{}
 	for _, nc := range cfg.NodeClasses {
@@ -67,8 +67,9 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 // GPUPoolOutput is one pool's entry of the gpuPools output: everything a
 // pod needs to land on the pool's nodes (and the EFA devices its nodes
 // advertise, efaDevices of them, one per network card, for a class with
-// EFA), what the pool may launch, and what that can cost at most.
-func GPUPoolOutput(pool config.GPUPool, class config.NodeClass, types []catalog.InstanceType, efaDevices int) map[string]any {
+// EFA), what the pool may launch, and what that can cost at most at
+// prices.
+func GPUPoolOutput(pool config.GPUPool, class config.NodeClass, types []catalog.InstanceType, efaDevices int, prices catalog.Prices) map[string]any {
 	// Job authors choose CUDA images by it.
 	nvidiaDriver := "not known here for " + class.AMI + ": see the AMI's release notes"
 	if d, ok := ami.DriverOf(class.AMI); ok {
@@ -83,13 +84,18 @@ func GPUPoolOutput(pool config.GPUPool, class config.NodeClass, types []catalog.
 		selector[k] = v
 	}
 	names := make([]any, len(types))
+	byType := map[string]any{}
 	for i, t := range types {
 		names[i] = t.Name
+		if usd, priced := prices.USD[t.Name]; priced {
+			byType[t.Name] = usd
+		}
 	}
 	draining, why := gpu.DrainingGPUs(pool)
-	ceiling := map[string]any{"region": catalog.PricesRegion, "basis": CostBasis(pool, why), "drainingGPUs": draining}
-	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs); ok {
-		withDrains, _, _ := catalog.CostCeiling(types, pool.MaxGPUs+draining)
+	ceiling := map[string]any{"region": prices.Region, "priceSource": prices.Source, "usdPerHourByType": byType,
+		"basis": CostBasis(pool, why), "drainingGPUs": draining}
+	if usd, setBy, ok := catalog.CostCeiling(types, pool.MaxGPUs, prices); ok {
+		withDrains, _, _ := catalog.CostCeiling(types, pool.MaxGPUs+draining, prices)
 		ceiling["usdPerHour"], ceiling["usdPerHourWithDrains"], ceiling["setBy"] = math.Round(usd*100)/100, math.Round(withDrains*100)/100, setBy
 	}
 	return map[string]any{

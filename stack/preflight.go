@@ -46,6 +46,8 @@ type preflight struct {
 	instanceTypes map[string][]catalog.InstanceType
 	// network is what EC2 says of each type's network cards and EFA.
 	network map[string]offerings.Network
+	// prices are the on-demand prices of the pools' types.
+	prices catalog.Prices
 	// warnings are shown at preview.
 	warnings []string
 }
@@ -53,7 +55,7 @@ type preflight struct {
 // owner names this stack in ownership tags and annotations.
 func owner(ctx *pulumi.Context) string { return ctx.Project() + "/" + ctx.Stack() }
 
-func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (*preflight, error) {
+func runPreflight(ctx *pulumi.Context, cfg *config.Stack, o Options) (*preflight, error) {
 	if err := checkKarpenterObjects(cfg); err != nil {
 		return nil, err
 	}
@@ -83,7 +85,7 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connec
 		return nil, err
 	}
 	if p.facts != nil {
-		client, err := connect(p.facts.KubeconfigText)
+		client, err := o.Connect(p.facts.KubeconfigText)
 		if err != nil {
 			return nil, fmt.Errorf("connecting to cluster %s: %w", cfg.ClusterName, err)
 		}
@@ -123,6 +125,10 @@ func runPreflight(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connec
 	if err := p.checkClassCapacity(ctx, cfg); err != nil {
 		return nil, err
 	}
+	if err := p.readPrices(ctx); err != nil {
+		return nil, err
+	}
+	p.checkOpenReservations(ctx, cfg, o.OpenReservations)
 	if !cfg.Cluster.Create && featureGates(cfg)[wellknown.FeatureGateNodeRepair] {
 		if p.monitoringAgent, err = cluster.LookupAddon(ctx, cfg.ClusterName, cluster.NodeMonitoringAgentAddon); err != nil {
 			return nil, err

@@ -18,6 +18,7 @@ import (
 	"karpenter-gpu/iam"
 	"karpenter-gpu/karpenter"
 	"karpenter-gpu/network"
+	"karpenter-gpu/offerings"
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -29,6 +30,11 @@ type Options struct {
 	// cluster's kubeconfig, as kubectl would. The offline render and the
 	// tests hand the program a fake cluster's.
 	Connect cluster.Connect
+	// OpenReservations lists the account's open capacity reservations;
+	// nil asks EC2 with the AWS SDK's credentials and the stack's
+	// aws:profile. The offline render and the tests hand the program a fake
+	// account's.
+	OpenReservations offerings.OpenReservations
 	// ConfigKeys are the keys the stack's configuration sets, for a run
 	// whose engine does not list them (its mocks); misspelled ones are
 	// refused. Nil: the keys the engine hands the program, or else those of
@@ -89,7 +95,11 @@ func run(ctx *pulumi.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	outputs, warnings, err := declare(ctx, cfg, o.Connect)
+	if o.OpenReservations == nil {
+		profile, _ := ctx.GetConfig("aws:profile")
+		o.OpenReservations = offerings.EC2OpenReservations(profile)
+	}
+	outputs, warnings, err := declare(ctx, cfg, o)
 	if err != nil {
 		return err
 	}
@@ -112,8 +122,8 @@ func run(ctx *pulumi.Context, o Options) error {
 
 // declare declares every resource of the stack from a validated
 // configuration and returns the stack outputs and the warnings to show.
-func declare(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (pulumi.Map, []string, error) {
-	pre, err := runPreflight(ctx, cfg, connect)
+func declare(ctx *pulumi.Context, cfg *config.Stack, o Options) (pulumi.Map, []string, error) {
+	pre, err := runPreflight(ctx, cfg, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -158,7 +168,7 @@ func declare(ctx *pulumi.Context, cfg *config.Stack, connect cluster.Connect) (p
 	// Karpenter's custom resources come after the releases and go before
 	// them, and after everything a node needs. Dependencies name resources,
 	// not components, so that the graph is the same on every run.
-	onDelete, err := deletionBounds(ctx, cfg, facts, connect)
+	onDelete, err := deletionBounds(ctx, cfg, facts, o.Connect)
 	if err != nil {
 		return nil, nil, err
 	}

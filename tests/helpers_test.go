@@ -96,7 +96,7 @@ func checkSelectorTerms(t *testing.T, cloud *fakecloud.Cloud) int {
 // keys cfg sets that the stack does not define, handing what it observed
 // to observe (if not nil).
 func runProgram(cloud *fakecloud.Cloud, cfg map[string]string, observe func(stack.Observed)) error {
-	return cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: observe}))
+	return cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, OpenReservations: cloud.OpenReservations, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: observe}))
 }
 
 // outputsInto is an observer that stores the resolved outputs in into.

@@ -690,7 +690,14 @@ func TestStackOutputs(t *testing.T) {
 				"g6e.xlarge", "g6e.2xlarge", "g6e.4xlarge", "g6e.8xlarge", "g6e.16xlarge", "gr6.4xlarge", "gr6.8xlarge"},
 			// g6e.16xlarge: $7.57719 for one L40S, × 4 GPUs.
 			// Nodes launched together expire together: up to 4 more GPUs drain.
-			"hourlyCostCeiling": map[string]any{"usdPerHour": 30.31, "usdPerHourWithDrains": 60.62, "drainingGPUs": 4, "setBy": "g6e.16xlarge", "region": "us-east-1",
+			// The fake Price List API answers us-west-2 with us-east-1's prices.
+			"hourlyCostCeiling": map[string]any{"usdPerHour": 30.31, "usdPerHourWithDrains": 60.62, "drainingGPUs": 4, "setBy": "g6e.16xlarge",
+				"region": "us-west-2", "priceSource": "the AWS Price List API, read at preview",
+				"usdPerHourByType": map[string]any{"g4dn.16xlarge": 4.352, "g4dn.2xlarge": 0.752, "g4dn.4xlarge": 1.204, "g4dn.8xlarge": 2.176, "g4dn.xlarge": 0.526,
+					"g5.16xlarge": 4.096, "g5.2xlarge": 1.212, "g5.4xlarge": 1.624, "g5.8xlarge": 2.448, "g5.xlarge": 1.006,
+					"g6.16xlarge": 3.3968, "g6.2xlarge": 0.9776, "g6.4xlarge": 1.3232, "g6.8xlarge": 2.0144, "g6.xlarge": 0.8048,
+					"g6e.16xlarge": 7.57719, "g6e.2xlarge": 2.24208, "g6e.4xlarge": 3.00424, "g6e.8xlarge": 4.52856, "g6e.xlarge": 1.861,
+					"gr6.4xlarge": 1.5392, "gr6.8xlarge": 2.4464},
 				"basis": "usdPerHour: on-demand list price per GPU of the most expensive matching type × maxGPUs, which bounds the nodes Karpenter is not deleting; " +
 					"nodes that drain (expired, drifted, repaired, interrupted) no longer count against maxGPUs and bill on top for up to terminationGracePeriod 24h each: " +
 					"usdPerHourWithDrains adds drainingGPUs, as nodes launched together expire together (expireAfter 720h): all of them may drain at once"},

@@ -57,15 +57,18 @@ func (r *run) platformStack(ctx context.Context, name string, env map[string]str
 	if err != nil {
 		return auto.Stack{}, err
 	}
-	st, err := r.engine.stack(ctx, platformProject, name, stack.Program(stack.Options{ProjectDir: r.engine.projectDir(platformProject)}), settings, env)
-	if err != nil {
-		return st, err
-	}
 	cl := r.cluster
 	if clusterJSON, ok := env[e2e.ClusterEnv]; ok {
 		if err := json.Unmarshal([]byte(clusterJSON), &cl); err != nil {
-			return st, err
+			return auto.Stack{}, err
 		}
+	}
+	// The program reads the account's open reservations with the AWS SDK,
+	// not through the provider: it reads the fake account's here.
+	program := stack.Program(stack.Options{ProjectDir: r.engine.projectDir(platformProject), OpenReservations: fakecloud.New(cl, "", "").OpenReservations})
+	st, err := r.engine.stack(ctx, platformProject, name, program, settings, env)
+	if err != nil {
+		return st, err
 	}
 	r.active.Lock()
 	r.active.stack, r.active.cluster = name, cl

@@ -1,12 +1,15 @@
 package fakecloud
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 
@@ -15,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"karpenter-gpu/catalog"
+	"karpenter-gpu/offerings"
 )
 
 // Resource is one resource the program registered (or read).
@@ -311,6 +315,12 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		}
 		raw, _ := json.Marshal(props)
 		out = map[string]any{"id": id, "identifier": id, "typeName": typeName, "properties": string(raw)}
+	case "aws:pricing/getProduct:getProduct":
+		product, err := c.priceListProduct(in)
+		if err != nil {
+			return nil, err
+		}
+		out = map[string]any{"id": "AmazonEC2", "serviceCode": in["serviceCode"], "filters": in["filters"], "result": product}
 	case "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings":
 		out = c.offerings(in)
 	case "aws:ec2/getInstanceType:getInstanceType":
@@ -330,6 +340,56 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		return nil, fmt.Errorf("fakecloud: no answer for invoke %s", args.Token)
 	}
 	return resource.NewPropertyMapFromMap(out), nil
+}
+
+// priceListProduct answers the Price List API's GetProducts for one EC2
+// product, in its JSON: the on-demand hourly price of the instance type
+// the filters name in the region they name.
+func (c *Cloud) priceListProduct(in map[string]any) (string, error) {
+	if c.Cluster.OnlyCluster {
+		return "", fmt.Errorf("not known offline: the cluster file describes the cluster, not the prices of its region (pulumi preview reads them)")
+	}
+	filters := map[string]string{}
+	for _, f := range in["filters"].([]any) {
+		f := f.(map[string]any)
+		filters[fmt.Sprint(f["field"])] = fmt.Sprint(f["value"])
+	}
+	region, instanceType := filters["regionCode"], filters["instanceType"]
+	prices := c.Cluster.Prices
+	if prices == nil && slices.Contains([]string{"us-east-1", "us-east-2", "us-west-2"}, region) {
+		prices = catalog.OnDemandHourlyUSD
+	}
+	usd, ok := prices[instanceType]
+	if region != c.Cluster.Region || !ok {
+		return "", fmt.Errorf("reading Pricing Product: no product matches the filters %v", filters)
+	}
+	product := map[string]any{
+		"product": map[string]any{"productFamily": filters["productFamily"], "attributes": filters},
+		"terms": map[string]any{"OnDemand": map[string]any{"SKU.JRTCKXETXF": map[string]any{
+			"priceDimensions": map[string]any{"SKU.JRTCKXETXF.6YS6EN2CT7": map[string]any{
+				"unit": "Hrs", "pricePerUnit": map[string]any{"USD": strconv.FormatFloat(usd, 'f', -1, 64)},
+			}},
+		}}},
+	}
+	raw, err := json.Marshal(product)
+	return string(raw), err
+}
+
+// OpenReservations lists the account's active open capacity reservations
+// of types in region, as EC2's DescribeCapacityReservations would.
+func (c *Cloud) OpenReservations(_ context.Context, region string, types []string) ([]offerings.OpenReservation, error) {
+	if c.Cluster.OnlyCluster {
+		return nil, fmt.Errorf("not known offline: the cluster file describes the cluster, not the account's reservations (pulumi preview reads them)")
+	}
+	var out []offerings.OpenReservation
+	for _, id := range slices.Sorted(maps.Keys(c.Cluster.CapacityReservations)) {
+		r := c.Cluster.CapacityReservations[id]
+		if r.Open && region == c.Cluster.Region && slices.Contains(types, r.InstanceType) {
+			out = append(out, offerings.OpenReservation{ID: id, InstanceType: r.InstanceType, Zone: r.Zone, OwnerID: c.Cluster.AccountID,
+				Available: r.Available, Total: r.Total, Tags: map[string]string{}})
+		}
+	}
+	return out, nil
 }
 
 // cloudControl answers Cloud Control's GetResource for the reservations

@@ -64,6 +64,11 @@ type Cluster struct {
 	// EFA), by type; other types take one per network card, as the
 	// catalogue's cards (the pinned module's) number them.
 	EFA map[string]int
+	// Prices are the region's on-demand prices by type, as the Price List
+	// API answers; nil: the catalogue's us-east-1 list prices in us-east-1,
+	// us-east-2 and us-west-2 (which share EC2's on-demand prices), none
+	// elsewhere.
+	Prices map[string]float64
 	// CapacityReservations are the account's capacity reservations by ID,
 	// PlacementGroups its placement groups' strategies by name. With
 	// OnlyCluster, any reservation or placement group asked for is taken as
@@ -81,9 +86,12 @@ type GPU struct {
 	Count, MemoryMi    int
 }
 
-// Reservation is one capacity reservation.
+// Reservation is one capacity reservation: targeted unless Open (any
+// launch of its type in its zone may use it), with its free instances.
 type Reservation struct {
 	Zone, InstanceType string
+	Open               bool
+	Available, Total   int
 }
 
 // DNSSuffix is the partition's domain, as aws.GetPartition reports it.
@@ -126,6 +134,8 @@ func Example(name string) Cluster {
 		CapacityReservations: map[string]Reservation{
 			"cr-0a1b2c3d4e5f60718": {Zone: "us-west-2a", InstanceType: "p5.48xlarge"},
 			"cr-0b2c3d4e5f6071829": {Zone: "us-west-2b", InstanceType: "p5.48xlarge"},
+			// Bought for an earlier inference service, open, half idle.
+			"cr-0c3d4e5f607182930": {Zone: "us-west-2a", InstanceType: "g6.xlarge", Open: true, Available: 2, Total: 4},
 		},
 		Subnets: []Subnet{
 			{ID: "subnet-0aa11bb22cc33dd44", Zone: "us-west-2a"},

@@ -65,7 +65,7 @@ func Render(opts Options) (map[string][]byte, error) {
 	}
 	cloud := fakecloud.New(cluster, config.Namespace, opts.Stack)
 	var observed stack.Observed
-	if err := cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: func(o stack.Observed) { observed = o }})); err != nil {
+	if err := cloud.Run(cfg, stack.Program(stack.Options{Connect: cloud.Connect, OpenReservations: cloud.OpenReservations, ConfigKeys: slices.Collect(maps.Keys(cfg)), Observe: func(o stack.Observed) { observed = o }})); err != nil {
 		return nil, err
 	}
 	outputs := observed.Outputs
@@ -353,16 +353,17 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 	var bases []string
 	for _, name := range slices.Sorted(maps.Keys(pools)) {
 		pool := pools[name].(map[string]any)
+		ceiling := pool["hourlyCostCeiling"].(map[string]any)
+		byType, _ := ceiling["usdPerHourByType"].(map[string]any)
 		var types []string
 		for _, t := range pool["instanceTypes"].([]any) {
-			if usd, priced := catalog.OnDemandHourlyUSD[fmt.Sprint(t)]; priced {
+			if usd, priced := byType[fmt.Sprint(t)]; priced {
 				types = append(types, fmt.Sprintf("%s ($%.2f)", t, usd))
 			} else {
-				types = append(types, fmt.Sprint(t))
+				types = append(types, fmt.Sprintf("%s (no on-demand price)", t))
 			}
 		}
 		cost, drains := "no list price known", "no list price known"
-		ceiling := pool["hourlyCostCeiling"].(map[string]any)
 		if ceiling["usdPerHour"] != nil {
 			cost = fmt.Sprintf("$%.2f (%s prices; set by %s)", ceiling["usdPerHour"], ceiling["region"], ceiling["setBy"])
 			drains = fmt.Sprintf("$%.2f (%v GPUs more)", ceiling["usdPerHourWithDrains"], ceiling["drainingGPUs"])
@@ -383,10 +384,14 @@ func poolsSection(b *strings.Builder, outputs map[string]any, region string) {
 		}
 	}
 	if len(unreserved) > 0 {
-		fmt.Fprintf(b, "\nOpen capacity reservations: Karpenter launches on-demand and spot capacity with the capacity reservation preference `none`, so the account's open On-Demand Capacity Reservations for the types of %s stay unused (and billed) beside them. To launch into them, select them in the node class (`capacityReservations: [{instanceMatchCriteria: open}]`) and add `reserved` to the pool's `capacityTypes`. The stack cannot list the account's reservations ahead (the AWS provider has no data source for that): check with `aws ec2 describe-capacity-reservations --filters Name=state,Values=active`.\n", strings.Join(unreserved, ", "))
+		fmt.Fprintf(b, "\nOpen capacity reservations: Karpenter launches on-demand and spot capacity with the capacity reservation preference `none`, so the account's open On-Demand Capacity Reservations for the types of %s stay unused (and billed) beside them. To launch into them, select them in the node class (`capacityReservations: [{instanceMatchCriteria: open}]`) and add `reserved` to the pool's `capacityTypes`. Preview reads the account's active open reservations (ec2:DescribeCapacityReservations, with the AWS SDK's credentials) and warns of each that a pool would leave idle.\n", strings.Join(unreserved, ", "))
 	}
-	if region != catalog.PricesRegion {
-		fmt.Fprintf(b, "\nPrices are %s list prices (the only region the pinned Karpenter module carries); %s prices differ.\n", catalog.PricesRegion, region)
+	// Every pool's ceiling has the same prices.
+	ceiling := pools[slices.Sorted(maps.Keys(pools))[0]].(map[string]any)["hourlyCostCeiling"].(map[string]any)
+	if ceiling["priceSource"] == catalog.PricesPinned && region != catalog.PricesRegion {
+		fmt.Fprintf(b, "\nPrices are %s: %s's could not be read at preview (its warning says why), and differ.\n", catalog.PricesPinned, region)
+	} else {
+		fmt.Fprintf(b, "\nPrices are %s on-demand prices, from %s.\n", ceiling["region"], ceiling["priceSource"])
 	}
 	b.WriteString("\n")
 }
