@@ -6,8 +6,10 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -119,7 +121,24 @@ func (r *run) installForeignKarpenter(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return r.apply(ctx, append(objects, rendered...))
+	if err := r.apply(ctx, append(objects, rendered...)); err != nil {
+		return err
+	}
+	// Its pod comes once the ReplicaSet controller sees the service account:
+	// wait for it, so that it is in the snapshot destroy is held to.
+	return await(ctx, "someone else's Karpenter pod running", 2*time.Minute, func() (bool, string, error) {
+		pods, err := r.client.CoreV1().Pods("kube-system").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=karpenter"})
+		if err != nil {
+			return false, "", err
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == 1, fmt.Sprintf("%d of %d pods running", running, len(pods.Items)), nil
+	})
 }
 
 // apply creates the objects in order, as `kubectl apply` would.
