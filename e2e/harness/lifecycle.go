@@ -133,6 +133,11 @@ func (r *run) toZero(ctx context.Context, res *result) error {
 	res.add(ScenarioReport{Scenario: "to zero", Pool: r.under.workloadPool, Figures: map[string]any{
 		"consolidateAfter": after, "secondsToZero": int(res.toZero.Seconds()),
 	}})
+	// The replicas that come back are those a spot interruption later
+	// hits: they should find spot as Karpenter would without a shortage.
+	if err := r.awaitShortageForgotten(ctx); err != nil {
+		return err
+	}
 	if err := r.workload(ctx, res); err != nil {
 		return err
 	}

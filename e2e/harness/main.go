@@ -119,8 +119,10 @@ type run struct {
 		sync.Mutex
 		stack   string
 		cluster fakecloud.Cluster
-		// shortage are the pools EC2 has no capacity in.
-		shortage []CapacityPool
+		// shortage are the pools EC2 has no capacity in; shortageEnded
+		// when the last one ended.
+		shortage      []CapacityPool
+		shortageEnded time.Time
 		// faults are what AWS does to the account's instances.
 		faults faults
 	}

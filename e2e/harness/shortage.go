@@ -116,8 +116,35 @@ func (r *run) spotShortageOn(ctx context.Context, res *result, name string, pool
 // setShortage sets the pools EC2 has no capacity in.
 func (r *run) setShortage(pools []CapacityPool) {
 	r.active.Lock()
+	if len(pools) == 0 && len(r.active.shortage) > 0 {
+		r.active.shortageEnded = time.Now()
+	}
 	r.active.shortage = pools
 	r.active.Unlock()
+}
+
+// unavailableOfferingsTTL is how long Karpenter keeps offerings that EC2
+// had no capacity for out of its launches (provider pkg/cache,
+// UnavailableOfferingsTTL).
+const unavailableOfferingsTTL = 3 * time.Minute
+
+// awaitShortageForgotten waits until Karpenter no longer remembers the
+// last shortage, so that what launches next may take spot again.
+func (r *run) awaitShortageForgotten(ctx context.Context) error {
+	r.active.Lock()
+	ended := r.active.shortageEnded
+	r.active.Unlock()
+	wait := time.Until(ended.Add(unavailableOfferingsTTL + 5*time.Second))
+	if ended.IsZero() || wait <= 0 {
+		return nil
+	}
+	fmt.Fprintf(os.Stderr, "e2e: waiting %s until Karpenter forgets the spot shortage (unavailable offerings are kept %s)\n", wait.Round(time.Second), unavailableOfferingsTTL)
+	select {
+	case <-time.After(wait):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // zones are the zones of the test account's cluster subnets.
