@@ -98,14 +98,8 @@ func (r *run) drift(ctx context.Context, res *result) error {
 	const jobName, mover = "drift-job", "drift-mover"
 	defer r.removeJob(ctx, jobName)
 	defer r.deleteDeployment(ctx, mover)
-	if err := r.startJob(ctx, job{name: jobName, pool: pool, gpus: 1, grace: 30, protected: true}); err != nil {
-		return err
-	}
-	node, err := r.jobNode(ctx, jobName)
+	node, err := r.protectedJobAndMover(ctx, jobName, mover, pool, 30)
 	if err != nil {
-		return err
-	}
-	if err := r.createPods(ctx, mover, pool, 1, 0); err != nil {
 		return err
 	}
 	if err := await(ctx, "the unprotected pod on the job's node "+node, 2*time.Minute, func() (bool, string, error) {
@@ -590,14 +584,8 @@ func (r *run) expiry(ctx context.Context, res *result) error {
 	const jobName, mover, jobGrace = "expiry-job", "expiry-mover", 30
 	defer r.removeJob(ctx, jobName)
 	defer r.deleteDeployment(ctx, mover)
-	if err := r.startJob(ctx, job{name: jobName, pool: pool, gpus: 1, grace: jobGrace, protected: true}); err != nil {
-		return err
-	}
-	node, err := r.jobNode(ctx, jobName)
+	node, err := r.protectedJobAndMover(ctx, jobName, mover, pool, jobGrace)
 	if err != nil {
-		return err
-	}
-	if err := r.createPods(ctx, mover, pool, 1, 0); err != nil {
 		return err
 	}
 	drain, err := r.awaitDeleting(ctx, claimOfNode(node), expireAfter+2*time.Minute)

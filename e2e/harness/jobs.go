@@ -69,6 +69,20 @@ func (r *run) jobNode(ctx context.Context, name string) (string, error) {
 	return node, err
 }
 
+// protectedJobAndMover starts a protected one-GPU job in pool and, once it
+// runs, an unprotected one-replica Deployment there, and returns the job's
+// node. The caller removes both (removeJob, deleteDeployment).
+func (r *run) protectedJobAndMover(ctx context.Context, jobName, mover string, pool poolOutput, grace int64) (string, error) {
+	if err := r.startJob(ctx, job{name: jobName, pool: pool, gpus: 1, grace: grace, protected: true}); err != nil {
+		return "", err
+	}
+	node, err := r.jobNode(ctx, jobName)
+	if err != nil {
+		return "", err
+	}
+	return node, r.createPods(ctx, mover, pool, 1, 0)
+}
+
 // finishJob ends the job as its container would, by exiting 0.
 func (r *run) finishJob(ctx context.Context, name string) error {
 	patch, err := json.Marshal(map[string]any{"status": map[string]any{"phase": corev1.PodSucceeded}})
