@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
@@ -87,7 +88,7 @@ func OnDemandPrices(ctx *pulumi.Context, provider *aws.Provider, region string, 
 		if len(names) > 1 {
 			more = fmt.Sprintf(" (and %s failed too)", catalog.Abbreviate(names[1:]))
 		}
-		return catalog.Prices{}, fmt.Errorf("reading %s on-demand prices from the AWS Price List API (pricing:GetProducts): %s: %v%s", region, names[0], failed[names[0]], more)
+		return catalog.Prices{}, fmt.Errorf("reading %s on-demand prices from the AWS Price List API (pricing:GetProducts): %s: %s%s", region, names[0], invokeFailure(failed[names[0]]), more)
 	}
 	return prices, nil
 }
@@ -137,4 +138,14 @@ func hourlyUSD(product string) (float64, error) {
 		}
 	}
 	return 0, fmt.Errorf("the product has no hourly on-demand price in USD")
+}
+
+// invokeFailure is an invoke's error on one line: the engine lists the
+// provider's words ("1 error occurred: * … invoke failed: …").
+func invokeFailure(err error) string {
+	msg := strings.Join(strings.Fields(err.Error()), " ")
+	if _, after, ok := strings.Cut(msg, "invoke failed: "); ok {
+		msg = after
+	}
+	return strings.TrimSuffix(msg, " ()")
 }

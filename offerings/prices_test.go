@@ -1,6 +1,9 @@
 package offerings
 
-import "testing"
+import (
+	"errors"
+	"testing"
+)
 
 // A Price List product as GetProducts returns it for one EC2 instance type
 // (shortened: most attributes and the reserved terms left out).
@@ -32,5 +35,12 @@ func TestHourlyUSDReadsThePriceListsOnDemandTerm(t *testing.T) {
 				t.Errorf("hourlyUSD = %v, %v; want %v (fails %v)", usd, err, tc.usd, tc.fails)
 			}
 		})
+	}
+}
+
+func TestInvokeFailureIsOneLine(t *testing.T) {
+	engine := errors.New("1 error occurred:\n\t* aws:pricing/getProduct:getProduct invoke failed: AccessDeniedException: not authorized ()\n\n")
+	if got := invokeFailure(engine); got != "AccessDeniedException: not authorized" {
+		t.Errorf("invokeFailure = %q", got)
 	}
 }

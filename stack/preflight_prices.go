@@ -5,7 +5,6 @@ package stack
 import (
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/pulumi/pulumi-aws/sdk/v6/go/aws"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -49,7 +48,7 @@ func (p *preflight) readPrices(ctx *pulumi.Context) error {
 	}
 	prices, err := offerings.OnDemandPrices(ctx, provider, region, names)
 	if err != nil {
-		p.warnings = append(p.warnings, fmt.Sprintf("%v: %s; allow pricing:GetProducts to the credentials that run preview to price %s", err, pinned, strings.Join(names, ", ")))
+		p.warnings = append(p.warnings, fmt.Sprintf("%v: %s; allow pricing:GetProducts to the credentials that run preview", err, pinned))
 		return nil
 	}
 	p.prices = prices
