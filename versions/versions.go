@@ -29,6 +29,16 @@ const (
 	NodeMonitoringAgent      = "1.7.0"
 	NodeMonitoringAgentAddon = "v" + NodeMonitoringAgent + "-eksbuild.1"
 	EKSChartsRepository      = "https://aws.github.io/eks-charts"
+	// The agent's chart and the add-on's configuration schema are published
+	// in the agent's repository only, under charts/ at this commit.
+	NodeMonitoringAgentRepository = "https://github.com/aws/eks-node-monitoring-agent"
+	NodeMonitoringAgentCommit     = "51af5494fde6d2ed4629df2ed9f847ae800957fd"
+
+	// The upstream charts' digests, as Helm loads them (internal/charts
+	// Digest): a fetched or local copy that differs is refused.
+	NvidiaDevicePluginDigest  = "sha256:40b1b3a28748ab9df1822ac9384262a6a9ffd72bdd98096f934aab7d65744847"
+	EFADevicePluginDigest     = "sha256:6c298edf81c41ca93f7e58cfeb037d0d0aecfd14ebb20012bf4d75cfe679dbe5"
+	NodeMonitoringAgentDigest = "sha256:6ec4ea311482443e5fa620bfaa6ca6738955441e1b04477607cdb6892ed3eb8b"
 
 	// DefaultAMI is the EKS-optimized AMI release that nodes boot from. Pinned so
 	// that a new AMI release does not drift every GPU node on its own; this

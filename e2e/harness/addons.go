@@ -38,7 +38,7 @@ type installedAddon struct {
 
 // addons stands in for EKS's add-on manager: while the stack under test
 // declares an add-on (an aws:eks/addon:Addon in its state), the upstream
-// chart behind that add-on version, from -charts, runs in the cluster with
+// chart behind that add-on version (charts.Upstream) runs in the cluster with
 // the add-on's configuration values, as EKS installs it; once the add-on
 // leaves the state, its objects go.
 type addons struct {
@@ -120,9 +120,9 @@ func (r *run) reconcileAddons(ctx context.Context) error {
 // add-on namespace.
 func (r *run) addonObjects(a addon) ([]map[string]any, error) {
 	chartVersion, _, _ := strings.Cut(strings.TrimPrefix(a.Version, "v"), "-eksbuild")
-	dir := filepath.Join(r.chartDir, a.Name+"-"+chartVersion, a.Name)
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return nil, fmt.Errorf("the stack declares EKS add-on %s %s, and -charts %s has no chart %s for it: %w", a.Name, a.Version, r.chartDir, chartVersion, err)
+	dir, err := charts.Upstream(a.Name, chartVersion)
+	if err != nil {
+		return nil, fmt.Errorf("the stack declares EKS add-on %s %s: %w", a.Name, a.Version, err)
 	}
 	var values map[string]any
 	if a.Values != "" {

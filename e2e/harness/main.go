@@ -22,6 +22,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"karpenter-gpu/e2e"
+	"karpenter-gpu/internal/charts"
 	"karpenter-gpu/internal/fakecloud"
 	"karpenter-gpu/internal/gomod"
 	"karpenter-gpu/versions"
@@ -30,7 +31,7 @@ import (
 func main() {
 	var tools Tools
 	var fakeAWS, awsVersion, kubernetesProvider, kubernetesVersion, pulumiBinary, workDir string
-	var karpenterController, karpenterVersion, chartDir, reportFile, stackFile, render, program string
+	var karpenterController, karpenterVersion, reportFile, stackFile, render, program string
 	var keep bool
 	flag.StringVar(&pulumiBinary, "pulumi", "", "the Pulumi CLI")
 	flag.StringVar(&kubernetesProvider, "kubernetes-provider", "", "the pulumi-resource-kubernetes plugin")
@@ -45,7 +46,6 @@ func main() {
 	kwokStages := flag.String("kwok-stages", "", "directory of kwok's stage files")
 	flag.StringVar(&karpenterController, "karpenter-controller", "", "the Karpenter controller of e2e/controller")
 	flag.StringVar(&karpenterVersion, "karpenter-version", "", "its Karpenter release")
-	flag.StringVar(&chartDir, "charts", filepath.Join("..", "shared", "charts"), "folder of the upstream charts of the node agents (nvidia-device-plugin-VERSION/ and aws-efa-k8s-device-plugin-VERSION/, as `helm pull --untar` lays them out)")
 	flag.StringVar(&stackFile, "config", "Pulumi.dev.yaml", "the stack file to run (Pulumi.STACK.yaml): its cluster and region make the test account")
 	flag.StringVar(&render, "render", "", "the render command (cmd/render), which writes what up is compared with")
 	flag.StringVar(&program, "program", "", "the stack's program built from main.go, run as users run it where an inline program cannot stand in")
@@ -81,7 +81,7 @@ func main() {
 	r := &run{tools: tools, dir: workDir, under: under, plugins: []Plugin{
 		{Name: "kubernetes", Version: kubernetesVersion, Binary: kubernetesProvider},
 		{Name: "aws", Version: awsVersion, Binary: fakeAWS},
-	}, pulumiBinary: pulumiBinary, program: program, karpenterController: karpenterController, karpenterVersion: karpenterVersion, chartDir: chartDir, reportFile: reportFile,
+	}, pulumiBinary: pulumiBinary, program: program, karpenterController: karpenterController, karpenterVersion: karpenterVersion, reportFile: reportFile,
 		run: runNames(*runFlag)}
 	line, step, err := r.all(ctx)
 	if err != nil {
@@ -105,7 +105,6 @@ type run struct {
 	program string
 	// karpenterController runs for the stack's controller Deployment.
 	karpenterController, karpenterVersion string
-	chartDir                              string
 	reportFile                            string
 
 	// fixtures are the test account's reservations and placement groups.
@@ -291,7 +290,7 @@ func (r *run) setupEngine(ctx context.Context) error {
 // chartSources are the chart repository settings of the run, by
 // configuration key: the pinned Karpenter module's own chart folders, and
 // the upstream charts of the device plugins at the versions the stack pins,
-// from the chart folder the run was given.
+// as the tests get them (charts.Upstream).
 func (r *run) chartSources() (map[string]string, error) {
 	dir, err := gomod.Dir(gomod.Karpenter)
 	if err != nil {
@@ -302,11 +301,11 @@ func (r *run) chartSources() (map[string]string, error) {
 		"devicePlugin.chartRepository":    {"nvidia-device-plugin", versions.NvidiaDevicePlugin},
 		"efaDevicePlugin.chartRepository": {"aws-efa-k8s-device-plugin", versions.EFADevicePlugin},
 	} {
-		folder := filepath.Join(r.chartDir, chart.name+"-"+chart.version)
-		if _, err := os.Stat(filepath.Join(folder, chart.name, "Chart.yaml")); err != nil {
-			return nil, fmt.Errorf("no %s chart %s under -charts %s: %w", chart.name, chart.version, r.chartDir, err)
+		dir, err := charts.Upstream(chart.name, chart.version)
+		if err != nil {
+			return nil, err
 		}
-		if sources[key], err = filepath.Abs(folder); err != nil {
+		if sources[key], err = filepath.Abs(filepath.Dir(dir)); err != nil {
 			return nil, err
 		}
 	}

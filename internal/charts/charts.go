@@ -86,30 +86,6 @@ func key(obj map[string]any) string {
 	return fmt.Sprintf("%v/%v/%v", obj["kind"], meta["namespace"], meta["name"])
 }
 
-// UpstreamEnv names the folder of unmodified upstream charts that are not
-// in a Go module (the device plugins, the node monitoring agent), laid out
-// as `helm pull --untar --untardir NAME-VERSION` leaves them. Unset, it is
-// ../shared/charts beside the repository.
-const UpstreamEnv = "KARPENTER_GPU_CHARTS"
-
-// Upstream is the folder of chart name at version among the upstream
-// charts.
-func Upstream(name, version string) (string, error) {
-	root := os.Getenv(UpstreamEnv)
-	if root == "" {
-		module, err := moduleRoot()
-		if err != nil {
-			return "", err
-		}
-		root = filepath.Join(module, "..", "shared", "charts")
-	}
-	dir := filepath.Join(root, name+"-"+version, name)
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-		return "", fmt.Errorf("no %s chart %s under %s (set %s to a folder with `helm pull --untar --untardir %s-%s` of it): %w", name, version, root, UpstreamEnv, name, version, err)
-	}
-	return dir, nil
-}
-
 // moduleRoot is the folder of go.mod, above the working directory.
 func moduleRoot() (string, error) {
 	dir, err := os.Getwd()
