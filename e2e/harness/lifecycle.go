@@ -55,8 +55,18 @@ func (r *run) checkLaunches(ctx context.Context, res *result) ([]string, error) 
 			served = append(served, f.Pool)
 		}
 	}
+	// A pod runs once its node is Ready with GPUs; Karpenter marks the
+	// NodeClaim Initialized on its own next pass, which on a busy machine
+	// comes a little later.
 	for _, pool := range served {
-		if err := r.initialized(ctx, pool); err != nil {
+		err := await(ctx, "an initialized NodeClaim in pool "+pool, time.Minute, func() (bool, string, error) {
+			err := r.initialized(ctx, pool)
+			if err != nil {
+				return false, err.Error(), nil
+			}
+			return true, "", nil
+		})
+		if err != nil {
 			return nil, err
 		}
 	}
