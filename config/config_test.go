@@ -2,12 +2,16 @@ package config
 
 import (
 	"errors"
+	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
 	"testing"
+
+	"karpenter-gpu/catalog"
 
 	"karpenter-gpu/versions"
 )
@@ -285,7 +289,7 @@ func TestEveryMistakeInOneRun(t *testing.T) {
 		Namespace + ":clusterName": "ml",
 		Namespace + ":karpenter":   `{"replica":3,"logLevel":"debug"}`,
 		Namespace + ":gpuPools": `[{"name":"a","gpus":"L4","maxGPUs":4},` +
-			`{"name":"b","gpus":["L4"],"maxGPUs":0,"taints":[{"key":"team","value":"x"}]},` +
+			`{"name":"b","gpus":["L40","H100"],"maxGPUs":0,"taints":[{"key":"team","value":"x"}]},` +
 			`{"name":"c","instanceFamilies":["g6","g7x"],"instanceTypes":["g5.xlarg"],"maxGPUs":2}]`,
 		"karpenter:replicas": "3",
 		"aws:region":         "us-west-2",
@@ -305,7 +309,7 @@ func TestEveryMistakeInOneRun(t *testing.T) {
 		`karpenter-gpu:karpenter.replica: 3: is not a known key of karpenter; did you mean replicas?`,
 		`karpenter-gpu:gpuPools[a].gpus: "L4": want a list`,
 		`karpenter-gpu:gpuPools[b].taints[0].effect is missing`,
-		`karpenter-gpu:gpuPools[b].gpus: "L4": unknown GPU; did you mean l4?`,
+		`karpenter-gpu:gpuPools[b].gpus: "l40": unknown GPU; did you mean l40s?`,
 		`karpenter-gpu:gpuPools[b].maxGPUs: 0: want the most GPUs this pool may run at once`,
 		`karpenter-gpu:gpuPools[c].instanceFamilies: "g7x": no GPU instance family of that name; did you mean g7?`,
 		`karpenter-gpu:gpuPools[c].instanceTypes: "g5.xlarg": no GPU instance type of that name; did you mean g5.xlarge?`,
@@ -317,6 +321,49 @@ func TestEveryMistakeInOneRun(t *testing.T) {
 	}
 	if len(cerr.Problems) != len(want) {
 		t.Errorf("%d problems, want %d:\n%s", len(cerr.Problems), len(want), err)
+	}
+	if header := fmt.Sprintf("invalid stack configuration, %d problems:\n", len(want)); !strings.HasPrefix(err.Error(), header) {
+		t.Errorf("the first line does not count the problems (%q):\n%s", header, err)
+	}
+}
+
+// A dotted key written as one key of the stack file is not a path to
+// Pulumi: the error shows it nested.
+func TestDottedKeyIsShownNested(t *testing.T) {
+	values := map[string]string{Namespace + ":clusterName": "ml", Namespace + ":karpenter.featureGates.spotToSpotConsolidation": "true"}
+	_, err := Parse(func(key string) (string, bool) { v, ok := values[key]; return v, ok }, slices.Collect(maps.Keys(values)))
+	want := "nest it as karpenter-gpu:karpenter: {featureGates: {spotToSpotConsolidation: true}} in the stack file, or run pulumi config set --path 'karpenter-gpu:karpenter.featureGates.spotToSpotConsolidation' true"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v\nwant %q", err, want)
+	}
+}
+
+// A suggestion is the closest name, and of names as close the one that
+// extends what was typed by a letter: another digit names another model,
+// at another price.
+func TestSuggestPrefersWhatExtendsTheWord(t *testing.T) {
+	gpus := catalog.GPUNames()
+	for _, c := range []struct {
+		word       string
+		candidates []string
+		want       string
+	}{
+		{"a10", gpus, "a10g"},
+		{"L40", gpus, "l40s"},
+		{"h10", gpus, "h100"},
+		{"t44", gpus, "t4"},
+		{"replica", []string{"replicas", "logLevel"}, "replicas"},
+		{"gpu", []string{"gpus", "name", "maxGPUs"}, "gpus"},
+		{"xyz", gpus, ""},
+	} {
+		got := suggest(c.word, c.candidates)
+		want := ""
+		if c.want != "" {
+			want = "; did you mean " + c.want + "?"
+		}
+		if got != want {
+			t.Errorf("suggest(%q) = %q, want %q", c.word, got, want)
+		}
 	}
 }
 
@@ -412,5 +459,18 @@ func TestConfigKeysOfEveryKindOfRun(t *testing.T) {
 	}, fromFile)
 	if err == nil || !strings.Contains(err.Error(), "karpenter-gpu:gpuPool: \"gpuPool\": is not a known key; did you mean gpuPools?") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// GPU names are taken in any case and kept as Karpenter's label spells
+// them.
+func TestGPUNamesInAnyCase(t *testing.T) {
+	values := map[string]string{Namespace + ":clusterName": "ml", Namespace + ":gpuPools": `[{"name":"a","gpus":["H100","L40S"],"maxGPUs":8}]`}
+	cfg, err := Parse(func(key string) (string, bool) { v, ok := values[key]; return v, ok }, slices.Collect(maps.Keys(values)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cfg.GPUPools[0].GPUs; !slices.Equal(got, []string{"h100", "l40s"}) {
+		t.Errorf("gpus %v, want [h100 l40s]", got)
 	}
 }

@@ -3,6 +3,8 @@
 package config
 
 import (
+	"strings"
+
 	"karpenter-gpu/versions"
 	"karpenter-gpu/wellknown"
 )
@@ -78,12 +80,16 @@ func defaultPool() GPUPool {
 }
 
 // applyPoolDefaults fills what depends on other keys: a pool's node class
-// is the first one listed.
+// is the first one listed. GPU names are taken in any case (H100), as
+// Karpenter's instance-gpu-name label spells them: lower case.
 func (c *Stack) applyPoolDefaults() {
 	for i := range c.GPUPools {
 		pool := &c.GPUPools[i]
 		if pool.NodeClass == "" && len(c.NodeClasses) > 0 {
 			pool.NodeClass = c.NodeClasses[0].Name
+		}
+		for j, name := range pool.GPUs {
+			pool.GPUs[j] = strings.ToLower(name)
 		}
 	}
 }

@@ -77,6 +77,22 @@ func configKeys(engineConfig, projectDir, stack string) ([]string, error) {
 
 // Parse reads every key of the namespace through get, rejects keys in
 // allKeys that the namespace does not define, applies defaults and validates.
+// nestHint: a dotted key written as one YAML key (karpenter.replicas)
+// whose first part is a known key is a path Pulumi only follows with
+// --path; it belongs nested under that key.
+func nestHint(known map[string]int, name, value string) string {
+	parts := strings.Split(name, ".")
+	if _, ok := known[parts[0]]; len(parts) < 2 || !ok {
+		return ""
+	}
+	nested := value
+	for _, part := range slices.Backward(parts[1:]) {
+		nested = "{" + part + ": " + nested + "}"
+	}
+	return fmt.Sprintf("; a dotted key is a path: nest it as %s:%s: %s in the stack file, or run pulumi config set --path '%s:%s' %s",
+		Namespace, parts[0], nested, Namespace, name, value)
+}
+
 // All problems are reported together, each naming its key.
 func Parse(get Getter, allKeys []string) (*Stack, error) {
 	cfg := Defaults()
@@ -92,7 +108,8 @@ func Parse(get Getter, allKeys []string) (*Stack, error) {
 			continue
 		}
 		if _, isKnown := known[name]; !isKnown {
-			p.add(name, name, "is not a known key"+suggest(name, slices.Collect(maps.Keys(known)))+"; known keys are "+strings.Join(slices.Sorted(maps.Keys(known)), ", "))
+			value, _ := get(full)
+			p.add(name, name, "is not a known key"+nestHint(known, name, value)+suggest(name, slices.Collect(maps.Keys(known)))+"; known keys are "+strings.Join(slices.Sorted(maps.Keys(known)), ", "))
 		}
 	}
 

@@ -107,17 +107,45 @@ type Error struct {
 	err        error
 }
 
+// Error counts the problems in its first line: the Pulumi SDK heads a
+// program's error with "1 error occurred", which counts the error, not
+// the problems.
 func (e *Error) Error() string {
-	return "invalid stack configuration:\n" + e.err.Error()
+	count := "1 problem"
+	if len(e.Problems) != 1 {
+		count = fmt.Sprintf("%d problems", len(e.Problems))
+	}
+	return "invalid stack configuration, " + count + ":\n" + e.err.Error()
 }
 
 // suggest is "; did you mean X?" for the candidate closest to word (case
-// aside, at most two edits away), empty when none is.
+// aside, at most two edits away), empty when none is. Of candidates as
+// close, one that extends what was typed wins (L40: l40s, not l4), and of
+// those one extended by a letter rather than a digit, which would name
+// another model (a10: a10g, not a100).
 func suggest(word string, candidates []string) string {
-	best, bestDistance := "", 3
+	typed := strings.ToLower(word)
+	rank := func(c string) (int, int) {
+		c = strings.ToLower(c)
+		d := levenshtein.Distance(typed, c, nil)
+		rest, extends := strings.CutPrefix(c, typed)
+		switch {
+		case !extends || rest == "":
+			return d, 2
+		case rest[0] >= '0' && rest[0] <= '9':
+			return d, 1
+		default:
+			return d, 0
+		}
+	}
+	best, bestDistance, bestTie := "", 3, 3
 	for _, c := range slices.Sorted(slices.Values(candidates)) {
-		if d := levenshtein.Distance(strings.ToLower(word), strings.ToLower(c), nil); d < bestDistance && d < len(word) {
-			best, bestDistance = c, d
+		d, tie := rank(c)
+		if d >= len(word) {
+			continue
+		}
+		if d < bestDistance || d == bestDistance && tie < bestTie {
+			best, bestDistance, bestTie = c, d, tie
 		}
 	}
 	if best == "" || best == word {

@@ -43,12 +43,22 @@ func ReadSecurityGroups(ctx *pulumi.Context, ids []string) ([]Resource, error) {
 	})
 }
 
+// LookupError is a subnet or security group EC2 did not return; the
+// caller knows which configuration key named it.
+type LookupError struct {
+	Kind, ID string
+	Err      error
+}
+
+func (e *LookupError) Error() string { return fmt.Sprintf("looking up %s %s: %v", e.Kind, e.ID, e.Err) }
+func (e *LookupError) Unwrap() error { return e.Err }
+
 func readTags(ids []string, kind string, lookup func(id string) (map[string]string, error)) ([]Resource, error) {
 	out := make([]Resource, 0, len(ids))
 	for _, id := range ids {
 		tags, err := lookup(id)
 		if err != nil {
-			return nil, fmt.Errorf("looking up %s %s: %w", kind, id, err)
+			return nil, &LookupError{Kind: kind, ID: id, Err: err}
 		}
 		out = append(out, Resource{ID: id, Tags: tags})
 	}

@@ -18,7 +18,7 @@ func SubnetZones(ctx *pulumi.Context, ids []string) (map[string]string, error) {
 		}
 		s, err := ec2.LookupSubnet(ctx, &ec2.LookupSubnetArgs{Id: &id})
 		if err != nil {
-			return nil, fmt.Errorf("looking up subnet %s: %w", id, err)
+			return nil, &LookupError{Kind: "subnet", ID: id, Err: err}
 		}
 		zones[id] = s.AvailabilityZone
 	}

@@ -4,8 +4,10 @@
 package stack
 
 import (
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
@@ -40,11 +42,11 @@ func (p *preflight) chooseNetwork(ctx *pulumi.Context, cfg *config.Stack) error 
 	}
 	subnets, err := network.ReadSubnets(ctx, p.subnets)
 	if err != nil {
-		return err
+		return namedLookup(cfg, err)
 	}
 	groups, err := network.ReadSecurityGroups(ctx, p.securityGroups)
 	if err != nil {
-		return err
+		return namedLookup(cfg, err)
 	}
 	if p.taggedSubnets, err = network.Owned(cfg.ClusterName, owner(ctx), subnets); err != nil {
 		return err
@@ -63,7 +65,7 @@ func (p *preflight) readClassZones(ctx *pulumi.Context, cfg *config.Stack) error
 	}
 	zoneOf, err := network.SubnetZones(ctx, ids)
 	if err != nil {
-		return fmt.Errorf("reading the zones of GPU nodes' subnets: %w", err)
+		return namedLookup(cfg, err)
 	}
 	p.classZones = map[string][]string{}
 	for _, nc := range cfg.NodeClasses {
@@ -83,4 +85,29 @@ func (p *preflight) readClassZones(ctx *pulumi.Context, cfg *config.Stack) error
 		p.classZones[nc.Name] = distinct(zones)
 	}
 	return nil
+}
+
+// namedLookup names the configuration key, or the cluster fact, that gave
+// the subnet or security group EC2 did not find.
+func namedLookup(cfg *config.Stack, err error) error {
+	var lookup *network.LookupError
+	if !errors.As(err, &lookup) {
+		return err
+	}
+	from := "the cluster's own (eks:DescribeCluster resourcesVpcConfig)"
+	for _, nc := range cfg.NodeClasses {
+		if i := slices.Index(nc.SubnetIDs, lookup.ID); i >= 0 {
+			from = fmt.Sprintf("%s:nodeClasses[%s].subnetIds[%d]", config.Namespace, nc.Name, i)
+		}
+	}
+	for key, ids := range map[string][]string{
+		"discovery.subnetIds": cfg.Discovery.SubnetIDs, "discovery.securityGroupIds": cfg.Discovery.SecurityGroupIDs,
+		"cluster.subnetIds": cfg.Cluster.SubnetIDs,
+	} {
+		if i := slices.Index(ids, lookup.ID); i >= 0 {
+			from = fmt.Sprintf("%s:%s[%d]", config.Namespace, key, i)
+		}
+	}
+	return fmt.Errorf("%s: %q: reading this %s failed (%v); give the ID of one in the cluster's VPC in this region (aws ec2 describe-%ss --filters Name=vpc-id,Values=VPC_ID)",
+		from, lookup.ID, lookup.Kind, lookup.Err, strings.ReplaceAll(lookup.Kind, " ", "-"))
 }

@@ -93,14 +93,14 @@ func TestHeadroomStack(t *testing.T) {
 func TestMistakesAndImpossiblePoolsInOneRun(t *testing.T) {
 	t.Parallel()
 	cloud, err := run(t, fakecloud.Example(clusterName), map[string]any{"gpuPools": []any{
-		map[string]any{"name": "typo", "gpus": []string{"L4"}, "maxGPUs": 2},
+		map[string]any{"name": "typo", "gpus": []string{"a10"}, "maxGPUs": 2},
 		map[string]any{"name": "arm", "gpus": []string{"t4g"}, "maxGPUs": 2},
 	}})
 	if err == nil {
 		t.Fatal("accepted")
 	}
 	for _, want := range []string{
-		`karpenter-gpu:gpuPools[typo].gpus: "L4": unknown GPU; did you mean l4?`,
+		`karpenter-gpu:gpuPools[typo].gpus: "a10": unknown GPU; did you mean a10g?`,
 		`karpenter-gpu:gpuPools[arm].architectures: ["amd64"] rules out the 4 instance type(s)`,
 	} {
 		if !strings.Contains(err.Error(), want) {

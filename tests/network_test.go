@@ -77,3 +77,32 @@ func TestOwnedTakesOverNothing(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// A subnet or security group EC2 does not return is reported at the key
+// that named it, before anything is registered.
+func TestUnknownNetworkIDsNameTheirKey(t *testing.T) {
+	t.Parallel()
+	const missing = "subnet-0123456789abcdef9"
+	for _, c := range []struct {
+		name   string
+		values map[string]any
+		want   string
+	}{
+		{"discovery subnet", map[string]any{"discovery": map[string]any{"subnetIds": []string{"subnet-0aa11bb22cc33dd44", missing}}},
+			`karpenter-gpu:discovery.subnetIds[1]: "` + missing + `": reading this subnet failed`},
+		{"security group", map[string]any{"discovery": map[string]any{"securityGroupIds": []string{"sg-0123456789abcdef9"}}},
+			`karpenter-gpu:discovery.securityGroupIds[0]: "sg-0123456789abcdef9": reading this security group failed`},
+		{"node class subnet", map[string]any{"nodeClasses": []any{map[string]any{"name": "gpu", "subnetIds": []string{missing}}}},
+			`karpenter-gpu:nodeClasses[gpu].subnetIds[0]: "` + missing + `": reading this subnet failed`},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cloud, err := run(t, fakecloud.Example(clusterName), c.values)
+			if err == nil || !strings.Contains(err.Error(), c.want) || !strings.Contains(err.Error(), "aws ec2 describe-") {
+				t.Fatalf("err = %v\nwant it to say %q", err, c.want)
+			}
+			if n := len(cloud.Resources()); n != 0 {
+				t.Errorf("%d resources registered", n)
+			}
+		})
+	}
+}

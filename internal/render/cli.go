@@ -6,6 +6,7 @@
 package render
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	multierror "github.com/hashicorp/go-multierror"
 
 	"karpenter-gpu/internal/stackfile"
 )
@@ -43,6 +46,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion})
 	if err == nil {
 		err = Write(*outDir, files)
+	}
+	// One program error reads as it is, not as the SDK's list of them
+	// ("1 error occurred").
+	if list := (*multierror.Error)(nil); errors.As(err, &list) && len(list.Errors) == 1 {
+		err = list.Errors[0]
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "render:", err)
