@@ -102,7 +102,7 @@ func TestBrokenConfigWritesNothing(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "Pulumi.broken.yaml")
-	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml\n  karpenter-gpu:nodeAccess: maybe\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("config:\n  aws:region: us-west-2\n  karpenter-gpu:clusterName: ml\n  karpenter-gpu:nodeAccess: maybe\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out")
@@ -176,7 +176,7 @@ func TestRenderReplacesOnlyItsOwnFolder(t *testing.T) {
 func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	t.Parallel()
 	describe := describeCluster(t, "1.34")
-	files, err := render.Render(render.Options{ConfigFile: devConfig, ClusterFile: describe, Stack: "dev"})
+	files, err := render.Render(render.Options{ConfigFile: devStackIn(t, "eu-central-1"), ClusterFile: describe, Stack: "dev"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +216,74 @@ func TestRenderShowsTheControllerDeployment(t *testing.T) {
 	}
 }
 
+// devStackIn is the dev stack file with aws:region set to region.
+func devStackIn(t *testing.T, region string) string {
+	t.Helper()
+	raw, err := os.ReadFile(devConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	content := strings.Replace(string(raw), "aws:region: us-west-2", "aws:region: "+region, 1)
+	if content == string(raw) {
+		t.Fatal("the dev stack file no longer sets aws:region: us-west-2")
+	}
+	file := filepath.Join(t.TempDir(), "Pulumi.dev.yaml")
+	if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// The render refuses what pulumi up would not do, and says what to change:
+// a stack file without a region, a region other than the cluster file's,
+// a cluster file without the facts the stack reads, a stack name without
+// its file where an example exists.
+func TestRenderRefusesWhatUpWouldNot(t *testing.T) {
+	t.Parallel()
+	noRegion := filepath.Join(t.TempDir(), "Pulumi.noregion.yaml")
+	if err := os.WriteFile(noRegion, []byte("config:\n  karpenter-gpu:clusterName: ml-dev\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	noVersion := filepath.Join(t.TempDir(), "cluster.json")
+	if err := os.WriteFile(noVersion, []byte(`{"cluster": {"name": "ml-dev", "arn": "arn:aws:eks:eu-central-1:210987654321:cluster/ml-dev",
+  "endpoint": "https://ABCDEF.yl4.eu-central-1.eks.amazonaws.com", "resourcesVpcConfig": {"vpcId": "vpc-0123456789abcdef0"}}}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		opts render.Options
+		want string
+	}{
+		{"no region", render.Options{ConfigFile: noRegion, Stack: "noregion"},
+			"Pulumi.noregion.yaml sets no aws:region: pulumi up would look for cluster ml-dev in the region of AWS_REGION or the AWS profile"},
+		{"another region", render.Options{ConfigFile: devConfig, ClusterFile: describeCluster(t, "1.35"), Stack: "dev"},
+			"is in eu-central-1 (its ARN): pulumi up would look for cluster ml-dev in us-west-2"},
+		{"cluster file without version", render.Options{ConfigFile: devStackIn(t, "eu-central-1"), ClusterFile: noVersion, Stack: "dev"},
+			`the cluster file lacks cluster.version (its Kubernetes minor version, "1.35"), cluster.resourcesVpcConfig.subnetIds: save it with ` + "`aws eks describe-cluster"},
+		{"prod without its file", render.Options{ConfigFile: "../Pulumi.prod.yaml", Stack: "prod"},
+			"render the example with -config ../Pulumi.prod.yaml.example, or copy it to ../Pulumi.prod.yaml"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := render.Render(c.opts)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("err = %v\nwant it to say %q", err, c.want)
+			}
+		})
+	}
+}
+
+// The template cluster file renders with a stack file of its region.
+func TestClusterFileTemplateRenders(t *testing.T) {
+	t.Parallel()
+	files, err := render.Render(render.Options{ConfigFile: devStackIn(t, "eu-central-1"), ClusterFile: "../examples/cluster.json", Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan := string(files["plan.md"]); !strings.Contains(plan, "against cluster `ml-dev` (Kubernetes 1.35, eu-central-1, account 210987654321, authentication API_AND_CONFIG_MAP)") {
+		t.Errorf("plan.md does not describe the template's cluster:\n%.600s", plan)
+	}
+}
+
 func describeCluster(t *testing.T, version string) string {
 	t.Helper()
 	file := filepath.Join(t.TempDir(), "cluster.json")
@@ -236,7 +304,7 @@ func describeCluster(t *testing.T, version string) string {
 func TestRenderRefusesAnAMIOlderThanTheCluster(t *testing.T) {
 	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "Pulumi.old.yaml")
-	if err := os.WriteFile(cfg, []byte("config:\n  karpenter-gpu:clusterName: ml-dev\n  karpenter-gpu:nodeClasses:\n    - name: gpu\n      ami: al2023@v20251120\n"), 0o644); err != nil {
+	if err := os.WriteFile(cfg, []byte("config:\n  aws:region: eu-central-1\n  karpenter-gpu:clusterName: ml-dev\n  karpenter-gpu:nodeClasses:\n    - name: gpu\n      ami: al2023@v20251120\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	_, err := render.Render(render.Options{ConfigFile: cfg, ClusterFile: describeCluster(t, "1.36"), Stack: "old"})
@@ -312,6 +380,7 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "Pulumi.pools.yaml")
 	if err := os.WriteFile(cfg, []byte(`config:
+  aws:region: us-west-2
   karpenter-gpu:clusterName: ml-dev
   karpenter-gpu:karpenter:
     install: false
@@ -344,7 +413,7 @@ func TestRenderExistingKarpenterAndAutoMode(t *testing.T) {
 	if err := os.WriteFile(auto, []byte(strings.Replace(string(raw), `"accessConfig"`, `"computeConfig": {"enabled": true, "nodePools": ["general-purpose"]}, "accessConfig"`, 1)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := render.Render(render.Options{ConfigFile: devConfig, ClusterFile: auto, Stack: "dev"}); err == nil || !strings.Contains(err.Error(), "runs EKS Auto Mode") {
+	if _, err := render.Render(render.Options{ConfigFile: devStackIn(t, "eu-central-1"), ClusterFile: auto, Stack: "dev"}); err == nil || !strings.Contains(err.Error(), "runs EKS Auto Mode") {
 		t.Errorf("Auto Mode: %v", err)
 	}
 }
@@ -380,5 +449,61 @@ func TestPlanNamesTheStackAndObjectsAsTheUserKnowsThem(t *testing.T) {
 				t.Errorf("the checked objects are not named as in the cluster: %s", line)
 			}
 		}
+	}
+}
+
+// An aws-auth-only cluster renders from its describe-cluster file: its
+// aws-auth is the one the user saved, or one without entries, said so;
+// the patch says which entry the stack adds.
+func TestRenderAwsAuthOnlyCluster(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(describeCluster(t, "1.35"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	configMapOnly := filepath.Join(dir, "cluster.json")
+	if err := os.WriteFile(configMapOnly, []byte(strings.Replace(string(raw), `"authenticationMode": "API"`, `"authenticationMode": "CONFIG_MAP"`, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := filepath.Join(dir, "aws-auth.yaml")
+	if err := os.WriteFile(saved, []byte(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: aws-auth
+  namespace: kube-system
+data:
+  mapRoles: |
+    - rolearn: arn:aws:iam::210987654321:role/eks-nodes
+      username: system:node:{{EC2PrivateDNSName}}
+      groups: [system:bootstrappers, system:nodes]
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const nodeRole = "arn:aws:iam::210987654321:role/karpenter-node-"
+	for _, c := range []struct {
+		name, awsAuth, note, plan string
+		entries                   int
+	}{
+		{"without its aws-auth", "", "The cluster's own entries are not known offline: modelled as none; pass -aws-auth FILE", "aws-auth ConfigMap was modelled with no entries", 1},
+		{"with its aws-auth", saved, "The other 1 entries are the cluster's own, read from " + saved, "", 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			files, err := render.Render(render.Options{ConfigFile: devStackIn(t, "eu-central-1"), ClusterFile: configMapOnly, AwsAuthFile: c.awsAuth, Stack: "dev"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			patch := string(files["kubernetes/configmap-patch-aws-auth.yaml"])
+			first, _, _ := strings.Cut(patch, "\n")
+			if !strings.HasPrefix(first, "# Added by this stack: "+nodeRole) || !strings.Contains(first, c.note) {
+				t.Errorf("the patch's note: %s\nwant %q", first, c.note)
+			}
+			if n := strings.Count(patch, "rolearn:"); n != c.entries {
+				t.Errorf("%d entries in the patch, want %d:\n%s", n, c.entries, patch)
+			}
+			if plan := string(files["plan.md"]); c.plan != "" && !strings.Contains(plan, c.plan) {
+				t.Errorf("plan.md does not say %q", c.plan)
+			}
+		})
 	}
 }

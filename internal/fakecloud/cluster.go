@@ -220,8 +220,22 @@ func FromDescribeCluster(data []byte) (Cluster, error) {
 	c := d.Cluster
 	// arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME
 	arn := strings.Split(c.Arn, ":")
-	if len(arn) != 6 || c.Name == "" || c.Endpoint == "" {
-		return Cluster{}, fmt.Errorf("describe-cluster output lacks cluster.name, cluster.arn or cluster.endpoint")
+	var missing []string
+	for _, f := range []struct {
+		field string
+		ok    bool
+	}{
+		{"cluster.name", c.Name != ""}, {"cluster.arn (arn:PARTITION:eks:REGION:ACCOUNT:cluster/NAME)", len(arn) == 6},
+		{"cluster.endpoint", c.Endpoint != ""}, {`cluster.version (its Kubernetes minor version, "1.35")`, c.Version != ""},
+		{"cluster.resourcesVpcConfig.vpcId", c.ResourcesVpcConfig.VpcID != ""},
+		{"cluster.resourcesVpcConfig.subnetIds", len(c.ResourcesVpcConfig.SubnetIDs) > 0},
+	} {
+		if !f.ok {
+			missing = append(missing, f.field)
+		}
+	}
+	if len(missing) > 0 {
+		return Cluster{}, fmt.Errorf("the cluster file lacks %s: save it with `aws eks describe-cluster --name NAME > cluster.json`, or start from examples/cluster.json", strings.Join(missing, ", "))
 	}
 	out := Cluster{
 		Partition:            arn[1],

@@ -30,6 +30,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	configFile := flags.String("config", "", "stack config file (default Pulumi.<stack>.yaml)")
 	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
 	outDir := flags.String("out", "rendered", "directory to write: absent, empty or a previous render, which is replaced as a whole")
+	awsAuthFile := flags.String("aws-auth", "", "with -cluster: YAML printed by `kubectl get configmap aws-auth -n kube-system -o yaml` (default: one with no entries)")
 	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -43,7 +44,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *configFile == "" {
 		*configFile = "Pulumi." + *stackName + ".yaml"
 	}
-	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion})
+	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion, AwsAuthFile: *awsAuthFile})
 	if err == nil {
 		err = Write(*outDir, files)
 	}

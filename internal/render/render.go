@@ -1,6 +1,7 @@
 package render
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -38,17 +39,32 @@ type Options struct {
 	// in the cluster (namespace karpenter): the case karpenter.install false
 	// is for.
 	Karpenter string
+	// AwsAuthFile holds `kubectl get configmap aws-auth -n kube-system -o
+	// yaml` of the cluster of ClusterFile; empty: an aws-auth with no
+	// entries, where the cluster's authentication mode reads one.
+	AwsAuthFile string
 }
 
 // Render runs the stack program under the engine's mocks and returns the
 // files to write, by relative path.
 func Render(opts Options) (map[string][]byte, error) {
 	cfg, err := stackfile.Read(opts.ConfigFile)
+	if os.IsNotExist(err) {
+		if _, e := os.Stat(opts.ConfigFile + ".example"); e == nil {
+			return nil, fmt.Errorf("%w: render the example with -config %s.example, or copy it to %s and set your cluster's values", err, opts.ConfigFile, opts.ConfigFile)
+		}
+	}
 	if err != nil {
 		return nil, err
 	}
 	cluster, err := clusterFacts(opts.ClusterFile, cfg)
 	if err != nil {
+		return nil, err
+	}
+	if err := awsAuth(opts, &cluster); err != nil {
+		return nil, err
+	}
+	if err := sameRegion(opts, cfg, cluster); err != nil {
 		return nil, err
 	}
 	if opts.Karpenter != "" {
@@ -106,6 +122,84 @@ func clusterFacts(file string, cfg map[string]string) (fakecloud.Cluster, error)
 		return fakecloud.FromDescribeCluster(raw)
 	}
 	return fakecloud.ExampleIn(cfg[config.Namespace+":clusterName"], cfg["aws:region"]), nil
+}
+
+// awsAuth models the aws-auth ConfigMap of a described cluster: the one
+// the user saved, or one without entries where the cluster's
+// authentication mode reads aws-auth, since describe-cluster cannot show it.
+func awsAuth(opts Options, cluster *fakecloud.Cluster) error {
+	if opts.AwsAuthFile == "" {
+		if opts.ClusterFile != "" && strings.Contains(cluster.AuthenticationMode, "CONFIG_MAP") {
+			cluster.AwsAuthMapRoles = "[]\n"
+		}
+		return nil
+	}
+	if opts.ClusterFile == "" {
+		return fmt.Errorf("-aws-auth %s needs -cluster: the built-in example cluster has its own aws-auth", opts.AwsAuthFile)
+	}
+	raw, err := os.ReadFile(opts.AwsAuthFile)
+	if err != nil {
+		return err
+	}
+	var cm struct {
+		Kind     string                `json:"kind"`
+		Metadata struct{ Name string } `json:"metadata"`
+		Data     map[string]string     `json:"data"`
+	}
+	if err := yaml.Unmarshal(raw, &cm); err != nil || cm.Kind != "ConfigMap" || cm.Metadata.Name != "aws-auth" {
+		return fmt.Errorf("%s is not the aws-auth ConfigMap (save it with `kubectl get configmap aws-auth -n kube-system -o yaml`): %v", opts.AwsAuthFile, err)
+	}
+	cluster.AwsAuthMapRoles = cmp.Or(cm.Data["mapRoles"], "[]\n")
+	return nil
+}
+
+// awsAuthNote heads the rendered aws-auth patch: which entries the stack
+// adds and where the others were read from.
+func awsAuthNote(opts Options, cluster fakecloud.Cluster, data map[string]any) ([]byte, error) {
+	var before, after []map[string]any
+	if err := yaml.Unmarshal([]byte(cluster.AwsAuthMapRoles), &before); err != nil {
+		return nil, fmt.Errorf("the aws-auth mapRoles read: %w", err)
+	}
+	merged, _ := data["mapRoles"].(string)
+	if err := yaml.Unmarshal([]byte(merged), &after); err != nil {
+		return nil, fmt.Errorf("the aws-auth mapRoles declared: %w", err)
+	}
+	existing := map[string]bool{}
+	for _, e := range before {
+		existing[fmt.Sprint(e["rolearn"])] = true
+	}
+	var added []string
+	for _, e := range after {
+		if !existing[fmt.Sprint(e["rolearn"])] {
+			added = append(added, fmt.Sprint(e["rolearn"]))
+		}
+	}
+	what := cmp.Or(strings.Join(added, ", "), "nothing (the node role's entry is there already)")
+	var note string
+	switch {
+	case opts.AwsAuthFile != "":
+		note = fmt.Sprintf("# Added by this stack: %s. The other %d entries are the cluster's own, read from %s and kept as they are.\n", what, len(after)-len(added), opts.AwsAuthFile)
+	case opts.ClusterFile != "":
+		note = fmt.Sprintf("# Added by this stack: %s. The cluster's own entries are not known offline: modelled as none; pass -aws-auth FILE (`kubectl get configmap aws-auth -n kube-system -o yaml`) to see them merged.\n", what)
+	default:
+		note = fmt.Sprintf("# Added by this stack: %s. The other %d entries are the built-in example cluster's own, kept as they are.\n", what, len(after)-len(added))
+	}
+	return []byte(note), nil
+}
+
+// sameRegion refuses what pulumi up would not do: run without a region,
+// or look for the cluster in a region other than the cluster file's.
+func sameRegion(opts Options, cfg map[string]string, cluster fakecloud.Cluster) error {
+	region := cfg["aws:region"]
+	switch {
+	case region == "":
+		return fmt.Errorf("%s sets no aws:region: pulumi up would look for cluster %s in the region of AWS_REGION or the AWS profile, whichever the deploying machine has; set it in the stack file (pulumi config set aws:region REGION) so that the region is part of what is reviewed",
+			opts.ConfigFile, cluster.Name)
+	case opts.ClusterFile != "" && region != cluster.Region:
+		return fmt.Errorf("%s sets aws:region %s, but the cluster in %s is in %s (its ARN): pulumi up would look for cluster %s in %s; set aws:region %s, or describe the cluster of %s",
+			opts.ConfigFile, region, opts.ClusterFile, cluster.Region, cluster.Name, region, cluster.Region, region)
+	}
+	return nil
 }
 
 var unsafe = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -172,6 +266,14 @@ func files(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Options, obse
 			name := r.Name
 			if meta, ok := in["metadata"].(map[string]any); ok && meta["name"] != nil {
 				name = fmt.Sprint(meta["name"])
+			}
+			if kind == "configmap-patch" && name == "aws-auth" {
+				data, _ := in["data"].(map[string]any)
+				note, err := awsAuthNote(opts, cluster, data)
+				if err != nil {
+					return nil, err
+				}
+				b = append(note, b...)
 			}
 			out[path.Join("kubernetes", fileName(kind, name)+".yaml")] = b
 		case r.Type == "aws:eks/addon:Addon":
@@ -289,7 +391,11 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 	if opts.ClusterFile != "" {
 		b.WriteString("The cluster's facts are yours (from the cluster file); the account's are not known offline: its EC2 quotas were not checked, " +
 			"instance types were taken as offered in every zone and as the catalogue describes their GPUs, " +
-			"placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.\n\n")
+			"placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.")
+		if cluster.AuthenticationMode == "CONFIG_MAP" && opts.AwsAuthFile == "" {
+			b.WriteString(" The cluster's aws-auth ConfigMap was modelled with no entries (pass `-aws-auth FILE` to render with yours).")
+		}
+		b.WriteString("\n\n")
 	}
 	fmt.Fprintf(&b, "- Resources: %d\n", len(resources))
 	fmt.Fprintf(&b, "- Longest dependency chain: %d resources\n", len(chain))
