@@ -27,8 +27,11 @@ func (p *preflight) warn(ctx *pulumi.Context, cfg *config.Stack) error {
 	agent := true
 	if !cfg.Cluster.Create && cfg.Karpenter.Install && cfg.Karpenter.Identity == config.IdentityPodIdentity {
 		var err error
+		// The agent only informs a warning: a read that fails says so.
 		if agent, err = cluster.HasAddon(ctx, cfg.ClusterName, cluster.PodIdentityAgentAddon); err != nil {
-			return err
+			agent = true
+			p.warnings = append(p.warnings, fmt.Sprintf("karpenter.identity is podIdentity, and whether cluster %s runs the %s add-on was not checked (%s): without the agent the controller gets no AWS credentials",
+				cfg.ClusterName, cluster.PodIdentityAgentAddon, strings.TrimSpace(err.Error())))
 		}
 	}
 	p.warnings = append(p.warnings, Warnings(cfg, agent, p.karpenter)...)

@@ -188,8 +188,30 @@ func TestRenderAgainstDescribeClusterOutput(t *testing.T) {
 	if !strings.Contains(plan, "eu-central-1, account 210987654321, authentication API") {
 		t.Errorf("plan.md does not describe the described cluster")
 	}
-	if !strings.Contains(plan, "the account's are not known offline: its EC2 quotas were not checked, instance types were taken as offered in every zone and as the catalogue describes their GPUs, placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent") {
+	if !strings.Contains(plan, "the account's are not known offline: its EC2 quotas were not checked, instance types were taken as offered in every zone and as the catalogue describes their GPUs, placement groups and reservations named by ID as existing in the class's zones, and IAM roles as absent. `pulumi preview` checks them. Its subnets were all taken as private, since describe-cluster does not say which are public: unless `discovery.subnetIds` names the ones GPU nodes use, each gets the discovery tag, public ones too; subnets the configuration names beyond the file's were taken as in its VPC, zone unknown. The cluster's EKS add-ons are not known (pass `-addons` to render with them).") {
 		t.Errorf("plan.md does not say which account checks did not run:\n%s", plan)
+	}
+	// Pod Identity's agent is an add-on: not known, so not checked, rather
+	// than missing.
+	podIdentity := filepath.Join(t.TempDir(), "Pulumi.dev.yaml")
+	if err := os.WriteFile(podIdentity, []byte("config:\n  aws:region: eu-central-1\n  karpenter-gpu:clusterName: ml-dev\n  karpenter-gpu:karpenter:\n    identity: podIdentity\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files, err = render.Render(render.Options{ConfigFile: podIdentity, ClusterFile: describe, Stack: "dev"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan = string(files["plan.md"])
+	if !strings.Contains(plan, "whether cluster ml-dev runs the eks-pod-identity-agent add-on was not checked (") || !strings.Contains(plan, "not known offline: the cluster file does not list the cluster's add-ons") || strings.Contains(plan, "has no eks-pod-identity-agent add-on") {
+		t.Errorf("plan.md does not say the Pod Identity agent was not checked:\n%s", plan)
+	}
+	withAddons, err := render.Render(render.Options{ConfigFile: podIdentity, ClusterFile: describe, Stack: "dev", Addons: []string{"eks-pod-identity-agent", "vpc-cni"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan = string(withAddons["plan.md"])
+	if strings.Contains(plan, "eks-pod-identity-agent add-on") || !strings.Contains(plan, "The cluster's EKS add-ons are those given: eks-pod-identity-agent, vpc-cni.") {
+		t.Errorf("with the cluster's add-ons given, plan.md still warns of the agent or does not name them:\n%s", plan)
 	}
 	// The account's facts are not the example's, and not known offline.
 	if strings.Contains(plan, "NoSuchResourceException") || strings.Contains(plan, "built-in example account") {
@@ -505,5 +527,31 @@ data:
 				t.Errorf("plan.md does not say %q", c.plan)
 			}
 		})
+	}
+}
+
+// Offline, a subnet or reservation the built-in example account lacks is
+// refused with what that account has; against a cluster file, a subnet it
+// does not list is taken as one of its VPC's, as preview would find it.
+func TestRenderIDsBeyondTheClusterFile(t *testing.T) {
+	t.Parallel()
+	stack := func(region string) string {
+		file := filepath.Join(t.TempDir(), "Pulumi.ids.yaml")
+		if err := os.WriteFile(file, []byte("config:\n  aws:region: "+region+"\n  karpenter-gpu:clusterName: ml-dev\n"+
+			"  karpenter-gpu:nodeClasses:\n    - name: gpu\n      subnetIds: [subnet-0999999999abcdef0]\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return file
+	}
+	_, err := render.Render(render.Options{ConfigFile: stack("us-west-2"), Stack: "ids"})
+	if err == nil || !strings.Contains(err.Error(), "offline, the built-in example account has only subnet-") || !strings.Contains(err.Error(), "render with -cluster FILE") {
+		t.Errorf("a subnet the example lacks: %v", err)
+	}
+	files, err := render.Render(render.Options{ConfigFile: stack("eu-central-1"), ClusterFile: "../examples/cluster.json", Stack: "ids"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nc := string(files["kubernetes/ec2nodeclass-gpu.yaml"]); !strings.Contains(nc, "id: subnet-0999999999abcdef0") {
+		t.Errorf("the class does not select its subnet:\n%s", nc)
 	}
 }

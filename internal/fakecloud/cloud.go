@@ -259,6 +259,9 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 		out = map[string]any{"id": in["name"], "name": in["name"], "path": "/aws-service-role/" + spotService + "/",
 			"arn": serviceLinkedRoleARN(cl, spotService)}
 	case "aws:eks/getAddon:getAddon":
+		if cl.AddonsUnknown {
+			return nil, fmt.Errorf("not known offline: the cluster file does not list the cluster's add-ons (give them to render with -addons, from `aws eks list-addons --cluster-name %s --output text`)", cl.Name)
+		}
 		if !slices.Contains(cl.Addons, fmt.Sprint(in["addonName"])) {
 			return nil, fmt.Errorf("reading EKS Add-On (%v:%v): operation error EKS: DescribeAddon, ResourceNotFoundException: No addon: %v found in cluster: %v", cl.Name, in["addonName"], in["addonName"], cl.Name)
 		}
@@ -304,8 +307,17 @@ func (c *Cloud) Call(args pulumi.MockCallArgs) (resource.PropertyMap, error) {
 				out = map[string]any{"id": s.ID, "availabilityZone": s.Zone, "vpcId": cl.VpcID, "mapPublicIpOnLaunch": s.Public, "tags": tags}
 			}
 		}
+		if out == nil && cl.OnlyCluster {
+			// A subnet the cluster file does not list may still be one of
+			// its VPC's: taken as such, zone unknown.
+			out = map[string]any{"id": in["id"], "availabilityZone": "", "vpcId": cl.VpcID, "mapPublicIpOnLaunch": false, "tags": map[string]any{"Name": in["id"]}}
+		}
 		if out == nil {
-			return nil, fmt.Errorf("InvalidSubnetID.NotFound: %v", in["id"])
+			var known []string
+			for _, s := range cl.Subnets {
+				known = append(known, s.ID)
+			}
+			return nil, fmt.Errorf("InvalidSubnetID.NotFound: %v%s", in["id"], exampleOnly(cl, known))
 		}
 	case "aws:cloudcontrol/getResource:getResource":
 		typeName, id := fmt.Sprint(in["typeName"]), fmt.Sprint(in["identifier"])
@@ -392,12 +404,29 @@ func (c *Cloud) OpenReservations(_ context.Context, region string, types []strin
 	return out, nil
 }
 
+// exampleOnly says, for the built-in example account, that it holds only
+// its own resources of a kind and how to render with the user's.
+func exampleOnly(cl Cluster, known []string) string {
+	if cl.OnlyCluster {
+		return ""
+	}
+	return fmt.Sprintf(" (offline, the built-in example account has only %s; render with -cluster FILE, your cluster's describe-cluster output, to take the IDs you name as existing)", strings.Join(known, ", "))
+}
+
 // cloudControl answers Cloud Control's GetResource for the reservations
 // and placement groups of the account, in the words AWS uses for one it
 // does not have.
 func (c *Cloud) cloudControl(typeName, id string) (map[string]any, error) {
 	cl := c.Cluster
-	notFound := fmt.Errorf("reading Cloud Control API Resource (%s/%s): operation error CloudControl: GetResource, ResourceNotFoundException: %s with identifier %s not found", typeName, id, typeName, id)
+	var known []string
+	switch typeName {
+	case "AWS::EC2::CapacityReservation":
+		known = slices.Sorted(maps.Keys(cl.CapacityReservations))
+	case "AWS::EC2::PlacementGroup":
+		known = slices.Sorted(maps.Keys(cl.PlacementGroups))
+	}
+	notFound := fmt.Errorf("reading Cloud Control API Resource (%s/%s): operation error CloudControl: GetResource, ResourceNotFoundException: %s with identifier %s not found%s",
+		typeName, id, typeName, id, exampleOnly(cl, known))
 	switch typeName {
 	case "AWS::EC2::CapacityReservation":
 		r, ok := cl.CapacityReservations[id]

@@ -39,6 +39,9 @@ type Cluster struct {
 	SecurityGroupTags map[string]string
 	// Addons are the EKS add-ons the cluster runs.
 	Addons []string
+	// AddonsUnknown: describe-cluster lists no add-ons, and none were
+	// given; reading one is "not known offline".
+	AddonsUnknown bool
 	// AddonValues and AddonTags are the configuration values and tags of
 	// those that have any.
 	AddonValues map[string]string
@@ -251,6 +254,7 @@ func FromDescribeCluster(data []byte) (Cluster, error) {
 		AuthenticationMode:   c.AccessConfig.AuthenticationMode,
 		AutoMode:             c.ComputeConfig.Enabled,
 		OnlyCluster:          true,
+		AddonsUnknown:        true,
 	}
 	for _, id := range c.ResourcesVpcConfig.SubnetIDs {
 		out.Subnets = append(out.Subnets, Subnet{ID: id})

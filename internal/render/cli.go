@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"unicode"
 
 	multierror "github.com/hashicorp/go-multierror"
 
@@ -31,6 +32,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	clusterFile := flags.String("cluster", "", "JSON printed by `aws eks describe-cluster --name NAME` (default: a built-in example cluster)")
 	outDir := flags.String("out", "rendered", "directory to write: absent, empty or a previous render, which is replaced as a whole")
 	awsAuthFile := flags.String("aws-auth", "", "with -cluster: YAML printed by `kubectl get configmap aws-auth -n kube-system -o yaml` (default: one with no entries)")
+	addons := flags.String("addons", "", "with -cluster: the cluster's EKS add-ons, as `aws eks list-addons --cluster-name NAME --output text` prints them (default: not known)")
 	karpenterVersion := flags.String("karpenter", "", "model a cluster that already runs Karpenter at this version (for karpenter.install: false)")
 	if err := flags.Parse(args); err != nil {
 		return 2
@@ -44,7 +46,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	if *configFile == "" {
 		*configFile = "Pulumi." + *stackName + ".yaml"
 	}
-	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion, AwsAuthFile: *awsAuthFile})
+	files, err := Render(Options{ConfigFile: *configFile, ClusterFile: *clusterFile, Stack: *stackName, Karpenter: *karpenterVersion, AwsAuthFile: *awsAuthFile, Addons: addonList(*addons)})
 	if err == nil {
 		err = Write(*outDir, files)
 	}
@@ -134,4 +136,20 @@ func replaceable(dir string) error {
 		return fmt.Errorf("-out %s holds files render did not write (%s); nothing was touched: give an empty or new folder, or a previous render's", dir, strings.Join(foreign, ", "))
 	}
 	return nil
+}
+
+// addonList reads add-on names separated by commas or blanks, and the
+// ADDONS column `aws eks list-addons --output text` prints; nil when none
+// were given.
+func addonList(s string) []string {
+	if s == "" {
+		return nil
+	}
+	names := []string{}
+	for _, f := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		if f != "ADDONS" {
+			names = append(names, f)
+		}
+	}
+	return names
 }

@@ -43,6 +43,9 @@ type Options struct {
 	// yaml` of the cluster of ClusterFile; empty: an aws-auth with no
 	// entries, where the cluster's authentication mode reads one.
 	AwsAuthFile string
+	// Addons are the EKS add-ons of the cluster of ClusterFile; nil: not
+	// known.
+	Addons []string
 }
 
 // Render runs the stack program under the engine's mocks and returns the
@@ -63,6 +66,12 @@ func Render(opts Options) (map[string][]byte, error) {
 	}
 	if err := awsAuth(opts, &cluster); err != nil {
 		return nil, err
+	}
+	if opts.Addons != nil {
+		if opts.ClusterFile == "" {
+			return nil, fmt.Errorf("-addons needs -cluster: the built-in example cluster has its own add-ons")
+		}
+		cluster.Addons, cluster.AddonsUnknown = opts.Addons, false
 	}
 	if err := sameRegion(opts, cfg, cluster); err != nil {
 		return nil, err
@@ -391,7 +400,13 @@ func planMarkdown(cloud *fakecloud.Cloud, cluster fakecloud.Cluster, opts Option
 	if opts.ClusterFile != "" {
 		b.WriteString("The cluster's facts are yours (from the cluster file); the account's are not known offline: its EC2 quotas were not checked, " +
 			"instance types were taken as offered in every zone and as the catalogue describes their GPUs, " +
-			"placement groups and reservations named by ID as existing in the class's zones, and IAM roles and EKS add-ons beyond what the cluster file lists were taken as absent. `pulumi preview` checks them.")
+			"placement groups and reservations named by ID as existing in the class's zones, and IAM roles as absent. `pulumi preview` checks them.")
+		b.WriteString(" Its subnets were all taken as private, since describe-cluster does not say which are public: unless `discovery.subnetIds` names the ones GPU nodes use, each gets the discovery tag, public ones too; subnets the configuration names beyond the file's were taken as in its VPC, zone unknown.")
+		if cluster.AddonsUnknown {
+			b.WriteString(" The cluster's EKS add-ons are not known (pass `-addons` to render with them).")
+		} else {
+			fmt.Fprintf(&b, " The cluster's EKS add-ons are those given: %s.", cmp.Or(strings.Join(cluster.Addons, ", "), "none"))
+		}
 		if cluster.AuthenticationMode == "CONFIG_MAP" && opts.AwsAuthFile == "" {
 			b.WriteString(" The cluster's aws-auth ConfigMap was modelled with no entries (pass `-aws-auth FILE` to render with yours).")
 		}
