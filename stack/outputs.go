@@ -1,5 +1,5 @@
 // The stack outputs: the contract other stacks read through a
-// StackReference (see the README's outputs section). Keys are only added.
+// StackReference (see docs/outputs.md). Keys are only added.
 
 package stack
 
@@ -22,7 +22,7 @@ import (
 )
 
 // stackOutputs are what other stacks read through a StackReference: the
-// contract the README's outputs section documents. Keys are only added; in
+// contract docs/outputs.md documents. Keys are only added; in
 // pools-only mode the controller's keys are empty strings.
 func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role *nodeRole, controller *installedKarpenter) pulumi.Map {
 	pools := map[string]any{}
@@ -119,7 +119,7 @@ func GPUPoolOutput(pool config.GPUPool, class config.NodeClass, types []catalog.
 }
 
 // CostBasis says what a pool's cost ceiling bounds, the same words in the
-// output, plan.md and the README: maxGPUs bounds the nodes Karpenter is
+// output, plan.md and docs/outputs.md: maxGPUs bounds the nodes Karpenter is
 // not deleting; nodes that drain bill on top, up to drainingGPUs, why.
 func CostBasis(pool config.GPUPool, why string) string {
 	if slices.Equal(pool.CapacityTypes, []string{wellknown.CapacityTypeReserved}) {

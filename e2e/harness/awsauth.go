@@ -67,7 +67,7 @@ func (r *run) awsAuth(ctx context.Context, res *result) error {
 		return err
 	}
 	// The node role's entry stays too: removing the patch would remove the
-	// whole mapRoles value (see the README's Destroy section).
+	// whole mapRoles value (see "Destroy" in the README).
 	after, err := r.checkAwsAuth(ctx, nodeRoleARN)
 	if err != nil {
 		return fmt.Errorf("after destroy: %w", err)
