@@ -15,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"karpenter-gpu/config"
+	"karpenter-gpu/kubeconfig"
 )
 
 // Authentication modes of an EKS cluster's access configuration.
@@ -120,7 +121,7 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 	if len(c.AccessConfigs) > 0 && c.AccessConfigs[0].AuthenticationMode != "" {
 		authMode = c.AccessConfigs[0].AuthenticationMode
 	}
-	kubeconfig, err := Kubeconfig(name, c.Endpoint, c.CertificateAuthorities[0].Data, acct.region)
+	config, err := kubeconfig.ForEKS(name, c.Endpoint, c.CertificateAuthorities[0].Data, acct.region)
 	if err != nil {
 		return nil, err
 	}
@@ -138,8 +139,8 @@ func Lookup(ctx *pulumi.Context, name string) (*Facts, error) {
 		KubernetesVersion:      c.Version,
 		Endpoint:               pulumi.String(c.Endpoint).ToStringOutput(),
 		CertificateAuthority:   pulumi.String(c.CertificateAuthorities[0].Data).ToStringOutput(),
-		Kubeconfig:             pulumi.String(kubeconfig).ToStringOutput(),
-		KubeconfigText:         kubeconfig,
+		Kubeconfig:             pulumi.String(config).ToStringOutput(),
+		KubeconfigText:         config,
 		AutoMode:               len(c.ComputeConfigs) > 0 && c.ComputeConfigs[0].Enabled,
 		OIDCIssuerURL:          pulumi.String(issuer).ToStringOutput(),
 		OIDCProviderARN:        pulumi.String(OIDCProviderARN(acct.partition, acct.id, issuer)).ToStringOutput(),
@@ -216,7 +217,7 @@ func Create(ctx *pulumi.Context, name string, cfg *config.Stack, opts ...pulumi.
 		KubernetesVersion: cfg.Cluster.Version,
 		Endpoint:          c.Core.Endpoint(),
 		// The component's kubeconfig carries the CA it reads from EKS.
-		CertificateAuthority: c.KubeconfigJson.ApplyT(kubeconfigCA).(pulumi.StringOutput),
+		CertificateAuthority: c.KubeconfigJson.ApplyT(kubeconfig.CA).(pulumi.StringOutput),
 		Kubeconfig:           c.KubeconfigJson,
 		OIDCIssuerURL:        c.OidcProviderUrl,
 		OIDCProviderARN:      c.OidcProviderArn,

@@ -45,6 +45,7 @@ func stackOutputs(cfg *config.Stack, facts *cluster.Facts, pre *preflight, role 
 	}
 	return pulumi.Map{
 		"clusterName":                 pulumi.String(facts.Name),
+		"region":                      pulumi.String(facts.Region),
 		"clusterEndpoint":             facts.Endpoint,
 		"clusterCertificateAuthority": facts.CertificateAuthority,
 		"oidcProviderArn":             facts.OIDCProviderARN,

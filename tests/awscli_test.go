@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"karpenter-gpu/cluster"
 	"karpenter-gpu/e2e"
+	"karpenter-gpu/kubeconfig"
 )
 
 // The stand-in AWS CLI answers the command the stack's kubeconfig runs,
@@ -20,7 +20,7 @@ func TestAWSCLIAnswersTheKubeconfigsCommand(t *testing.T) {
 	if err := os.WriteFile(script, []byte(e2e.AWSCLI("us-west-2", "ml-dev", "t0ken")), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := cluster.Kubeconfig("ml-dev", "https://127.0.0.1:6443", "", "us-west-2")
+	raw, err := kubeconfig.ForEKS("ml-dev", "https://127.0.0.1:6443", "", "us-west-2")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"karpenter-gpu/cluster"
 	"karpenter-gpu/config"
 	"karpenter-gpu/internal/fakecloud"
+	"karpenter-gpu/kubeconfig"
 )
 
 const nodeRole = "arn:aws:iam::123456789012:role/karpenter-node-1a2b3c4"
@@ -115,7 +116,7 @@ func TestResolveNodeAccess(t *testing.T) {
 func TestKubeconfigHoldsNoCredential(t *testing.T) {
 	t.Parallel()
 	c := fakecloud.Example("ml-prod")
-	raw, err := cluster.Kubeconfig(c.Name, c.Endpoint, c.CertificateAuthority, c.Region)
+	raw, err := kubeconfig.ForEKS(c.Name, c.Endpoint, c.CertificateAuthority, c.Region)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,7 +147,7 @@ func TestKubeconfigHoldsNoCredential(t *testing.T) {
 			t.Errorf("exec %s lacks %s", exec, want)
 		}
 	}
-	if _, err := cluster.Kubeconfig(c.Name, c.Endpoint, "not base64!", c.Region); err == nil {
+	if _, err := kubeconfig.ForEKS(c.Name, c.Endpoint, "not base64!", c.Region); err == nil {
 		t.Error("accepted a certificate authority that is not base64")
 	}
 }

@@ -1,11 +1,14 @@
 package tests
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"reflect"
 	"strings"
 	"sync"
 	"testing"
+
+	clientcmdv1 "k8s.io/client-go/tools/clientcmd/api/v1"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -24,6 +27,10 @@ type consumer struct {
 	mu         sync.Mutex
 	deployment map[string]any
 	budget     map[string]any
+	// kubeconfig is the example's own Kubernetes provider's; providers are
+	// the providers its Deployment and PodDisruptionBudget name.
+	kubeconfig string
+	providers  []string
 }
 
 func (c *consumer) NewResource(args pulumi.MockResourceArgs) (string, resource.PropertyMap, error) {
@@ -32,13 +39,19 @@ func (c *consumer) NewResource(args pulumi.MockResourceArgs) (string, resource.P
 		return args.Name, resource.NewPropertyMapFromMap(map[string]any{
 			"name": args.Name, "outputs": c.outputs, "secretOutputNames": []any{},
 		}), nil
+	case "pulumi:providers:kubernetes":
+		c.mu.Lock()
+		c.kubeconfig, _ = args.Inputs.Mappable()["kubeconfig"].(string)
+		c.mu.Unlock()
 	case "kubernetes:apps/v1:Deployment":
 		c.mu.Lock()
 		c.deployment = args.Inputs.Mappable()
+		c.providers = append(c.providers, args.Provider)
 		c.mu.Unlock()
 	case "kubernetes:policy/v1:PodDisruptionBudget":
 		c.mu.Lock()
 		c.budget = args.Inputs.Mappable()
+		c.providers = append(c.providers, args.Provider)
 		c.mu.Unlock()
 	}
 	return args.Name + "-id", args.Inputs, nil
@@ -138,5 +151,38 @@ func TestConsumerNamesTheAvailablePools(t *testing.T) {
 	_, err := deployWorkload(t, outputs, "cheap")
 	if err == nil || !strings.Contains(err.Error(), `pool "cheap" is not one of the platform's GPU pools: inference, training`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// The example connects to the platform's cluster from the platform's
+// outputs alone: its own Kubernetes provider, whose kubeconfig holds the
+// cluster's endpoint, CA and region and fetches a token with aws eks
+// get-token, and every workload resource uses it.
+func TestConsumerConnectsFromTheOutputs(t *testing.T) {
+	t.Parallel()
+	_, outputs := runStackFileOutputs(t, "../Pulumi.dev.yaml")
+	c := &consumer{outputs: outputs}
+	cfg := map[string]string{"gpu-workload:platformStack": "my-org/karpenter-gpu/dev", "gpu-workload:pool": "inference"}
+	if err := pulumi.RunErr(workload.Program, pulumi.WithMocks("gpu-workload", "dev", c), func(info *pulumi.RunInfo) { info.Config = cfg }); err != nil {
+		t.Fatal(err)
+	}
+	var kc clientcmdv1.Config
+	if err := json.Unmarshal([]byte(c.kubeconfig), &kc); err != nil || len(kc.Clusters) != 1 || len(kc.AuthInfos) != 1 || kc.AuthInfos[0].AuthInfo.Exec == nil {
+		t.Fatalf("the example's provider has no EKS kubeconfig (%v): %q", err, c.kubeconfig)
+	}
+	ca, _ := base64.StdEncoding.DecodeString(outputs["clusterCertificateAuthority"].(string))
+	if kc.Clusters[0].Cluster.Server != outputs["clusterEndpoint"] || string(kc.Clusters[0].Cluster.CertificateAuthorityData) != string(ca) {
+		t.Errorf("the kubeconfig's cluster %+v is not the outputs' endpoint and CA", kc.Clusters[0].Cluster)
+	}
+	if args := strings.Join(kc.AuthInfos[0].AuthInfo.Exec.Args, " "); args != "--region "+outputs["region"].(string)+" eks get-token --cluster-name "+outputs["clusterName"].(string)+" --output json" {
+		t.Errorf("the kubeconfig fetches its token with %q", args)
+	}
+	if len(c.providers) != 2 {
+		t.Fatalf("providers of the workload's resources: %v", c.providers)
+	}
+	for _, p := range c.providers {
+		if !strings.Contains(p, "pulumi:providers:kubernetes::platform") {
+			t.Errorf("a workload resource uses provider %q, not the example's own", p)
+		}
 	}
 }

@@ -661,6 +661,7 @@ func TestStackOutputs(t *testing.T) {
 	c := fakecloud.Example(clusterName)
 	want := map[string]any{
 		"clusterName":                 clusterName,
+		"region":                      "us-west-2",
 		"clusterEndpoint":             c.Endpoint,
 		"clusterCertificateAuthority": c.CertificateAuthority,
 		"oidcProviderArn":             "arn:aws:iam::123456789012:oidc-provider/" + strings.TrimPrefix(c.OIDCIssuer, "https://"),

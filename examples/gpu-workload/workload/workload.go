@@ -14,6 +14,10 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes"
+
+	"karpenter-gpu/kubeconfig"
+
 	appsv1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/apps/v1"
 	corev1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/core/v1"
 	metav1 "github.com/pulumi/pulumi-kubernetes/sdk/v4/go/kubernetes/meta/v1"
@@ -65,6 +69,18 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return err
 	}
+	// The workload's own connection to the platform's cluster, from its
+	// outputs: no kubeconfig to hand around, and a token fetched at each
+	// run (aws eks get-token), never stored.
+	config := pulumi.All(platform.GetStringOutput(pulumi.String("clusterName")), platform.GetStringOutput(pulumi.String("clusterEndpoint")),
+		platform.GetStringOutput(pulumi.String("clusterCertificateAuthority")), platform.GetStringOutput(pulumi.String("region"))).
+		ApplyT(func(v []any) (string, error) {
+			return kubeconfig.ForEKS(v[0].(string), v[1].(string), v[2].(string), v[3].(string))
+		}).(pulumi.StringOutput)
+	cluster, err := kubernetes.NewProvider(ctx, "platform", &kubernetes.ProviderArgs{Kubeconfig: config})
+	if err != nil {
+		return err
+	}
 	gpuPools := platform.GetOutput(pulumi.String("gpuPools"))
 	nodeSelector := gpuPools.ApplyT(func(v any) (map[string]string, error) {
 		p, err := choose(v, poolName)
@@ -100,7 +116,7 @@ func Program(ctx *pulumi.Context) error {
 			MaxUnavailable: maxUnavailable,
 			Selector:       &metav1.LabelSelectorArgs{MatchLabels: labels},
 		},
-	}); err != nil {
+	}, pulumi.Provider(cluster)); err != nil {
 		return err
 	}
 	_, err = appsv1.NewDeployment(ctx, "inference", &appsv1.DeploymentArgs{
@@ -133,7 +149,7 @@ func Program(ctx *pulumi.Context) error {
 				},
 			},
 		},
-	})
+	}, pulumi.Provider(cluster))
 	return err
 }
 
